@@ -1,0 +1,106 @@
+// Package kernels holds the float32 vector operations of the forward pass:
+// dot products, norms, softmax, activations and rotary embeddings. Their
+// numerics follow llama.cpp's CPU backend (sums of squares in float64,
+// rotary angles by repeated multiplication) so logits match the reference.
+package kernels
+
+import "math"
+
+// Dot returns Σ a[i]·b[i] summed in eight lanes, like SIMD code.
+func Dot(a, b []float32) float32 {
+	n := len(a)
+	b = b[:n]
+	var acc [8]float32
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		x, y := a[i:i+8:i+8], b[i:i+8:i+8]
+		acc[0] += x[0] * y[0]
+		acc[1] += x[1] * y[1]
+		acc[2] += x[2] * y[2]
+		acc[3] += x[3] * y[3]
+		acc[4] += x[4] * y[4]
+		acc[5] += x[5] * y[5]
+		acc[6] += x[6] * y[6]
+		acc[7] += x[7] * y[7]
+	}
+	for ; i < n; i++ {
+		acc[0] += a[i] * b[i]
+	}
+	return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+}
+
+// RMSNorm writes x/rms(x)·w to dst (w may be nil for no weight). The sum of
+// squares is accumulated in float64 as in ggml.
+func RMSNorm(dst, x, w []float32, eps float32) {
+	var sum float64
+	for _, v := range x {
+		sum += float64(v * v)
+	}
+	mean := float32(sum / float64(len(x)))
+	scale := float32(1 / math.Sqrt(float64(mean+eps)))
+	if w == nil {
+		for i, v := range x {
+			dst[i] = v * scale
+		}
+		return
+	}
+	w = w[:len(x)]
+	for i, v := range x {
+		dst[i] = (v * scale) * w[i]
+	}
+}
+
+// Softmax replaces x with softmax(x). The sum is accumulated in float64.
+func Softmax(x []float32) {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	var sum float64
+	for i, v := range x {
+		e := Exp(v - m)
+		x[i] = e
+		sum += float64(e)
+	}
+	inv := float32(1 / sum)
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+// Exp is expf.
+func Exp(x float32) float32 { return float32(math.Exp(float64(x))) }
+
+// SwiGLU writes silu(gate)·up to dst.
+func SwiGLU(dst, gate, up []float32) {
+	up = up[:len(gate)]
+	dst = dst[:len(gate)]
+	for i, g := range gate {
+		dst[i] = g / (1 + Exp(-g)) * up[i]
+	}
+}
+
+// Add adds src to dst.
+func Add(dst, src []float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}
+
+// Scale multiplies x by s.
+func Scale(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
+	}
+}
+
+// AXPY adds a·x to y.
+func AXPY(y []float32, a float32, x []float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += a * x[i]
+	}
+}

@@ -1,0 +1,128 @@
+package model
+
+import (
+	"github.com/shimmer-llm/shimmer/compute"
+	"github.com/shimmer-llm/shimmer/kernels"
+)
+
+// Embed writes the embedding rows of the batch's tokens to x.
+func Embed(emb *compute.Matrix, b *Batch, x []float32) {
+	e := emb.Cols
+	for i, t := range b.Tokens {
+		emb.RowFloat32(int(t), x[i*e:(i+1)*e])
+	}
+}
+
+// RMSNormRows normalizes n rows of width len(w) from x into dst and
+// multiplies them by w.
+func RMSNormRows(dst, x, w []float32, n int, eps float32) {
+	d := len(w)
+	for i := 0; i < n; i++ {
+		kernels.RMSNorm(dst[i*d:(i+1)*d], x[i*d:(i+1)*d], w, eps)
+	}
+}
+
+// AddRows adds n rows of src to dst (the residual connection).
+func AddRows(dst, src []float32, n, width int) {
+	kernels.Add(dst[:n*width], src[:n*width])
+}
+
+// AddBias adds bias to each of n rows of x.
+func AddBias(x, bias []float32, n int) {
+	w := len(bias)
+	for i := 0; i < n; i++ {
+		kernels.Add(x[i*w:(i+1)*w], bias)
+	}
+}
+
+// RopeAngles computes the rotary cos/sin table for every entry of b into
+// rope buffer slot (0 or 1) and returns it: RopeDims values per entry.
+// factors (rope_freqs) may be nil.
+func (s *State) RopeAngles(slot int, b *Batch, base float32, factors []float32) []float32 {
+	h := s.H
+	buf := s.rope[slot][:b.Len()*h.RopeDims]
+	for i, p := range b.Pos {
+		kernels.RopeAngles(buf[i*h.RopeDims:(i+1)*h.RopeDims], int(p), h.RopeDims, base, h.RopeScale, factors)
+	}
+	return buf
+}
+
+// Rope rotates the heads of n rows of x (each heads×headDim wide) by the
+// per-entry angles cs from RopeAngles.
+func (s *State) Rope(x []float32, n, heads, headDim int, cs []float32) {
+	rd := s.H.RopeDims
+	for i := 0; i < n; i++ {
+		c := cs[i*rd : (i+1)*rd]
+		for hd := 0; hd < heads; hd++ {
+			v := x[(i*heads+hd)*headDim : (i*heads+hd+1)*headDim]
+			if s.H.RopeNeox {
+				kernels.RopeNeox(v, c)
+			} else {
+				kernels.RopeNorm(v, c)
+			}
+		}
+	}
+}
+
+// MatMul multiplies n activation rows x by w into out using the state's pool.
+func (s *State) MatMul(w *compute.Matrix, x []float32, n int, out []float32) {
+	s.Pool.MatMul(w, x, n, out, s.QBuf)
+}
+
+// Attention stores the batch's keys k [n][KDim] and values v [n][VDim] in
+// layer l of the cache, then computes causal attention for every entry and
+// query head of q [n][QDim] into out [n][Heads·ValueDim]: each entry sees
+// its own sequence's positions up to its own (the last Window of them in a
+// sliding-window layer), scores scaled by AttnScale.
+func (s *State) Attention(l int, b *Batch, q, k, v, out []float32) {
+	h, c := s.H, s.Cache
+	kd, vd := h.KDim(), h.VDim()
+	for i := range b.Tokens {
+		seq, pos := int(b.Seq[i]), int(b.Pos[i])
+		copy(c.K(l, seq, pos), k[i*kd:(i+1)*kd])
+		copy(c.V(l, seq, pos), v[i*vd:(i+1)*vd])
+	}
+	window := 0
+	if h.SWA[l] {
+		window = h.Window
+	}
+	s.att = attentionJob{s: s, l: l, b: b, q: q, out: out, window: window}
+	s.Pool.Run(&s.att, b.Len()*h.Heads, 1)
+	s.att = attentionJob{}
+}
+
+type attentionJob struct {
+	s      *State
+	l      int
+	b      *Batch
+	q, out []float32
+	window int
+}
+
+// Run handles tasks [lo, hi): task = entry·Heads + head.
+func (j *attentionJob) Run(worker, lo, hi int) {
+	s, h, c := j.s, j.s.H, j.s.Cache
+	group := h.Heads / h.KVHeads
+	for task := lo; task < hi; task++ {
+		i, head := task/h.Heads, task%h.Heads
+		seq, pos := int(j.b.Seq[i]), int(j.b.Pos[i])
+		kvh := head / group
+		first := 0
+		if j.window > 0 {
+			first = max(0, pos-j.window+1)
+		}
+		qh := j.q[(i*h.Heads+head)*h.HeadDim : (i*h.Heads+head+1)*h.HeadDim]
+		scores := s.scores[worker][:pos-first+1]
+		for p := first; p <= pos; p++ {
+			kc := c.K(j.l, seq, p)[kvh*h.HeadDim : (kvh+1)*h.HeadDim]
+			scores[p-first] = kernels.Dot(qh, kc) * h.AttnScale
+		}
+		kernels.Softmax(scores)
+		o := j.out[(i*h.Heads+head)*h.ValueDim : (i*h.Heads+head+1)*h.ValueDim]
+		clear(o)
+		for p := first; p <= pos; p++ {
+			vc := c.V(j.l, seq, p)[kvh*h.ValueDim : (kvh+1)*h.ValueDim]
+			kernels.AXPY(o, scores[p-first], vc)
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/shimmer-llm/shimmer/compute"
+	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/quant"
+)
+
+// Weights fetches tensors from a file, checking each shape against what
+// the architecture expects. The first problem is kept and reported by Err,
+// naming the tensor and both shapes, so construction code reads as a list
+// of tensors.
+type Weights struct {
+	f   *gguf.File
+	err error
+}
+
+// NewWeights reads tensors of f.
+func NewWeights(f *gguf.File) *Weights { return &Weights{f: f} }
+
+// Err returns the first problem met.
+func (w *Weights) Err() error { return w.err }
+
+// Has reports whether the file has the tensor.
+func (w *Weights) Has(name string) bool {
+	_, ok := w.f.Tensor(name)
+	return ok
+}
+
+func (w *Weights) fail(format string, args ...any) {
+	if w.err == nil {
+		w.err = fmt.Errorf("model: "+format, args...)
+	}
+}
+
+func (w *Weights) get(name string, optional bool, dims ...int) *gguf.TensorInfo {
+	if w.err != nil {
+		return nil
+	}
+	t, ok := w.f.Tensor(name)
+	if !ok {
+		if !optional {
+			w.fail("missing tensor %q (expected shape %v)", name, dims)
+		}
+		return nil
+	}
+	same := len(t.Dims) == len(dims)
+	for i := 0; same && i < len(dims); i++ {
+		same = t.Dims[i] == uint64(dims[i])
+	}
+	if !same {
+		w.fail("tensor %q has shape %v, expected %v", name, t.Dims, dims)
+		return nil
+	}
+	return t
+}
+
+// Matrix returns the 2-D tensor name of shape [cols rows] (cols is the row
+// length, ggml's ne0).
+func (w *Weights) Matrix(name string, cols, rows int) *compute.Matrix {
+	return w.matrix(name, false, cols, rows)
+}
+
+// OptionalMatrix is Matrix returning nil when the tensor is absent.
+func (w *Weights) OptionalMatrix(name string, cols, rows int) *compute.Matrix {
+	return w.matrix(name, true, cols, rows)
+}
+
+func (w *Weights) matrix(name string, optional bool, cols, rows int) *compute.Matrix {
+	t := w.get(name, optional, cols, rows)
+	if t == nil {
+		return nil
+	}
+	m, err := compute.NewMatrix(name, t.Type, cols, rows, t.Data)
+	if err != nil {
+		w.fail("%v", err)
+		return nil
+	}
+	return m
+}
+
+// Vector returns the 1-D tensor name of length n as float32 (norm weights,
+// biases), decoded once into a new slice (these tensors are small).
+func (w *Weights) Vector(name string, n int) []float32 {
+	return w.vector(name, false, n)
+}
+
+// OptionalVector is Vector returning nil when the tensor is absent.
+func (w *Weights) OptionalVector(name string, n int) []float32 {
+	return w.vector(name, true, n)
+}
+
+func (w *Weights) vector(name string, optional bool, n int) []float32 {
+	t := w.get(name, optional, n)
+	if t == nil {
+		return nil
+	}
+	m, err := compute.NewMatrix(name, t.Type, n, 1, t.Data)
+	if err != nil {
+		w.fail("%v", err)
+		return nil
+	}
+	out := make([]float32, n)
+	m.RowFloat32(0, out)
+	return out
+}
+
+// CheckTypes verifies that every tensor of the file has a supported type,
+// so an unsupported type is reported by name before anything runs.
+func CheckTypes(f *gguf.File) error {
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		if _, err := quant.Lookup(t.Type); err != nil {
+			return fmt.Errorf("model: tensor %q: %w", t.Name, err)
+		}
+	}
+	return nil
+}
