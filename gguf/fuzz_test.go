@@ -45,4 +45,3 @@ func findSeeds() ([]string, error) {
 	}
 	return out, nil
 }
-

@@ -80,3 +80,19 @@ func (c *KVCache) CopyPrefix(src, dst, n int) {
 		}
 	}
 }
+
+// NewKVCacheSize returns the bytes NewKVCache would allocate.
+func NewKVCacheSize(h *Hyper, seqs, ctx, maxBatch int) (int64, error) {
+	if seqs <= 0 || ctx <= 0 {
+		return 0, fmt.Errorf("model: cache of %d sequences × %d positions", seqs, ctx)
+	}
+	var n int64
+	for l := 0; l < h.Layers; l++ {
+		capacity := ctx
+		if h.Window > 0 && h.SWA[l] {
+			capacity = min(ctx, h.Window+maxBatch-1)
+		}
+		n += int64(seqs) * int64(capacity) * int64(h.KDim()+h.VDim()) * 4
+	}
+	return n, nil
+}

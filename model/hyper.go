@@ -154,3 +154,30 @@ func ReadHyper(f *gguf.File, arch string) (*Hyper, error) {
 	h.SWA = make([]bool, h.Layers)
 	return h, nil
 }
+
+// Describe lists the hyperparameters as name/value pairs for display.
+func (h *Hyper) Describe() [][2]string {
+	d := func(v any) string { return fmt.Sprint(v) }
+	out := [][2]string{
+		{"architecture", h.Arch},
+		{"vocabulary", d(h.Vocab)},
+		{"embedding", d(h.Embd)},
+		{"layers", d(h.Layers)},
+		{"heads (query/kv)", fmt.Sprintf("%d/%d", h.Heads, h.KVHeads)},
+		{"head size (key/value)", fmt.Sprintf("%d/%d", h.HeadDim, h.ValueDim)},
+		{"feed-forward", d(h.FF)},
+		{"training context", d(h.CtxTrain)},
+		{"rms norm epsilon", d(h.NormEps)},
+		{"rope", fmt.Sprintf("base %g, %d dims, %s, freq scale %g", h.RopeBase, h.RopeDims, map[bool]string{false: "normal", true: "neox"}[h.RopeNeox], h.RopeScale)},
+	}
+	if h.Window > 0 {
+		n := 0
+		for _, s := range h.SWA {
+			if s {
+				n++
+			}
+		}
+		out = append(out, [2]string{"sliding window", fmt.Sprintf("%d tokens on %d of %d layers", h.Window, n, h.Layers)})
+	}
+	return out
+}

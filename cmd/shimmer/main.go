@@ -1,0 +1,66 @@
+// Command shimmer runs GGUF language models on the CPU: generation,
+// model inspection, tokenization, logits dumps, benchmarks and an
+// OpenAI-compatible server. It only parses flags; the work is done by the
+// engine package.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run executes the command line and returns the exit status. Errors end as
+// one line on stderr.
+func run(args []string) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "shimmer: internal error: %v\n", r)
+			code = 2
+		}
+	}()
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	root := newRootCmd()
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "shimmer: "+oneLine(err))
+		return 1
+	}
+	return 0
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "shimmer",
+		Short:         "Run GGUF language models on the CPU, in pure Go",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%s: %w (see 'shimmer %s --help')", c.Name(), err, c.Name())
+	})
+	root.AddCommand(
+		newRunCmd(),
+		newInfoCmd(),
+		newTokenizeCmd(),
+		newDetokenizeCmd(),
+		newLogitsCmd(),
+	)
+	return root
+}
+
+// oneLine flattens an error message onto one line.
+func oneLine(err error) string {
+	s := strings.TrimSpace(err.Error())
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}

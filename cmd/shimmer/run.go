@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/shimmer-llm/shimmer/engine"
+)
+
+// modelFlags are the flags shared by commands that load a model.
+type modelFlags struct {
+	path    string
+	threads int
+	ctx     int
+}
+
+func (m *modelFlags) register(c *cobra.Command) {
+	c.Flags().StringVarP(&m.path, "model", "m", "", "path of the GGUF model file (required)")
+	c.Flags().IntVarP(&m.threads, "threads", "t", 0, "threads to compute with (default: all CPUs)")
+	c.Flags().IntVarP(&m.ctx, "ctx-size", "c", 0, "context size in tokens (default: the model's, at most 4096)")
+}
+
+func (m *modelFlags) load(seqs int) (*engine.Engine, error) {
+	if m.path == "" {
+		return nil, fmt.Errorf("no model given (use -m MODEL.gguf)")
+	}
+	if m.threads < 0 || m.ctx < 0 {
+		return nil, fmt.Errorf("threads and context size must not be negative")
+	}
+	return engine.Load(m.path, engine.Options{Threads: m.threads, Context: m.ctx, Sequences: seqs})
+}
+
+func newRunCmd() *cobra.Command {
+	var (
+		mf       modelFlags
+		n        int
+		seed     int64
+		ignoreEO bool
+		so       = engine.DefaultSampleOptions()
+	)
+	c := &cobra.Command{
+		Use:   "run -m MODEL [flags] PROMPT",
+		Short: "Generate the continuation of PROMPT (streamed to stdout; timings on stderr)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if seed < 0 {
+				so.Seed = rand.Uint64()
+			} else {
+				so.Seed = uint64(seed)
+			}
+			if err := checkSampling(so); err != nil {
+				return err
+			}
+			e, err := mf.load(1)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			out := bufio.NewWriter(os.Stdout)
+			opts := engine.GenerateOptions{SampleOptions: so, MaxTokens: n, IgnoreEOG: ignoreEO}
+			res, err := e.Generate(cmd.Context(), args[0], opts, func(t engine.Token) error {
+				if t.Text == "" {
+					return nil
+				}
+				if _, err := out.WriteString(t.Text); err != nil {
+					return err
+				}
+				return out.Flush()
+			})
+			if term.IsTerminal(int(os.Stdout.Fd())) {
+				out.WriteString("\n")
+			}
+			out.Flush()
+			printTimings(e, res)
+			if err != nil && !errors.Is(err, cmd.Context().Err()) {
+				return err
+			}
+			return nil
+		},
+	}
+	mf.register(c)
+	f := c.Flags()
+	f.IntVarP(&n, "n-predict", "n", -1, "number of tokens to generate (-1: until end of generation or a full context)")
+	f.Float32Var(&so.Temperature, "temp", so.Temperature, "temperature (0: greedy)")
+	f.IntVar(&so.TopK, "top-k", so.TopK, "top-k sampling (0: off)")
+	f.Float32Var(&so.TopP, "top-p", so.TopP, "top-p sampling (1: off)")
+	f.Float32Var(&so.MinP, "min-p", so.MinP, "min-p sampling (0: off)")
+	f.Float32Var(&so.RepeatPenalty, "repeat-penalty", so.RepeatPenalty, "penalty for repeated tokens (1: off)")
+	f.IntVar(&so.RepeatLastN, "repeat-last-n", so.RepeatLastN, "how many recent tokens the repeat penalty considers")
+	f.Float32Var(&so.PresencePenalty, "presence-penalty", 0, "presence penalty (0: off)")
+	f.Float32Var(&so.FrequencyPenalty, "frequency-penalty", 0, "frequency penalty (0: off)")
+	f.Int64VarP(&seed, "seed", "s", -1, "random seed (-1: random)")
+	f.BoolVar(&ignoreEO, "ignore-eos", false, "keep generating past end-of-generation tokens")
+	return c
+}
+
+func checkSampling(o engine.SampleOptions) error {
+	switch {
+	case o.Temperature < 0:
+		return fmt.Errorf("--temp must be ≥ 0")
+	case o.TopK < 0:
+		return fmt.Errorf("--top-k must be ≥ 0")
+	case o.TopP <= 0 || o.TopP > 1:
+		return fmt.Errorf("--top-p must be in (0, 1]")
+	case o.MinP < 0 || o.MinP > 1:
+		return fmt.Errorf("--min-p must be in [0, 1]")
+	case o.RepeatPenalty <= 0:
+		return fmt.Errorf("--repeat-penalty must be > 0")
+	case o.RepeatLastN < 0:
+		return fmt.Errorf("--repeat-last-n must be ≥ 0")
+	}
+	return nil
+}
+
+func printTimings(e *engine.Engine, r engine.Result) {
+	evaluated := r.PromptTokens - r.CachedTokens
+	fmt.Fprintf(os.Stderr, "\nload:       %8.2f ms\n", ms(e.LoadTime))
+	fmt.Fprintf(os.Stderr, "prompt:     %8.2f ms / %4d tokens (%8.2f tokens/s)\n", ms(r.PromptTime), evaluated, perSecond(evaluated, r.PromptTime))
+	// The first generated token comes out of the prompt pass; the others
+	// each took one decode step.
+	steps := max(0, r.Tokens-1)
+	fmt.Fprintf(os.Stderr, "generation: %8.2f ms / %4d tokens (%8.2f tokens/s)\n", ms(r.GenTime), r.Tokens, perSecond(steps, r.GenTime))
+	fmt.Fprintf(os.Stderr, "stop:       %s\n", r.StopReason)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func perSecond(n int, d time.Duration) float64 {
+	if d <= 0 || n == 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}

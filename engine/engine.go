@@ -1,0 +1,156 @@
+// Package engine runs a GGUF language model: it loads the file (memory
+// mapped), tokenizes, schedules sequences through batched forward passes
+// over a KV cache sized up front, and samples tokens.
+//
+// An Engine is safe for concurrent use: Generate calls from many
+// goroutines are batched together, up to Options.Sequences at a time.
+//
+//	e, err := engine.Load("model.gguf", engine.Options{})
+//	if err != nil { ... }
+//	defer e.Close()
+//	res, err := e.Generate(ctx, "Once upon a time", engine.GenerateOptions{MaxTokens: 32},
+//		func(t engine.Token) error { fmt.Print(t.Text); return nil })
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/shimmer-llm/shimmer/compute"
+	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/model"
+	"github.com/shimmer-llm/shimmer/tokenizer"
+
+	// The supported architectures register themselves.
+	_ "github.com/shimmer-llm/shimmer/model/llama"
+)
+
+// Options configure Load. Zero values pick the defaults.
+type Options struct {
+	// Threads used for computation (default: the number of CPUs).
+	Threads int
+	// Context is the number of positions each sequence can hold (default:
+	// the model's training context, capped at 4096).
+	Context int
+	// Sequences is the number of sequences that can run at once, each with
+	// its own KV cache range (default 1).
+	Sequences int
+	// BatchSize is the most tokens one forward pass evaluates (default 512).
+	BatchSize int
+	// QueueSize bounds the requests waiting for a free sequence (default
+	// 64); Generate fails with ErrBusy beyond it.
+	QueueSize int
+}
+
+// ErrBusy is returned when every sequence is busy and the queue is full.
+var ErrBusy = errors.New("engine: all sequences are busy and the queue is full")
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("engine: closed")
+
+// Engine is a loaded model ready to generate.
+type Engine struct {
+	file  *gguf.File
+	model model.Model
+	tok   *tokenizer.Tokenizer
+	pool  *compute.Pool
+	cache *model.KVCache
+	state *model.State
+	opts  Options
+	sched *scheduler
+
+	// LoadTime is how long Load took.
+	LoadTime time.Duration
+}
+
+// Load opens a GGUF model and prepares it to run.
+func Load(path string, opts Options) (*Engine, error) {
+	start := time.Now()
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEngine(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	e.LoadTime = time.Since(start)
+	return e, nil
+}
+
+func newEngine(f *gguf.File, opts Options) (*Engine, error) {
+	if err := model.CheckTypes(f); err != nil {
+		return nil, err
+	}
+	m, err := model.New(f)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.New(f)
+	if err != nil {
+		return nil, err
+	}
+	h := m.Hyper()
+	if tok.NumTokens() > h.Vocab {
+		return nil, fmt.Errorf("engine: the tokenizer has %d tokens but the model only %d embeddings", tok.NumTokens(), h.Vocab)
+	}
+	if opts.Threads <= 0 {
+		opts.Threads = runtime.NumCPU()
+	}
+	if opts.Context <= 0 {
+		opts.Context = min(h.CtxTrain, 4096)
+		if opts.Context <= 0 {
+			opts.Context = 4096
+		}
+	}
+	if opts.Sequences <= 0 {
+		opts.Sequences = 1
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 512
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 64
+	}
+	if opts.Context > 1<<24 || opts.Sequences > 1024 || opts.BatchSize > 1<<16 {
+		return nil, fmt.Errorf("engine: context %d × %d sequences, batch %d: too large", opts.Context, opts.Sequences, opts.BatchSize)
+	}
+	e := &Engine{file: f, model: m, tok: tok, opts: opts}
+	e.pool = compute.NewPool(opts.Threads)
+	if e.cache, err = model.NewKVCache(h, opts.Sequences, opts.Context, opts.BatchSize); err != nil {
+		e.pool.Close()
+		return nil, err
+	}
+	if e.state, err = model.NewState(h, e.pool, e.cache, opts.BatchSize); err != nil {
+		e.pool.Close()
+		return nil, err
+	}
+	e.sched = newScheduler(e)
+	go e.sched.loop()
+	return e, nil
+}
+
+// Close stops the engine, cancelling running requests, and unmaps the file.
+func (e *Engine) Close() error {
+	e.sched.stop()
+	e.pool.Close()
+	return e.file.Close()
+}
+
+// Tokenizer returns the model's tokenizer.
+func (e *Engine) Tokenizer() *tokenizer.Tokenizer { return e.tok }
+
+// Hyper returns the model's hyperparameters.
+func (e *Engine) Hyper() *model.Hyper { return e.model.Hyper() }
+
+// File returns the parsed GGUF file (metadata and tensor infos).
+func (e *Engine) File() *gguf.File { return e.file }
+
+// Options returns the options in effect (defaults filled in).
+func (e *Engine) Options() Options { return e.opts }
+
+// KVCacheBytes returns the memory held by the KV cache.
+func (e *Engine) KVCacheBytes() int64 { return e.cache.Bytes() }

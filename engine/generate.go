@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// GenerateOptions control one generation.
+type GenerateOptions struct {
+	SampleOptions
+	// MaxTokens stops after this many generated tokens (≤ 0: until an
+	// end-of-generation token or the end of the context).
+	MaxTokens int
+	// Stop ends generation when the text contains one of these strings;
+	// the stop string and what follows are not emitted.
+	Stop []string
+	// IgnoreEOG keeps generating past end-of-generation tokens.
+	IgnoreEOG bool
+	// NoSpecial encodes a text prompt without adding BOS/EOS and without
+	// turning special-token text into special tokens.
+	NoSpecial bool
+	// Logprobs asks for the log-probability of each chosen token and of
+	// the TopLogprobs most likely alternatives.
+	Logprobs    bool
+	TopLogprobs int
+	// OnLogits, when set, receives the raw logits of every evaluated
+	// position: each prompt position (evaluated in chunks that do not
+	// change the numbers) and each generated token's successor. The slice
+	// is only valid during the call.
+	OnLogits func(pos int, logits []float32)
+}
+
+// TokenLogprob is one alternative token and its log-probability.
+type TokenLogprob struct {
+	ID      int32
+	Logprob float32
+}
+
+// Token is one generated token as passed to the callback of Generate.
+type Token struct {
+	ID int32
+	// Text is the text that became complete with this token: possibly
+	// empty (inside a UTF-8 character, or held back while it may begin a
+	// stop string), possibly more than one token's worth.
+	Text string
+	// Logprob and Top are set when GenerateOptions.Logprobs is.
+	Logprob float32
+	Top     []TokenLogprob
+}
+
+// StopReason says why generation ended.
+type StopReason string
+
+// Stop reasons.
+const (
+	StopEOG       StopReason = "eog"       // an end-of-generation token
+	StopString    StopReason = "stop"      // a stop string
+	StopLength    StopReason = "length"    // MaxTokens reached
+	StopContext   StopReason = "context"   // the sequence filled its context
+	StopCancelled StopReason = "cancelled" // the context was cancelled
+)
+
+// Result summarizes a finished generation.
+type Result struct {
+	PromptTokens int // tokens in the prompt
+	CachedTokens int // prompt tokens reused from the cache, not evaluated
+	Tokens       int // generated tokens
+	StopReason   StopReason
+	// PromptTime is the time spent evaluating the prompt (until the first
+	// token was chosen); GenTime the time from then to the end.
+	PromptTime time.Duration
+	GenTime    time.Duration
+}
+
+// Generate tokenizes prompt (adding BOS as the vocabulary asks and parsing
+// special tokens, unless opts.NoSpecial) and generates its continuation,
+// calling onToken for each token in order. A non-nil error from onToken
+// stops generation and is returned. Cancelling ctx stops generation and
+// frees the sequence at the next step.
+func (e *Engine) Generate(ctx context.Context, prompt string, opts GenerateOptions, onToken func(Token) error) (Result, error) {
+	ids := e.tok.Encode(prompt, !opts.NoSpecial, !opts.NoSpecial)
+	return e.GenerateTokens(ctx, ids, opts, onToken)
+}
+
+// GenerateTokens is Generate with a prompt of token ids.
+func (e *Engine) GenerateTokens(ctx context.Context, prompt []int32, opts GenerateOptions, onToken func(Token) error) (Result, error) {
+	if len(prompt) == 0 {
+		return Result{}, fmt.Errorf("engine: empty prompt")
+	}
+	if len(prompt) > e.opts.Context {
+		return Result{PromptTokens: len(prompt)}, &ContextError{Tokens: len(prompt), Context: e.opts.Context}
+	}
+	vocab := e.Hyper().Vocab
+	for _, id := range prompt {
+		if id < 0 || int(id) >= vocab {
+			return Result{}, fmt.Errorf("engine: token id %d out of range [0, %d)", id, vocab)
+		}
+	}
+	if onToken == nil {
+		onToken = func(Token) error { return nil }
+	}
+	r := &request{ctx: ctx, prompt: prompt, opts: opts, onToken: onToken, done: make(chan struct{})}
+	if err := e.sched.submit(r); err != nil {
+		return Result{}, err
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		// The scheduler notices the cancellation at its next step and
+		// finishes the request; wait for it so the slot is free.
+		<-r.done
+	}
+	return r.res, r.err
+}
+
+// ContextError reports a prompt longer than the context.
+type ContextError struct {
+	Tokens, Context int
+}
+
+func (e *ContextError) Error() string {
+	return fmt.Sprintf("engine: the prompt has %d tokens, more than the context of %d", e.Tokens, e.Context)
+}
+
+// stopFilter holds back text that may begin a stop string.
+type stopFilter struct {
+	stops   []string
+	pending strings.Builder
+}
+
+// push adds text; it returns the text safe to emit and whether a stop
+// string was found (then the text before it is returned and the rest is
+// dropped).
+func (f *stopFilter) push(text string) (string, bool) {
+	if len(f.stops) == 0 {
+		return text, false
+	}
+	f.pending.WriteString(text)
+	s := f.pending.String()
+	cut := -1
+	for _, st := range f.stops {
+		if st == "" {
+			continue
+		}
+		if i := strings.Index(s, st); i >= 0 && (cut < 0 || i < cut) {
+			cut = i
+		}
+	}
+	if cut >= 0 {
+		f.pending.Reset()
+		return s[:cut], true
+	}
+	// Keep the longest suffix that is a prefix of a stop string.
+	keep := 0
+	for _, st := range f.stops {
+		for n := min(len(st)-1, len(s)); n > keep; n-- {
+			if strings.HasSuffix(s, st[:n]) {
+				keep = n
+				break
+			}
+		}
+	}
+	f.pending.Reset()
+	f.pending.WriteString(s[len(s)-keep:])
+	return s[:len(s)-keep], false
+}
+
+// flush returns what is held back.
+func (f *stopFilter) flush() string {
+	s := f.pending.String()
+	f.pending.Reset()
+	return s
+}

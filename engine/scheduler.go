@@ -1,0 +1,403 @@
+package engine
+
+import (
+	"context"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/shimmer-llm/shimmer/model"
+	"github.com/shimmer-llm/shimmer/tokenizer"
+)
+
+// request is one Generate call travelling through the scheduler.
+type request struct {
+	ctx     context.Context
+	prompt  []int32
+	opts    GenerateOptions
+	onToken func(Token) error
+	done    chan struct{} // closed when res/err are final
+	res     Result
+	err     error
+}
+
+// slot is one sequence of the KV cache. Its states:
+//
+//	free:    req == nil; cached holds what its cache range still contains
+//	prefill: req != nil, n < len(req.prompt): prompt tokens remain to evaluate
+//	decode:  req != nil, n ≥ len(req.prompt): next feeds the last sampled token
+//
+// Only the scheduler goroutine touches slots.
+type slot struct {
+	id     int
+	req    *request
+	cached []int32 // tokens whose keys/values are in the cache, in order
+	n      int     // tokens of the current sequence evaluated so far
+	next   int32   // token to feed in decode
+	samp   *sampler
+	dec    *tokenizer.StreamDecoder
+	stop   stopFilter
+	start  time.Time
+	first  time.Time // when the first token was chosen
+}
+
+// scheduler runs every forward pass of an engine: each step it admits
+// waiting requests into free slots, builds one batch from all active
+// sequences (one token per decoding sequence, then prompt chunks within
+// the batch budget, so long prompts do not stall running streams), runs
+// the model, and samples.
+type scheduler struct {
+	e      *Engine
+	queue  chan *request
+	quit   chan struct{}
+	exited chan struct{}
+	slots  []*slot
+	batch  model.Batch
+	logits []float32 // logitRows × vocab
+	rows   int
+}
+
+func newScheduler(e *Engine) *scheduler {
+	s := &scheduler{
+		e:      e,
+		queue:  make(chan *request, e.opts.QueueSize),
+		quit:   make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+	for i := 0; i < e.opts.Sequences; i++ {
+		s.slots = append(s.slots, &slot{id: i})
+	}
+	// Every decoding sequence needs one logits row; prompts that want all
+	// their logits are evaluated in chunks of at most 32 rows.
+	s.rows = e.opts.Sequences + 32
+	s.logits = make([]float32, s.rows*e.Hyper().Vocab)
+	n := e.opts.BatchSize
+	s.batch = model.Batch{Tokens: make([]int32, 0, n), Pos: make([]int32, 0, n), Seq: make([]int32, 0, n), Logits: make([]bool, 0, n)}
+	return s
+}
+
+func (s *scheduler) submit(r *request) error {
+	select {
+	case <-s.quit:
+		return ErrClosed
+	default:
+	}
+	select {
+	case s.queue <- r:
+		return nil
+	default:
+		return ErrBusy
+	}
+}
+
+func (s *scheduler) stop() {
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+	}
+	<-s.exited
+}
+
+func (s *scheduler) loop() {
+	defer close(s.exited)
+	for {
+		if s.active() == 0 {
+			select {
+			case r := <-s.queue:
+				s.admit(r)
+			case <-s.quit:
+				s.shutdown()
+				return
+			}
+		}
+		select {
+		case <-s.quit:
+			s.shutdown()
+			return
+		default:
+		}
+		s.admitWaiting()
+		s.step()
+	}
+}
+
+func (s *scheduler) active() int {
+	n := 0
+	for _, sl := range s.slots {
+		if sl.req != nil {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *scheduler) admitWaiting() {
+	for s.active() < len(s.slots) {
+		select {
+		case r := <-s.queue:
+			s.admit(r)
+		default:
+			return
+		}
+	}
+}
+
+// admit gives r the free slot whose cache shares the longest prefix with
+// its prompt, and reuses that prefix.
+func (s *scheduler) admit(r *request) {
+	if r.ctx.Err() != nil {
+		r.res.StopReason = StopCancelled
+		r.err = r.ctx.Err()
+		close(r.done)
+		return
+	}
+	var best *slot
+	bestLen := -1
+	for _, sl := range s.slots {
+		if sl.req != nil {
+			continue
+		}
+		if l := commonPrefix(sl.cached, r.prompt); l > bestLen {
+			best, bestLen = sl, l
+		}
+	}
+	reuse := min(bestLen, len(r.prompt)-1)
+	if r.opts.OnLogits != nil {
+		reuse = 0 // the caller wants every position's logits
+	}
+	if s.e.Hyper().Window > 0 && reuse < len(best.cached) {
+		// Sliding-window layers keep a ring: only a pure extension of
+		// what the slot holds can be reused.
+		reuse = 0
+	}
+	best.req = r
+	best.cached = append(best.cached[:0], r.prompt[:reuse]...)
+	best.n = reuse
+	best.samp = newSampler(s.e.Hyper().Vocab, r.opts.SampleOptions)
+	for _, id := range r.prompt {
+		best.samp.accept(id, false)
+	}
+	best.dec = s.e.tok.NewStreamDecoder(false)
+	best.stop = stopFilter{stops: r.opts.Stop}
+	best.start = time.Now()
+	best.first = time.Time{}
+	r.res.PromptTokens = len(r.prompt)
+	r.res.CachedTokens = reuse
+}
+
+func commonPrefix(a, b []int32) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// step runs one forward pass over all active sequences.
+func (s *scheduler) step() {
+	b := &s.batch
+	b.Reset()
+	budget := s.e.opts.BatchSize
+	rows := 0
+	for _, sl := range s.slots {
+		if sl.req != nil && sl.req.ctx.Err() != nil {
+			s.finish(sl, StopCancelled, sl.req.ctx.Err())
+		}
+	}
+	// Decoding sequences first: one token each.
+	for _, sl := range s.slots {
+		if sl.req == nil || sl.n < len(sl.req.prompt) || budget == 0 {
+			continue
+		}
+		b.Add(sl.next, int32(sl.n), int32(sl.id), true)
+		budget--
+		rows++
+	}
+	// Then prompt chunks.
+	for _, sl := range s.slots {
+		if sl.req == nil || sl.n >= len(sl.req.prompt) {
+			continue
+		}
+		all := sl.req.opts.OnLogits != nil
+		for p := sl.n; p < len(sl.req.prompt) && budget > 0; p++ {
+			last := p == len(sl.req.prompt)-1
+			want := all || last
+			if want && rows == s.rows {
+				break
+			}
+			b.Add(sl.req.prompt[p], int32(p), int32(sl.id), want)
+			budget--
+			if want {
+				rows++
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return
+	}
+	if err := s.e.model.Forward(s.e.state, b, s.logits); err != nil {
+		for _, sl := range s.slots {
+			if sl.req != nil {
+				s.finish(sl, StopCancelled, err)
+			}
+		}
+		return
+	}
+	vocab := s.e.Hyper().Vocab
+	row := 0
+	for i := 0; i < b.Len(); i++ {
+		sl := s.slots[b.Seq[i]]
+		sl.cached = append(sl.cached, b.Tokens[i])
+		sl.n++
+		if !b.Logits[i] {
+			continue
+		}
+		logits := s.logits[row*vocab : (row+1)*vocab]
+		row++
+		if sl.req == nil {
+			continue
+		}
+		if f := sl.req.opts.OnLogits; f != nil {
+			f(int(b.Pos[i]), logits)
+		}
+		if sl.n >= len(sl.req.prompt) {
+			s.produce(sl, logits)
+		}
+	}
+}
+
+// produce samples the next token of sl from logits and delivers it.
+func (s *scheduler) produce(sl *slot, logits []float32) {
+	r := sl.req
+	if sl.first.IsZero() {
+		sl.first = time.Now()
+	}
+	var tok Token
+	if r.opts.Logprobs {
+		tok.Top = topLogprobs(logits, r.opts.TopLogprobs)
+	}
+	var lse float64
+	if r.opts.Logprobs {
+		lse = logSumExp(logits)
+	}
+	id := sl.samp.sample(logits)
+	sl.samp.accept(id, true)
+	tok.ID = id
+	if r.opts.Logprobs {
+		tok.Logprob = float32(float64(logits[id]) - lse)
+	}
+	r.res.Tokens++
+	if s.e.tok.IsEOG(id) && !r.opts.IgnoreEOG {
+		r.res.Tokens--
+		s.flushText(sl)
+		s.finish(sl, StopEOG, nil)
+		return
+	}
+	text, stopped := sl.stop.push(sl.dec.Add(id))
+	tok.Text = text
+	if !s.deliver(sl, tok) {
+		return
+	}
+	switch {
+	case stopped:
+		s.finish(sl, StopString, nil)
+	case r.opts.MaxTokens > 0 && r.res.Tokens >= r.opts.MaxTokens:
+		s.flushText(sl)
+		s.finish(sl, StopLength, nil)
+	case sl.n >= s.e.opts.Context:
+		s.flushText(sl)
+		s.finish(sl, StopContext, nil)
+	default:
+		sl.next = id
+	}
+}
+
+// flushText delivers the bytes the decoder and the stop filter hold back.
+func (s *scheduler) flushText(sl *slot) {
+	text, stopped := sl.stop.push(sl.dec.Flush())
+	if !stopped {
+		text += sl.stop.flush()
+	}
+	if text != "" {
+		s.deliver(sl, Token{Text: text})
+	}
+}
+
+// deliver calls the request's callback; an error from it ends the request.
+func (s *scheduler) deliver(sl *slot, t Token) bool {
+	if sl.req == nil {
+		return false
+	}
+	if err := sl.req.onToken(t); err != nil {
+		s.finish(sl, StopCancelled, err)
+		return false
+	}
+	return true
+}
+
+func (s *scheduler) finish(sl *slot, why StopReason, err error) {
+	r := sl.req
+	if r == nil {
+		return
+	}
+	now := time.Now()
+	if sl.first.IsZero() {
+		r.res.PromptTime = now.Sub(sl.start)
+	} else {
+		r.res.PromptTime = sl.first.Sub(sl.start)
+		r.res.GenTime = now.Sub(sl.first)
+	}
+	r.res.StopReason = why
+	r.err = err
+	sl.req = nil
+	sl.samp = nil
+	sl.dec = nil
+	// What was evaluated stays in the cache for a later prompt to reuse.
+	sl.cached = sl.cached[:sl.n]
+	close(r.done)
+}
+
+func (s *scheduler) shutdown() {
+	for _, sl := range s.slots {
+		s.finish(sl, StopCancelled, ErrClosed)
+	}
+	for {
+		select {
+		case r := <-s.queue:
+			r.err = ErrClosed
+			close(r.done)
+		default:
+			return
+		}
+	}
+}
+
+func logSumExp(x []float32) float64 {
+	m := float64(x[argmax(x)])
+	var sum float64
+	for _, v := range x {
+		sum += math.Exp(float64(v) - m)
+	}
+	return m + math.Log(sum)
+}
+
+// topLogprobs returns the k most likely tokens with their log-probabilities.
+func topLogprobs(logits []float32, k int) []TokenLogprob {
+	if k <= 0 {
+		return nil
+	}
+	k = min(k, len(logits))
+	lse := logSumExp(logits)
+	idx := make([]int32, len(logits))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	sortTopK(idx, logits, k)
+	out := make([]TokenLogprob, k)
+	for i := range out {
+		out[i] = TokenLogprob{ID: idx[i], Logprob: float32(float64(logits[idx[i]]) - lse)}
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Logprob > out[b].Logprob })
+	return out
+}
