@@ -24,7 +24,7 @@ import (
 	"github.com/shimmer-llm/shimmer/tokenizer"
 
 	// The supported architectures register themselves.
-	_ "github.com/shimmer-llm/shimmer/model/llama"
+	_ "github.com/shimmer-llm/shimmer/model/archs"
 )
 
 // Options configure Load. Zero values pick the defaults.

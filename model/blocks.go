@@ -35,14 +35,25 @@ func AddBias(x, bias []float32, n int) {
 	}
 }
 
+// RMSNormHeads normalizes every head of n rows of x in place: each row
+// holds heads vectors of width len(w), each normalized on its own and
+// multiplied by w (per-head q/k norms).
+func RMSNormHeads(x, w []float32, n, heads int, eps float32) {
+	d := len(w)
+	for i := 0; i < n*heads; i++ {
+		v := x[i*d : (i+1)*d]
+		kernels.RMSNorm(v, v, w, eps)
+	}
+}
+
 // RopeAngles computes the rotary cos/sin table for every entry of b into
 // rope buffer slot (0 or 1) and returns it: RopeDims values per entry.
-// factors (rope_freqs) may be nil.
-func (s *State) RopeAngles(slot int, b *Batch, base float32, factors []float32) []float32 {
+// scale is the frequency scale; factors (rope_freqs) may be nil.
+func (s *State) RopeAngles(slot int, b *Batch, base, scale float32, factors []float32) []float32 {
 	h := s.H
 	buf := s.rope[slot][:b.Len()*h.RopeDims]
 	for i, p := range b.Pos {
-		kernels.RopeAngles(buf[i*h.RopeDims:(i+1)*h.RopeDims], int(p), h.RopeDims, base, h.RopeScale, factors)
+		kernels.RopeAngles(buf[i*h.RopeDims:(i+1)*h.RopeDims], int(p), h.RopeDims, base, scale, factors)
 	}
 	return buf
 }
@@ -73,7 +84,8 @@ func (s *State) MatMul(w *compute.Matrix, x []float32, n int, out []float32) {
 // layer l of the cache, then computes causal attention for every entry and
 // query head of q [n][QDim] into out [n][Heads·ValueDim]: each entry sees
 // its own sequence's positions up to its own (the last Window of them in a
-// sliding-window layer), scores scaled by AttnScale.
+// sliding-window layer), scores scaled by AttnScale unless ScaleQ says the
+// queries already are.
 func (s *State) Attention(l int, b *Batch, q, k, v, out []float32) {
 	h, c := s.H, s.Cache
 	kd, vd := h.KDim(), h.VDim()
@@ -86,7 +98,11 @@ func (s *State) Attention(l int, b *Batch, q, k, v, out []float32) {
 	if h.SWA[l] {
 		window = h.Window
 	}
-	s.att = attentionJob{s: s, l: l, b: b, q: q, out: out, window: window}
+	scale := h.AttnScale
+	if h.ScaleQ {
+		scale = 1
+	}
+	s.att = attentionJob{s: s, l: l, b: b, q: q, out: out, window: window, scale: scale}
 	s.Pool.Run(&s.att, b.Len()*h.Heads, 1)
 	s.att = attentionJob{}
 }
@@ -97,6 +113,7 @@ type attentionJob struct {
 	b      *Batch
 	q, out []float32
 	window int
+	scale  float32
 }
 
 // Run handles tasks [lo, hi): task = entry·Heads + head.
@@ -115,7 +132,7 @@ func (j *attentionJob) Run(worker, lo, hi int) {
 		scores := s.scores[worker][:pos-first+1]
 		for p := first; p <= pos; p++ {
 			kc := c.K(j.l, seq, p)[kvh*h.HeadDim : (kvh+1)*h.HeadDim]
-			scores[p-first] = kernels.Dot(qh, kc) * h.AttnScale
+			scores[p-first] = kernels.Dot(qh, kc) * j.scale
 		}
 		kernels.Softmax(scores)
 		o := j.out[(i*h.Heads+head)*h.ValueDim : (i*h.Heads+head+1)*h.ValueDim]

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/shimmer-llm/shimmer/gguf"
 )
@@ -26,8 +27,20 @@ type Hyper struct {
 	RopeDims  int     // rotated dimensions per head
 	RopeNeox  bool    // rotate (i, i+n/2) pairs instead of (2i, 2i+1)
 	AttnScale float32 // multiplies q·k; 1/sqrt(HeadDim) by default
-	Window    int     // sliding-window size of SWA layers (0: none)
-	SWA       []bool  // per layer: uses the sliding window
+	// ScaleQ multiplies the queries by AttnScale after RoPE instead of
+	// scaling the scores (gemma3, phi3 do so in llama.cpp; same value,
+	// different rounding).
+	ScaleQ bool
+	Window int    // sliding-window size of SWA layers (0: none)
+	SWA    []bool // per layer: uses the sliding window
+	// RopeBaseSWA and RopeScaleSWA replace RopeBase and RopeScale on
+	// sliding-window layers (equal to them unless the architecture says
+	// otherwise, as gemma3 does).
+	RopeBaseSWA  float32
+	RopeScaleSWA float32
+	// Features names the architecture's traits for display ("qkv bias",
+	// "q/k norm", "tied embeddings", …); set by the architecture.
+	Features []string
 }
 
 // QDim is the width of all query heads together.
@@ -142,7 +155,8 @@ func ReadHyper(f *gguf.File, arch string) (*Hyper, error) {
 	case h.RopeDims > h.HeadDim || h.RopeDims%2 != 0:
 		return nil, fmt.Errorf("model: %s.rope.dimension_count %d does not fit head width %d", arch, h.RopeDims, h.HeadDim)
 	}
-	h.AttnScale = float32(1 / math.Sqrt(float64(h.HeadDim)))
+	h.AttnScale = InvSqrt(h.HeadDim)
+	h.RopeBaseSWA, h.RopeScaleSWA = h.RopeBase, h.RopeScale
 	emb, ok := f.Tensor("token_embd.weight")
 	if !ok {
 		return nil, fmt.Errorf("model: missing tensor %q", "token_embd.weight")
@@ -155,29 +169,124 @@ func ReadHyper(f *gguf.File, arch string) (*Hyper, error) {
 	return h, nil
 }
 
-// Describe lists the hyperparameters as name/value pairs for display.
-func (h *Hyper) Describe() [][2]string {
-	d := func(v any) string { return fmt.Sprint(v) }
-	out := [][2]string{
-		{"architecture", h.Arch},
-		{"vocabulary", d(h.Vocab)},
-		{"embedding", d(h.Embd)},
-		{"layers", d(h.Layers)},
-		{"heads (query/kv)", fmt.Sprintf("%d/%d", h.Heads, h.KVHeads)},
-		{"head size (key/value)", fmt.Sprintf("%d/%d", h.HeadDim, h.ValueDim)},
-		{"feed-forward", d(h.FF)},
-		{"training context", d(h.CtxTrain)},
-		{"rms norm epsilon", d(h.NormEps)},
-		{"rope", fmt.Sprintf("base %g, %d dims, %s, freq scale %g", h.RopeBase, h.RopeDims, map[bool]string{false: "normal", true: "neox"}[h.RopeNeox], h.RopeScale)},
+// InvSqrt returns 1/sqrtf(n) computed in float32, as llama.cpp computes
+// its attention scales.
+func InvSqrt(n int) float32 { return 1 / float32(math.Sqrt(float64(n))) }
+
+// SetSWAPattern marks the sliding-window layers by llama.cpp's period
+// rule: in every group of period layers the last one uses full attention
+// and the others the window; period 0 makes every layer a window layer.
+func (h *Hyper) SetSWAPattern(period int) {
+	for l := range h.SWA {
+		h.SWA[l] = period == 0 || l%period < period-1
 	}
-	if h.Window > 0 {
-		n := 0
-		for _, s := range h.SWA {
-			if s {
-				n++
-			}
+}
+
+// ReadSWAPattern sets the sliding-window layers from the key
+// "<arch>.attention.sliding_window_pattern": a period (see SetSWAPattern)
+// or an array with one entry per layer (non-zero or true: sliding
+// window). Without the key it applies defPeriod. It does nothing when the
+// model has no window.
+func ReadSWAPattern(f *gguf.File, h *Hyper, defPeriod int) error {
+	if h.Window <= 0 {
+		return nil
+	}
+	key := h.Arch + ".attention.sliding_window_pattern"
+	v, ok := f.Get(key)
+	if !ok {
+		h.SetSWAPattern(defPeriod)
+		return nil
+	}
+	if p, ok := v.Int(); ok {
+		if p < 0 || p > int64(h.Layers) {
+			return fmt.Errorf("model: %s = %d is not a layer period", key, p)
 		}
-		out = append(out, [2]string{"sliding window", fmt.Sprintf("%d tokens on %d of %d layers", h.Window, n, h.Layers)})
+		h.SetSWAPattern(int(p))
+		return nil
 	}
-	return out
+	if v.Len() != h.Layers {
+		return fmt.Errorf("model: %s has %d entries for %d layers", key, v.Len(), h.Layers)
+	}
+	if bs, ok := v.Any().([]bool); ok {
+		copy(h.SWA, bs)
+		return nil
+	}
+	is, ok := v.Ints()
+	if !ok {
+		return fmt.Errorf("model: %s: expected an integer or an array of integers or bools, found %s", key, v.Type)
+	}
+	for l, x := range is {
+		h.SWA[l] = x != 0
+	}
+	return nil
+}
+
+// Describe lists the hyperparameters as name/value pairs in a fixed
+// order for display (shimmer info); entries that do not apply (no sliding
+// window, …) are left out.
+func (h *Hyper) Describe() [][2]string {
+	var ps [][2]string
+	add := func(name, format string, args ...any) {
+		ps = append(ps, [2]string{name, fmt.Sprintf(format, args...)})
+	}
+	add("architecture", "%s", h.Arch)
+	add("vocabulary", "%d", h.Vocab)
+	add("embedding", "%d", h.Embd)
+	add("layers", "%d", h.Layers)
+	add("heads", "%d query, %d key/value", h.Heads, h.KVHeads)
+	if h.ValueDim != h.HeadDim {
+		add("head width", "%d key, %d value", h.HeadDim, h.ValueDim)
+	} else {
+		add("head width", "%d", h.HeadDim)
+	}
+	add("feed-forward", "%d", h.FF)
+	add("context (trained)", "%d", h.CtxTrain)
+	add("rms norm eps", "%g", h.NormEps)
+	kind := "norm"
+	if h.RopeNeox {
+		kind = "neox"
+	}
+	add("rope", "%s, %d dims, base %g", kind, h.RopeDims, h.RopeBase)
+	if h.RopeScale != 1 {
+		add("rope frequency scale", "%g", h.RopeScale)
+	}
+	where := "scores"
+	if h.ScaleQ {
+		where = "queries"
+	}
+	add("attention scale", "%.6g (on %s)", h.AttnScale, where)
+	var swa []int
+	for l, on := range h.SWA {
+		if on {
+			swa = append(swa, l)
+		}
+	}
+	if h.Window > 0 && len(swa) > 0 {
+		add("sliding window", "%d on %d of %d layers %s", h.Window, len(swa), h.Layers, layerList(swa))
+		if h.RopeBaseSWA != h.RopeBase || h.RopeScaleSWA != h.RopeScale {
+			add("rope on window layers", "base %g, frequency scale %g", h.RopeBaseSWA, h.RopeScaleSWA)
+		}
+	}
+	if len(h.Features) > 0 {
+		add("features", "%s", strings.Join(h.Features, ", "))
+	}
+	return ps
+}
+
+// layerList writes sorted layer indices compactly: [0-4 6].
+func layerList(ls []int) string {
+	var parts []string
+	for i := 0; i < len(ls); {
+		j := i
+		for j+1 < len(ls) && ls[j+1] == ls[j]+1 {
+			j++
+		}
+		if j > i {
+			parts = append(parts, fmt.Sprintf("%d-%d", ls[i], ls[j]))
+		} else {
+			parts = append(parts, fmt.Sprint(ls[i]))
+		}
+		i = j + 1
+	}
+	return "[" + strings.Join(parts, " ") + "]"
 }

@@ -118,3 +118,31 @@ func CheckTypes(f *gguf.File) error {
 	}
 	return nil
 }
+
+// Split returns the 2-D tensor name of shape [cols sum(rows)] as one
+// matrix per row range (rows[0] rows, then rows[1], …) over the same
+// mapped data, without copying: fused tensors such as attn_qkv become
+// their parts once, at load time.
+func (w *Weights) Split(name string, cols int, rows ...int) []*compute.Matrix {
+	total := 0
+	for _, r := range rows {
+		total += r
+	}
+	m := w.Matrix(name, cols, total)
+	if m == nil {
+		return make([]*compute.Matrix, len(rows))
+	}
+	rb := len(m.Data) / m.Rows
+	parts := make([]*compute.Matrix, len(rows))
+	at := 0
+	for i, r := range rows {
+		p, err := compute.NewMatrix(fmt.Sprintf("%s[%d:%d]", name, at, at+r), m.Type, cols, r, m.Data[at*rb:(at+r)*rb])
+		if err != nil {
+			w.fail("%v", err)
+			return parts
+		}
+		parts[i] = p
+		at += r
+	}
+	return parts
+}

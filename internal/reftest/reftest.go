@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -22,6 +23,35 @@ import (
 // prompt and generation logits.
 func Logits(tb testing.TB, modelPath string, ref *testdata.Reference) (prompt, gen [][]float32) {
 	tb.Helper()
+	r := Run(tb, modelPath, ref, Schedule{})
+	return r[0].Prompt, r[0].Gen
+}
+
+// Schedule says how Run feeds a reference case to a model.
+type Schedule struct {
+	// Chunks are the sizes of the batches the prompt is split into, used
+	// in turn and cyclically; nil evaluates the prompt as one batch.
+	Chunks []int
+	// MaxBatch is the batch capacity of the state and cache (0: the
+	// largest batch the schedule needs).
+	MaxBatch int
+	// Seqs is the number of sequences that run the same case side by side,
+	// their entries interleaved in every batch (0 means 1).
+	Seqs int
+}
+
+// Rows are the logits of one sequence: one row per prompt position and
+// one per generated token.
+type Rows struct {
+	Prompt, Gen [][]float32
+}
+
+// Run evaluates the reference case on the model file with teacher
+// forcing: the prompt in the batches of sch, then the reference greedy
+// tokens one decode step at a time (one entry per sequence). It returns
+// the logits of every sequence.
+func Run(tb testing.TB, modelPath string, ref *testdata.Reference, sch Schedule) []Rows {
+	tb.Helper()
 	f, err := gguf.Open(modelPath)
 	if err != nil {
 		tb.Fatal(err)
@@ -34,36 +64,58 @@ func Logits(tb testing.TB, modelPath string, ref *testdata.Reference) (prompt, g
 	h := m.Hyper()
 	pool := compute.NewPool(2)
 	defer pool.Close()
+	seqs := max(1, sch.Seqs)
+	chunks := sch.Chunks
+	if len(chunks) == 0 {
+		chunks = []int{len(ref.PromptIDs)}
+	}
+	maxBatch := sch.MaxBatch
+	if maxBatch == 0 {
+		maxBatch = seqs * slices.Max(chunks)
+	}
 	n := len(ref.PromptIDs) + len(ref.GreedyIDs)
-	cache, err := model.NewKVCache(h, 1, n, len(ref.PromptIDs))
+	cache, err := model.NewKVCache(h, seqs, n, maxBatch)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := model.NewState(h, pool, cache, len(ref.PromptIDs))
+	s, err := model.NewState(h, pool, cache, maxBatch)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	out := make([]Rows, seqs)
 	var b model.Batch
-	for i, id := range ref.PromptIDs {
-		b.Add(id, int32(i), 0, true)
-	}
-	logits := make([]float32, len(ref.PromptIDs)*h.Vocab)
-	if err := m.Forward(s, &b, logits); err != nil {
-		tb.Fatal(err)
-	}
-	for i := range ref.PromptIDs {
-		prompt = append(prompt, logits[i*h.Vocab:(i+1)*h.Vocab])
-	}
-	for i, id := range ref.GreedyIDs {
+	logits := make([]float32, maxBatch*h.Vocab)
+	// step evaluates tokens[pos0:pos0+c] of every sequence as one batch
+	// and appends each entry's logits to its sequence.
+	step := func(tokens []int32, pos0 int, gen bool) {
 		b.Reset()
-		b.Add(id, int32(len(ref.PromptIDs)+i), 0, true)
-		out := make([]float32, h.Vocab)
-		if err := m.Forward(s, &b, out); err != nil {
+		for i, id := range tokens {
+			for q := 0; q < seqs; q++ {
+				b.Add(id, int32(pos0+i), int32(q), true)
+			}
+		}
+		if err := m.Forward(s, &b, logits); err != nil {
 			tb.Fatal(err)
 		}
-		gen = append(gen, out)
+		for e := 0; e < b.Len(); e++ {
+			row := slices.Clone(logits[e*h.Vocab : (e+1)*h.Vocab])
+			q := &out[b.Seq[e]]
+			if gen {
+				q.Gen = append(q.Gen, row)
+			} else {
+				q.Prompt = append(q.Prompt, row)
+			}
+		}
 	}
-	return prompt, gen
+	for pos, k := 0, 0; pos < len(ref.PromptIDs); k++ {
+		c := min(chunks[k%len(chunks)], len(ref.PromptIDs)-pos)
+		step(ref.PromptIDs[pos:pos+c], pos, false)
+		pos += c
+	}
+	for i := range ref.GreedyIDs {
+		step(ref.GreedyIDs[i:i+1], len(ref.PromptIDs)+i, true)
+	}
+	return out
 }
 
 // Argmax returns the index of the largest value (the lowest on ties).
@@ -119,6 +171,7 @@ type Result struct {
 	MaxPrompt float64 // worst |Δ| over prompt rows
 	MaxGen    float64 // worst |Δ| over generation rows
 	Tol       float64
+	Gen       bool     // MaxGen is held to Tol too
 	Greedy    []string // greedy mismatches above the margin
 }
 
@@ -129,6 +182,9 @@ type Tolerances struct {
 	HalfNat   float64 // … or against the native case
 	Quant     float64 // quantized models, against the native case
 	MinMargin float64 // greedy ids must match where the margin exceeds this
+	// Gen holds the generation rows to the same tolerance as the prompt
+	// rows (otherwise they are only reported).
+	Gen bool
 }
 
 // Check runs the ids case of the model file name (without .gguf) and
@@ -143,6 +199,7 @@ func Check(tb testing.TB, name string, tol Tolerances) Result {
 	p, g := Logits(tb, path, ref)
 	r := Result{Model: name, Against: "ids", MaxPrompt: testdata.MaxAbsDiff(p, ref.Logits), MaxGen: maxGenBeforeDivergence(ref, g)}
 	r.Greedy = GreedyMismatches(ref, p, g, tol.MinMargin)
+	r.Gen = tol.Gen
 	switch kind {
 	case "F32":
 		r.Tol = tol.F32
@@ -151,7 +208,7 @@ func Check(tb testing.TB, name string, tol Tolerances) Result {
 		if _, err := os.Stat(testdata.Path(tb, "reference", name+".ids-deqf32.json")); err == nil && r.MaxPrompt > tol.HalfNat {
 			dref := testdata.LoadReference(tb, name+".ids-deqf32")
 			dp, dg := Logits(tb, path, dref)
-			r = Result{Model: name, Against: "ids-deqf32", MaxPrompt: testdata.MaxAbsDiff(dp, dref.Logits), MaxGen: maxGenBeforeDivergence(dref, dg), Tol: tol.HalfDeq, Greedy: GreedyMismatches(dref, dp, dg, tol.MinMargin)}
+			r = Result{Model: name, Against: "ids-deqf32", MaxPrompt: testdata.MaxAbsDiff(dp, dref.Logits), MaxGen: maxGenBeforeDivergence(dref, dg), Tol: tol.HalfDeq, Gen: tol.Gen, Greedy: GreedyMismatches(dref, dp, dg, tol.MinMargin)}
 		}
 	default:
 		r.Tol = tol.Quant
@@ -193,6 +250,9 @@ func Report(tb testing.TB, r Result) {
 	tb.Logf("%-28s vs %-10s prompt max|Δ| %.2e  gen max|Δ| %.2e  (tolerance %.0e)", r.Model, r.Against, r.MaxPrompt, r.MaxGen, r.Tol)
 	if r.MaxPrompt > r.Tol || math.IsNaN(r.MaxPrompt) {
 		tb.Errorf("%s: prompt logits differ from the reference by %.3g > %.0e", r.Model, r.MaxPrompt, r.Tol)
+	}
+	if r.Gen && (r.MaxGen > r.Tol || math.IsNaN(r.MaxGen)) {
+		tb.Errorf("%s: generation logits differ from the reference by %.3g > %.0e", r.Model, r.MaxGen, r.Tol)
 	}
 	for _, m := range r.Greedy {
 		tb.Errorf("%s: greedy %s", r.Model, m)

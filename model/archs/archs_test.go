@@ -1,0 +1,273 @@
+package archs_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/internal/reftest"
+	"github.com/shimmer-llm/shimmer/internal/testdata"
+	"github.com/shimmer-llm/shimmer/model"
+	_ "github.com/shimmer-llm/shimmer/model/archs"
+)
+
+// families are the tiny model families of the reference data, one per
+// architecture variant.
+var families = []string{"tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3"}
+
+// tolerances returns the tolerances for a model: MODELS.md's numpy
+// float64 forward pass reaches ~2e-5 on every F32 model except gemma3,
+// whose fp16 GELU table alone moves logits by up to ~3e-3.
+func tolerances(name string) reftest.Tolerances {
+	tol := reftest.Tolerances{F32: 1e-3, HalfDeq: 2e-3, HalfNat: 3e-2, MinMargin: 0.01, Gen: true}
+	if strings.HasPrefix(name, "tiny-gemma3") {
+		tol.F32 = 5e-3
+	}
+	return tol
+}
+
+// Every tiny model of every architecture matches llama.cpp's logits on the
+// ids case, prompt (one batch) and generation (one token per step) rows,
+// and picks the reference greedy tokens wherever the margin is clear.
+func TestReferenceLogits(t *testing.T) {
+	names := reftest.Models(t, families...)
+	for _, fam := range families {
+		if !slices.Contains(names, fam) {
+			t.Errorf("no %s model in the reference data", fam)
+		}
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			reftest.Report(t, reftest.Check(t, name, tolerances(name)))
+		})
+	}
+}
+
+// Splitting the prompt into chunks, decoding one token per batch and
+// running two sequences side by side in each batch all reproduce the
+// reference logits. With gemma3's window of 8 the sliding-window cache is
+// a ring of Window+MaxBatch-1 cells that wraps several times over the 40
+// positions.
+func TestBatchSchedules(t *testing.T) {
+	schedules := []reftest.Schedule{
+		{Chunks: []int{5, 3, 7, 9}, MaxBatch: 9},
+		{Chunks: []int{1}, MaxBatch: 1},
+		{Chunks: []int{24}, Seqs: 2},
+		{Chunks: []int{3, 10, 2}, Seqs: 2, MaxBatch: 20},
+	}
+	for _, name := range reftest.Models(t, families...) {
+		if strings.HasSuffix(name, "-F16") && !strings.HasPrefix(name, "tiny-gemma3") {
+			continue // the F32 file covers the architecture
+		}
+		t.Run(name, func(t *testing.T) {
+			tol := tolerances(name).F32
+			if strings.HasSuffix(name, "-F16") {
+				tol = tolerances(name).HalfNat
+			}
+			ref := testdata.LoadReference(t, name+".ids")
+			path := testdata.Path(t, "models", name+".gguf")
+			for _, sch := range schedules {
+				for q, rows := range reftest.Run(t, path, ref, sch) {
+					p := testdata.MaxAbsDiff(rows.Prompt, ref.Logits)
+					g := testdata.MaxAbsDiff(rows.Gen, ref.GenLogits)
+					t.Logf("chunks %v, batch ≤ %d, seq %d: prompt max|Δ| %.2e, gen max|Δ| %.2e", sch.Chunks, sch.MaxBatch, q, p, g)
+					if p > tol || g > tol {
+						t.Errorf("chunks %v, seq %d: logits differ from the reference by %.3g / %.3g > %.0e", sch.Chunks, q, p, g, tol)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The cache of a sliding-window layer holds Window+MaxBatch-1 cells per
+// sequence whatever the context, full-attention layers the whole context.
+func TestSlidingWindowCache(t *testing.T) {
+	h := hyper(t, "tiny-gemma3")
+	want := []bool{true, true, true, true, true, false}
+	if !slices.Equal(h.SWA, want) || h.Window != 8 {
+		t.Fatalf("window %d on layers %v, expected 8 on %v", h.Window, h.SWA, want)
+	}
+	if h.RopeBaseSWA != 10000 || h.RopeBase != 1e6 {
+		t.Errorf("rope base %g (window layers %g), expected 1e6 (10000)", h.RopeBase, h.RopeBaseSWA)
+	}
+	for _, c := range []struct{ ctx, batch, swaCap int }{{4096, 1, 8}, {4096, 16, 23}, {40, 24, 31}, {10, 512, 10}} {
+		cache, err := model.NewKVCache(h, 2, c.ctx, c.batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cells int64
+		for l := 0; l < h.Layers; l++ {
+			want := c.ctx
+			if h.SWA[l] {
+				want = c.swaCap
+			}
+			if got := cache.Cap(l); got != want {
+				t.Errorf("context %d, batch %d: layer %d holds %d cells, expected %d", c.ctx, c.batch, l, got, want)
+			}
+			cells += int64(cache.Cap(l))
+		}
+		if want := 2 * cells * int64(h.KDim()+h.VDim()) * 4; cache.Bytes() != want {
+			t.Errorf("context %d: cache of %d bytes, expected %d", c.ctx, cache.Bytes(), want)
+		}
+	}
+}
+
+// attention.sliding_window_pattern and rope.freq_base_swa override
+// gemma3's defaults: a period, or one flag per layer.
+func TestSlidingWindowPattern(t *testing.T) {
+	for _, c := range []struct {
+		pattern any
+		want    []bool
+	}{
+		{uint32(3), []bool{true, true, false, true, true, false}},
+		{uint32(0), []bool{true, true, true, true, true, true}},
+		{[]bool{false, true, false, true, false, true}, []bool{false, true, false, true, false, true}},
+		{[]int32{1, 1, 0, 0, 1, 1}, []bool{true, true, false, false, true, true}},
+	} {
+		f := rewrite(t, "tiny-gemma3", map[string]any{
+			"gemma3.attention.sliding_window_pattern": c.pattern,
+			"gemma3.rope.freq_base_swa":               float32(20000),
+		}, nil)
+		m, err := model.New(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := m.Hyper()
+		if !slices.Equal(h.SWA, c.want) || h.RopeBaseSWA != 20000 {
+			t.Errorf("pattern %v: window layers %v, rope base %g; expected %v, 20000", c.pattern, h.SWA, h.RopeBaseSWA, c.want)
+		}
+	}
+	f := rewrite(t, "tiny-gemma3", map[string]any{"gemma3.attention.sliding_window_pattern": []int32{1, 0}}, nil)
+	if _, err := model.New(f); err == nil || !strings.Contains(err.Error(), "sliding_window_pattern") {
+		t.Errorf("a 2-entry pattern for 6 layers: error %v", err)
+	}
+}
+
+// Files that do not fit their architecture fail with errors naming the
+// key or tensor at fault (and both shapes), and an unknown architecture
+// lists the supported ones.
+func TestLoadErrors(t *testing.T) {
+	cases := []struct {
+		model string
+		keys  map[string]any
+		edit  map[string][]uint64 // nil dims: drop the tensor
+		want  []string
+	}{
+		{"tiny-qwen2", nil, map[string][]uint64{"blk.1.attn_k.bias": nil}, []string{`"blk.1.attn_k.bias"`, "[64]"}},
+		{"tiny-qwen3", nil, map[string][]uint64{"blk.2.attn_q_norm.weight": {32, 2}}, []string{`"blk.2.attn_q_norm.weight"`, "[32 2]", "[64]"}},
+		{"tiny-phi3", nil, map[string][]uint64{"blk.0.attn_qkv.weight": {256, 128}}, []string{`"blk.0.attn_qkv.weight"`, "[256 128]", "[128 256]"}},
+		{"tiny-phi3", nil, map[string][]uint64{"blk.0.ffn_up.weight": {256, 256}}, []string{`"blk.0.ffn_up.weight"`, "[256 256]", "[128 512]"}},
+		{"tiny-gemma3", nil, map[string][]uint64{"blk.3.post_ffw_norm.weight": nil}, []string{`"blk.3.post_ffw_norm.weight"`}},
+		{"tiny-gemma3", map[string]any{"gemma3.attention.sliding_window": nil}, nil, []string{"sliding_window"}},
+		{"tiny-qwen2", map[string]any{"general.architecture": "mamba"}, nil, []string{`"mamba"`, "gemma3, llama, phi3, qwen2, qwen3"}},
+	}
+	for _, c := range cases {
+		_, err := model.New(rewrite(t, c.model, c.keys, c.edit))
+		if err == nil {
+			t.Errorf("%s %v %v: loaded", c.model, c.keys, c.edit)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not mention %s", c.model, err, w)
+			}
+		}
+	}
+}
+
+// Hyper.Describe describes each architecture for shimmer info.
+func TestParams(t *testing.T) {
+	want := map[string][]string{
+		"tiny-llama3": {"architecture: llama", "rope: norm, 16 dims, base 500000", "rope_freqs", "tied embeddings"},
+		"tiny-qwen2":  {"architecture: qwen2", "rope: neox", "q/k/v bias"},
+		"tiny-qwen3":  {"head width: 64", "q/k norm"},
+		"tiny-phi3":   {"fused qkv", "fused gate/up", "attention scale: 0.176777 (on queries)"},
+		"tiny-gemma3": {"sliding window: 8 on 5 of 6 layers [0-4]", "rope on window layers: base 10000", "gelu gated ffn", "post-norms", "embeddings ×√n_embd"},
+	}
+	for name, wants := range want {
+		var lines []string
+		for _, p := range hyper(t, name).Describe() {
+			lines = append(lines, p[0]+": "+p[1])
+		}
+		text := strings.Join(lines, "\n")
+		for _, w := range wants {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: parameters lack %q:\n%s", name, w, text)
+			}
+		}
+	}
+}
+
+// hyper loads a reference model and returns its hyperparameters.
+func hyper(t *testing.T, name string) *model.Hyper {
+	t.Helper()
+	f, err := gguf.Open(testdata.Path(t, "models", name+".gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	m, err := model.New(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Hyper()
+}
+
+// rewrite copies a reference model with metadata keys set (nil deletes)
+// and tensors reshaped (nil drops them; the data is kept, so a reshape
+// must keep the element count), and opens the copy.
+func rewrite(t *testing.T, name string, keys map[string]any, tensors map[string][]uint64) *gguf.File {
+	t.Helper()
+	src, err := gguf.Open(testdata.Path(t, "models", name+".gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	w := gguf.NewWriter()
+	for _, kv := range src.KV {
+		if err := w.Set(kv.Key, kv.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, v := range keys {
+		if v == nil {
+			w.Delete(k)
+		} else if err := w.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ti := range src.Tensors {
+		dims, edited := tensors[ti.Name]
+		if edited && dims == nil {
+			continue
+		}
+		if !edited {
+			dims = ti.Dims
+		}
+		if err := w.AddTensor(ti.Name, ti.Type, dims, ti.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("%s-edited.gguf", name))
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteTo(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}

@@ -1,0 +1,163 @@
+package model
+
+import (
+	"github.com/shimmer-llm/shimmer/compute"
+	"github.com/shimmer-llm/shimmer/kernels"
+)
+
+// Activation selects the nonlinearity of the gated feed-forward network.
+type Activation int
+
+const (
+	// ActSiLU gives SwiGLU: silu(gate)·up.
+	ActSiLU Activation = iota
+	// ActGELU gives GeGLU: gelu(gate)·up with ggml's half-precision GELU
+	// table (GELUFP16).
+	ActGELU
+)
+
+// String names the activation.
+func (a Activation) String() string {
+	if a == ActGELU {
+		return "gelu"
+	}
+	return "silu"
+}
+
+// Layer holds the weights of one pre-norm transformer block. Shapes are
+// [cols rows] as in ggml (cols = input width). Optional weights are nil.
+type Layer struct {
+	AttnNorm []float32       // [Embd]
+	Q        *compute.Matrix // [Embd, QDim]
+	K        *compute.Matrix // [Embd, KDim]
+	V        *compute.Matrix // [Embd, VDim]
+	QBias    []float32       // [QDim], optional
+	KBias    []float32       // [KDim], optional
+	VBias    []float32       // [VDim], optional
+	QNorm    []float32       // [HeadDim] RMS norm of each query head before RoPE, optional
+	KNorm    []float32       // [HeadDim] RMS norm of each key head before RoPE, optional
+	O        *compute.Matrix // [Heads·ValueDim, Embd]
+	AttnPost []float32       // [Embd] RMS norm of the attention output, optional
+	FFNNorm  []float32       // [Embd]
+	Gate     *compute.Matrix // [Embd, FF]
+	Up       *compute.Matrix // [Embd, FF]
+	Down     *compute.Matrix // [FF, Embd]
+	FFNPost  []float32       // [Embd] RMS norm of the feed-forward output, optional
+}
+
+// Decoder is a decoder-only transformer of pre-norm blocks, the shape
+// shared by Llama, Qwen2/3, Gemma 3, Phi-3 and their relatives: per layer
+//
+//	x += [AttnPost·] O·attention(rope(norm(Q·n + bq)), rope(norm(K·n + bk)), V·n + bv),  n = norm(x)
+//	x += [FFNPost·] Down·(act(Gate·n) ⊙ Up·n),  n = norm(x)
+//
+// where the bracketed and bias/norm terms apply when their weights are
+// present. Architectures fill one in (usually through Load) and return it
+// as their model.Model.
+type Decoder struct {
+	H         *Hyper
+	Embedding *compute.Matrix // [Embd, Vocab]
+	// EmbedScale multiplies the token embeddings when non-zero (gemma:
+	// sqrt(Embd)).
+	EmbedScale float32
+	Layers     []Layer
+	OutNorm    []float32       // [Embd]
+	Output     *compute.Matrix // [Embd, Vocab]; the embedding when tied
+	RopeFreqs  []float32       // [RopeDims/2] frequency divisors, optional (Llama 3)
+	Act        Activation
+}
+
+// Hyper implements Model.
+func (d *Decoder) Hyper() *Hyper { return d.H }
+
+// Forward implements Model.
+func (d *Decoder) Forward(s *State, b *Batch, logits []float32) error {
+	if err := s.Check(b); err != nil {
+		return err
+	}
+	h, n := d.H, b.Len()
+	e := h.Embd
+	x := s.X[:n*e]
+	Embed(d.Embedding, b, x)
+	if d.EmbedScale != 0 {
+		kernels.Scale(x, d.EmbedScale)
+	}
+	rope, ropeSWA := d.ropeTables(s, b)
+	for li := range d.Layers {
+		l := &d.Layers[li]
+		cs := rope
+		if h.SWA[li] {
+			cs = ropeSWA
+		}
+		RMSNormRows(s.XB, x, l.AttnNorm, n, h.NormEps)
+		d.attention(s, b, li, cs)
+		if l.AttnPost != nil {
+			RMSNormRows(s.XB, s.XB, l.AttnPost, n, h.NormEps)
+		}
+		AddRows(x, s.XB, n, e)
+		RMSNormRows(s.XB, x, l.FFNNorm, n, h.NormEps)
+		d.feedForward(s, l, n)
+		if l.FFNPost != nil {
+			RMSNormRows(s.XB, s.XB, l.FFNPost, n, h.NormEps)
+		}
+		AddRows(x, s.XB, n, e)
+	}
+	nl := s.LogitRows(b)
+	if nl == 0 {
+		return nil
+	}
+	RMSNormRows(s.Out, s.Out, d.OutNorm, nl, h.NormEps)
+	s.MatMul(d.Output, s.Out, nl, logits[:nl*h.Vocab])
+	return nil
+}
+
+// ropeTables returns the rotary tables of full-attention layers and of
+// sliding-window layers (the same table when their parameters agree).
+func (d *Decoder) ropeTables(s *State, b *Batch) (global, swa []float32) {
+	h := d.H
+	global = s.RopeAngles(0, b, h.RopeBase, h.RopeScale, d.RopeFreqs)
+	if h.Window > 0 && (h.RopeBaseSWA != h.RopeBase || h.RopeScaleSWA != h.RopeScale) {
+		return global, s.RopeAngles(1, b, h.RopeBaseSWA, h.RopeScaleSWA, d.RopeFreqs)
+	}
+	return global, global
+}
+
+// attention runs the attention sub-block of layer li on the normed rows
+// s.XB and leaves its projected output in s.XB.
+func (d *Decoder) attention(s *State, b *Batch, li int, cs []float32) {
+	h, l, n := d.H, &d.Layers[li], b.Len()
+	s.MatMul(l.Q, s.XB, n, s.Q)
+	s.MatMul(l.K, s.XB, n, s.K)
+	s.MatMul(l.V, s.XB, n, s.V)
+	if l.QBias != nil {
+		AddBias(s.Q, l.QBias, n)
+		AddBias(s.K, l.KBias, n)
+		AddBias(s.V, l.VBias, n)
+	}
+	if l.QNorm != nil {
+		RMSNormHeads(s.Q, l.QNorm, n, h.Heads, h.NormEps)
+		RMSNormHeads(s.K, l.KNorm, n, h.KVHeads, h.NormEps)
+	}
+	s.Rope(s.Q, n, h.Heads, h.HeadDim, cs)
+	s.Rope(s.K, n, h.KVHeads, h.HeadDim, cs)
+	if h.ScaleQ {
+		kernels.Scale(s.Q[:n*h.QDim()], h.AttnScale)
+	}
+	s.Attention(li, b, s.Q, s.K, s.V, s.Att)
+	s.MatMul(l.O, s.Att, n, s.XB)
+}
+
+// feedForward runs the gated feed-forward network of l on the normed rows
+// s.XB and leaves its output in s.XB.
+func (d *Decoder) feedForward(s *State, l *Layer, n int) {
+	ff := d.H.FF
+	s.MatMul(l.Gate, s.XB, n, s.FF1)
+	s.MatMul(l.Up, s.XB, n, s.FF2)
+	g, u := s.FF1[:n*ff], s.FF2[:n*ff]
+	if d.Act == ActGELU {
+		GeGLU(g, g, u)
+	} else {
+		kernels.SwiGLU(g, g, u)
+	}
+	s.MatMul(l.Down, s.FF1, n, s.XB)
+}
