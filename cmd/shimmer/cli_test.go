@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shimmer-llm/shimmer/internal/testdata"
+)
+
+var shimmerBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "shimmer-cli")
+	if err != nil {
+		panic(err)
+	}
+	shimmerBin = filepath.Join(dir, "shimmer")
+	if out, err := exec.Command("go", "build", "-o", shimmerBin, ".").CombinedOutput(); err != nil {
+		fmt.Printf("building shimmer: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// shimmer runs the shimmerBin and returns stdout, stderr and the exit status.
+func shimmer(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(shimmerBin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdin = strings.NewReader(stdin)
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// The README's first command prints exactly llama.cpp's greedy text, for
+// every text case of the three stories260K files.
+func TestRunGreedyText(t *testing.T) {
+	for _, m := range []string{"stories260K", "stories260K-Q8_0", "stories260K-Q4_0"} {
+		for _, c := range []string{"text-once", "text-lily", "text-dog"} {
+			ref := testdata.LoadReference(t, m+"."+c)
+			out, errs, code := shimmer(t, "", "run", "-m", testdata.Path(t, "models", m+".gguf"), "--temp", "0", "-n", fmt.Sprint(ref.NGen), ref.PromptText)
+			if code != 0 {
+				t.Fatalf("%s %s: exit %d: %s", m, c, code, errs)
+			}
+			if out != ref.GreedyText {
+				t.Errorf("%s %s:\n got %q\nwant %q", m, c, out, ref.GreedyText)
+			}
+			if !strings.Contains(errs, "tokens/s") {
+				t.Errorf("%s %s: no timings on stderr: %q", m, c, errs)
+			}
+		}
+	}
+}
+
+func TestLogitsCommand(t *testing.T) {
+	ref := testdata.LoadReference(t, "stories260K-Q4_0.ids")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.f32")
+	gen := filepath.Join(dir, "gen.f32")
+	stdout, errs, code := shimmer(t, "", "logits", "-m", testdata.Path(t, "models", "stories260K-Q4_0.gguf"),
+		"--ids", joinIDs(ref.PromptIDs), "-o", out, "--gen", fmt.Sprint(ref.NGen), "--gen-logits", gen)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if want := "gen_ids: " + joinIDs(ref.GreedyIDs) + "\n"; stdout != want {
+		t.Errorf("stdout %q, want %q", stdout, want)
+	}
+	rows, err := testdata.ReadF32Rows(out, ref.NVocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != ref.NPrompt {
+		t.Fatalf("%d rows, want %d", len(rows), ref.NPrompt)
+	}
+	if d := testdata.MaxAbsDiff(rows, ref.Logits); d > 3e-2 {
+		t.Errorf("prompt logits differ by %g", d)
+	}
+	grows, err := testdata.ReadF32Rows(gen, ref.NVocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(grows) != ref.NGen || testdata.MaxAbsDiff(grows, ref.GenLogits) > 3e-2 {
+		t.Errorf("generation logits: %d rows, differ by %g", len(grows), testdata.MaxAbsDiff(grows, ref.GenLogits))
+	}
+}
+
+func TestTokenizeCommands(t *testing.T) {
+	model := testdata.Path(t, "models", "stories260K.gguf")
+	ref := testdata.LoadReference(t, "stories260K.text-lily")
+	out, errs, code := shimmer(t, "", "tokenize", "-m", model, ref.PromptText)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	want := "[" + strings.ReplaceAll(joinIDs(ref.PromptIDs), " ", ", ") + "]\n"
+	if out != want {
+		t.Errorf("tokenize: %q, want %q", out, want)
+	}
+	out, _, _ = shimmer(t, "\"Once upon a time\"\n\"The little dog was\"\n", "tokenize", "-m", model, "--jsonl", "--no-bos")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || strings.HasPrefix(lines[0], "[1,") {
+		t.Errorf("tokenize --jsonl --no-bos: %q", out)
+	}
+	out, errs, code = shimmer(t, "", append([]string{"detokenize", "-m", model}, strings.Fields(joinIDs(ref.GreedyIDs))...)...)
+	if code != 0 || out != ref.GreedyText {
+		t.Errorf("detokenize: %q (%s), want %q", out, errs, ref.GreedyText)
+	}
+	out, _, _ = shimmer(t, "["+strings.ReplaceAll(joinIDs(ref.GreedyIDs), " ", ",")+"]\n", "detokenize", "-m", model, "--jsonl")
+	if want := fmt.Sprintf("%q\n", ref.GreedyText); out != want {
+		t.Errorf("detokenize --jsonl: %q, want %q", out, want)
+	}
+}
+
+// Bad input ends with a non-zero exit and one clear line, never a panic.
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	stories, err := os.ReadFile(testdata.Path(t, "models", "stories260K.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.gguf")
+	os.WriteFile(truncated, stories[:len(stories)/2], 0o644)
+	notGGUF := filepath.Join(dir, "text.gguf")
+	os.WriteFile(notGGUF, []byte("hello, this is not a model file"), 0o644)
+	cases := []struct {
+		args []string
+		has  string
+	}{
+		{[]string{"run", "-m", filepath.Join(dir, "missing.gguf"), "hi"}, "no such file"},
+		{[]string{"run", "-m", truncated, "hi"}, "truncated"},
+		{[]string{"run", "-m", notGGUF, "hi"}, "not a GGUF file"},
+		{[]string{"run", "hi"}, "no model given"},
+		{[]string{"run", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--temp", "-1", "hi"}, "--temp"},
+		{[]string{"run", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--bogus", "hi"}, "unknown flag"},
+		{[]string{"run", "-m", testdata.Path(t, "vocab", "ggml-vocab-llama-spm.gguf"), "hi"}, "no tensors"},
+		{[]string{"run", "-m", testdata.Path(t, "format", "genworker-gguf-unknown-type.gguf"), "hi"}, "unknown type 43"},
+		{[]string{"run", "-m", testdata.Path(t, "format", "genworker-gguf-unsupported-version.gguf"), "hi"}, "version 4"},
+		{[]string{"run", "-m", testdata.Path(t, "models", "stories260K.gguf"), "-c", "8", "Once upon a time there was a little girl"}, "context"},
+		{[]string{"info", truncated}, "truncated"},
+		{[]string{"logits", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--ids", "1 99999", "-o", filepath.Join(dir, "x.f32")}, "out of range"},
+		{[]string{"detokenize", "-m", testdata.Path(t, "models", "stories260K.gguf"), "7000"}, "out of range"},
+		{[]string{"nosuchcommand"}, "unknown command"},
+	}
+	for _, c := range cases {
+		_, errs, code := shimmer(t, "", c.args...)
+		lines := strings.Split(strings.TrimRight(errs, "\n"), "\n")
+		if code == 0 || len(lines) != 1 || !strings.Contains(errs, c.has) || strings.Contains(errs, "goroutine") {
+			t.Errorf("shimmer %s: exit %d, stderr %q (want one line mentioning %q)", strings.Join(c.args, " "), code, errs, c.has)
+		}
+	}
+}
