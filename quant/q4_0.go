@@ -51,8 +51,8 @@ func quantizeQ4_0(dst []byte, src []float32) {
 		}
 		binary.LittleEndian.PutUint16(blk, FP32ToFP16(d))
 		for j := 0; j < 16; j++ {
-			q0 := min(15, int8(x[j]*id+8.5))
-			q1 := min(15, int8(x[j+16]*id+8.5))
+			q0 := min(15, truncInt(float32(x[j]*id)+8.5))
+			q1 := min(15, truncInt(float32(x[j+16]*id)+8.5))
 			blk[2+j] = byte(q0) | byte(q1)<<4
 		}
 	}

@@ -2,7 +2,6 @@ package quant
 
 import (
 	"encoding/binary"
-	"math"
 
 	"github.com/shimmer-llm/shimmer/gguf"
 )
@@ -59,19 +58,3 @@ func vecDotQ8_0Q8_0(n int, w, x []byte) float32 {
 	}
 	return sum
 }
-
-func absMax(x []float32) float32 {
-	var m float32
-	for _, v := range x {
-		if v < 0 {
-			v = -v
-		}
-		if v > m {
-			m = v
-		}
-	}
-	return m
-}
-
-// roundAway rounds half away from zero, as C's roundf.
-func roundAway(x float32) float32 { return float32(math.Round(float64(x))) }

@@ -51,11 +51,25 @@ func (t *Traits) RowBytes(n int) int { return n / t.BlockSize * t.BlockBytes }
 
 // table lists the implemented types: a new type is one file and one row.
 var table = map[gguf.Type]*Traits{
-	gguf.TypeF32:  &f32Traits,
-	gguf.TypeF16:  &f16Traits,
-	gguf.TypeBF16: &bf16Traits,
-	gguf.TypeQ8_0: &q8_0Traits,
-	gguf.TypeQ4_0: &q4_0Traits,
+	gguf.TypeF32:    &f32Traits,
+	gguf.TypeF16:    &f16Traits,
+	gguf.TypeBF16:   &bf16Traits,
+	gguf.TypeQ4_0:   &q4_0Traits,
+	gguf.TypeQ4_1:   &q4_1Traits,
+	gguf.TypeQ5_0:   &q5_0Traits,
+	gguf.TypeQ5_1:   &q5_1Traits,
+	gguf.TypeQ8_0:   &q8_0Traits,
+	gguf.TypeQ8_1:   &q8_1Traits,
+	gguf.TypeQ2_K:   &q2_kTraits,
+	gguf.TypeQ3_K:   &q3_kTraits,
+	gguf.TypeQ4_K:   &q4_kTraits,
+	gguf.TypeQ5_K:   &q5_kTraits,
+	gguf.TypeQ6_K:   &q6_kTraits,
+	gguf.TypeQ8_K:   &q8_kTraits,
+	gguf.TypeIQ4_NL: &iq4_nlTraits,
+	gguf.TypeIQ4_XS: &iq4_xsTraits,
+	gguf.TypeIQ3_S:  &iq3_sTraits,
+	gguf.TypeTQ2_0:  &tq2_0Traits,
 }
 
 // Lookup returns the traits of t, or an error naming the type when shimmer
