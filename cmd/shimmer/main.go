@@ -55,6 +55,7 @@ func newRootCmd() *cobra.Command {
 		newTokenizeCmd(),
 		newDetokenizeCmd(),
 		newLogitsCmd(),
+		newQuantizeCmd(),
 	)
 	return root
 }
