@@ -160,3 +160,23 @@ func TestDequantizeReferenceFiles(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVecDot measures one 4096-element row dot product per type.
+func BenchmarkVecDot(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const n = 4096
+	for _, ty := range Supported() {
+		tr, _ := Lookup(ty)
+		xtr, _ := Lookup(tr.VecDotType)
+		w := make([]byte, tr.RowBytes(n))
+		x := make([]byte, xtr.RowBytes(n))
+		tr.Quantize(w, gaussian(r, n, 1))
+		xtr.QuantizeActivation(x, gaussian(r, n, 1))
+		b.Run(ty.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(w)))
+			for b.Loop() {
+				tr.VecDot(n, w, x)
+			}
+		})
+	}
+}
