@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/shimmer-llm/shimmer/gguf"
 )
@@ -76,36 +77,51 @@ func (t *Tokenizer) initBPE(f *gguf.File) error {
 	if !ok {
 		return errors.New("tokenizer: tokenizer.ggml.merges is not an array of strings")
 	}
+	// Resolve the texts to ids on both cores (the lookups dominate), then
+	// fill the table in rank order.
+	type resolved struct{ a, b, res int32 }
+	rs := make([]resolved, len(merges))
+	var wg sync.WaitGroup
+	const parts = 2
+	for k := range parts {
+		wg.Go(func() {
+			var buf []byte
+			for i := k * len(merges) / parts; i < (k+1)*len(merges)/parts; i++ {
+				a, b, ok := splitMerge(merges[i])
+				if !ok {
+					rs[i] = resolved{-2, -2, -1}
+					continue
+				}
+				buf = append(append(buf[:0], a...), b...)
+				rs[i] = resolved{t.ID(a), t.ID(b), t.ID(string(buf))}
+			}
+		})
+	}
+	wg.Wait()
 	t.merges.init(len(merges))
-	var buf []byte
-	for rank, m := range merges {
-		sp := -1
-		if len(m) > 1 {
-			if i := strings.IndexByte(m[1:], ' '); i >= 0 {
-				sp = i + 1
+	for rank, r := range rs {
+		switch {
+		case r.a >= 0 && r.b >= 0:
+			t.merges.add(r.a, r.b, rank, r.res)
+		case r.a == -2: // no separator: the reference files it under ("", ""), which never matches
+		default:
+			a, b, _ := splitMerge(merges[rank])
+			if t.oddMerges == nil {
+				t.oddMerges = map[[2]string]int32{}
+			}
+			if _, dup := t.oddMerges[[2]string{a, b}]; !dup {
+				t.oddMerges[[2]string{a, b}] = int32(rank)
 			}
 		}
-		if sp < 0 {
-			continue // the reference files it under ("", ""), which never matches
+	}
+	if t.escapeSpaces {
+		var cross [][2]string
+		for _, m := range merges {
+			if a, b, ok := splitMerge(m); ok && strings.HasPrefix(b, spaceMarker) && !strings.HasSuffix(a, spaceMarker) {
+				cross = append(cross, [2]string{a, b})
+			}
 		}
-		a, b := m[:sp], m[sp+1:]
-		ia, oka := t.ids[a]
-		ib, okb := t.ids[b]
-		buf = append(append(buf[:0], a...), b...)
-		res, okr := t.ids[string(buf)]
-		if !okr {
-			res = -1
-		}
-		if oka && okb {
-			t.merges.add(ia, ib, rank, res)
-			continue
-		}
-		if t.oddMerges == nil {
-			t.oddMerges = map[[2]string]int32{}
-		}
-		if _, dup := t.oddMerges[[2]string{a, b}]; !dup {
-			t.oddMerges[[2]string{a, b}] = int32(rank)
-		}
+		t.setCrossing(cross)
 	}
 	for c := range 256 {
 		var s string
@@ -117,6 +133,16 @@ func (t *Tokenizer) initBPE(f *gguf.File) error {
 		t.byteTok[c] = t.ID(s)
 	}
 	return nil
+}
+
+// splitMerge splits "A B" at the first space after the first byte.
+func splitMerge(m string) (a, b string, ok bool) {
+	if len(m) > 1 {
+		if i := strings.IndexByte(m[1:], ' '); i >= 0 {
+			return m[:i+1], m[i+2:], true
+		}
+	}
+	return "", "", false
 }
 
 type bpeSym struct {
@@ -214,42 +240,18 @@ func (t *Tokenizer) bpeText(text string, out []int32, sc *scratch) []int32 {
 	text = canonical(text)
 	sc.r.decode(text)
 	sc.ends, sc.tmp = t.split.split(&sc.r, sc.ends, sc.tmp)
+	bpe := func(w string, out []int32) []int32 { return t.bpeWord(w, out, sc) }
 	a := 0
 	for _, e := range sc.ends {
 		w := text[sc.r.off[a]:sc.r.off[e]]
 		a = int(e)
-		out = t.bpeWordCached(w, out, sc)
+		if t.wordSplit && !(t.gemma4 && strings.Trim(w, "\n") == "") {
+			t.eachWord(w, func(w string) { out = t.cached(w, out, bpe) })
+			continue
+		}
+		out = t.cached(w, out, bpe)
 	}
 	return out
-}
-
-const maxCachedWord = 48
-
-func (t *Tokenizer) bpeWordCached(w string, out []int32, sc *scratch) []int32 {
-	if len(w) > maxCachedWord {
-		return t.bpeWord(w, out, sc)
-	}
-	t.cacheMu.RLock()
-	ids, ok := t.cache[w]
-	t.cacheMu.RUnlock()
-	if ok {
-		return append(out, ids...)
-	}
-	n := len(out)
-	out = t.bpeWord(w, out, sc)
-	t.remember(w, out[n:])
-	return out
-}
-
-func (t *Tokenizer) remember(w string, ids []int32) {
-	c := make([]int32, len(ids))
-	copy(c, ids)
-	t.cacheMu.Lock()
-	if len(t.cache) >= 1<<16 {
-		clear(t.cache)
-	}
-	t.cache[strings.Clone(w)] = c
-	t.cacheMu.Unlock()
 }
 
 // bpeWord applies the merges to one word.

@@ -152,7 +152,7 @@ func New(f *gguf.File) (*Tokenizer, error) {
 	case famSPM:
 		t.initSPM()
 	}
-	t.cache = make(map[string][]int32)
+	t.cache = &wordCache{m: map[string][]int32{}}
 	return t, nil
 }
 

@@ -8,28 +8,69 @@ import (
 // spaceMarker is SentencePiece's visible space, U+2581.
 const spaceMarker = "\u2581"
 
-// initSPM decides whether words can be tokenized independently: merges
-// follow the highest score over the whole text, but when no token has a
-// space marker after anything other than space markers, no merge can span
-// the start of a word, and words give the same result one at a time.
+// initSPM prepares the byte fallback and the word splitting.
 func (t *Tokenizer) initSPM() {
-	t.spmWords = true
+	var cross [][2]string
 	for _, s := range t.tokens {
-		rest := s
-		for strings.HasPrefix(rest, spaceMarker) {
-			rest = rest[len(spaceMarker):]
-		}
-		if strings.Contains(rest, spaceMarker) {
-			t.spmWords = false
-			break
+		// Every split of the token just before an inner space marker.
+		for j := 1; j < len(s); j++ {
+			if strings.HasPrefix(s[j:], spaceMarker) && !strings.HasSuffix(s[:j], spaceMarker) {
+				cross = append(cross, [2]string{s[:j], s[j:]})
+			}
 		}
 	}
+	t.setCrossing(cross)
 	for c := range 256 {
 		t.byteTok[c] = t.ID(fmt.Sprintf("<0x%02X>", c))
 		if t.byteTok[c] < 0 {
 			t.byteTok[c] = t.ID(string([]byte{byte(c)}))
 		}
 	}
+}
+
+// Merges follow the best score or rank over a whole text, not word by
+// word. But a symbol can only come to span a word start (a space marker
+// after anything else) through a merge of a symbol ending there with one
+// starting there, whose concatenation has an inner marker. setCrossing
+// records those pairs (a, b); where none of them can meet, the words on
+// either side are independent and give the same tokens one at a time.
+func (t *Tokenizer) setCrossing(pairs [][2]string) {
+	if len(pairs) > 256 {
+		return // not worth checking at every word
+	}
+	t.wordSplit = true
+	t.crossing = pairs
+}
+
+// eachWord calls fn on the independent words of s (see setCrossing), or
+// once on all of s.
+func (t *Tokenizer) eachWord(s string, fn func(w string)) {
+	if !t.wordSplit {
+		fn(s)
+		return
+	}
+	start := 0
+	prevMarker := false
+	for i := 0; i < len(s); {
+		n := min(utf8Len(s[i]), len(s)-i)
+		marker := s[i:i+n] == spaceMarker
+		if marker && !prevMarker && i > start && t.canSplit(s, i) {
+			fn(s[start:i])
+			start = i
+		}
+		prevMarker = marker
+		i += n
+	}
+	fn(s[start:])
+}
+
+func (t *Tokenizer) canSplit(s string, i int) bool {
+	for _, p := range t.crossing {
+		if strings.HasSuffix(s[:i], p[0]) && strings.HasPrefix(s[i:], p[1]) {
+			return false
+		}
+	}
+	return true
 }
 
 type spmSym struct {
@@ -97,37 +138,8 @@ type spmScratch struct {
 
 // spmText tokenizes one fragment (already prefixed and escaped).
 func (t *Tokenizer) spmText(s string, out []int32, sc *spmScratch) []int32 {
-	if !t.spmWords {
-		return t.spmWord(s, out, sc)
-	}
-	start := 0
-	prevMarker := false
-	for i := 0; i < len(s); {
-		n := min(utf8Len(s[i]), len(s)-i)
-		marker := s[i:i+n] == spaceMarker
-		if marker && !prevMarker && i > start {
-			out = t.spmWordCached(s[start:i], out, sc)
-			start = i
-		}
-		prevMarker = marker
-		i += n
-	}
-	return t.spmWordCached(s[start:], out, sc)
-}
-
-func (t *Tokenizer) spmWordCached(w string, out []int32, sc *spmScratch) []int32 {
-	if len(w) > maxCachedWord {
-		return t.spmWord(w, out, sc)
-	}
-	t.cacheMu.RLock()
-	ids, ok := t.cache[w]
-	t.cacheMu.RUnlock()
-	if ok {
-		return append(out, ids...)
-	}
-	n := len(out)
-	out = t.spmWord(w, out, sc)
-	t.remember(w, out[n:])
+	spm := func(w string, out []int32) []int32 { return t.spmWord(w, out, sc) }
+	t.eachWord(s, func(w string) { out = t.cached(w, out, spm) })
 	return out
 }
 

@@ -10,6 +10,7 @@ package tokenizer
 
 import (
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -81,11 +82,54 @@ type Tokenizer struct {
 	oddMerges  map[[2]string]int32 // merges with a side that is not a token
 	byteTok    [256]int32          // token of each byte (byte-level or <0xXX>)
 
-	// SentencePiece
-	spmWords bool // no token spans a word start, so words are independent
+	// SentencePiece and Gemma 4: words that can be tokenized one at a time
+	wordSplit bool
+	crossing  [][2]string
 
-	cacheMu sync.RWMutex
-	cache   map[string][]int32 // word -> ids (BPE and SPM)
+	noCache bool       // benchmarks: measure the algorithm alone
+	cache   *wordCache // word -> ids (BPE and SentencePiece)
+}
+
+// wordCache remembers the ids of short words.
+type wordCache struct {
+	mu sync.RWMutex
+	m  map[string][]int32
+}
+
+const (
+	maxCachedWord  = 48
+	maxCachedWords = 1 << 16
+)
+
+func (c *wordCache) get(w string) ([]int32, bool) {
+	c.mu.RLock()
+	ids, ok := c.m[w]
+	c.mu.RUnlock()
+	return ids, ok
+}
+
+func (c *wordCache) put(w string, ids []int32) {
+	v := slices.Clone(ids)
+	c.mu.Lock()
+	if len(c.m) >= maxCachedWords {
+		clear(c.m)
+	}
+	c.m[strings.Clone(w)] = v
+	c.mu.Unlock()
+}
+
+// cached returns the ids of w from the cache, or computes them with fn.
+func (t *Tokenizer) cached(w string, out []int32, fn func(w string, out []int32) []int32) []int32 {
+	if len(w) > maxCachedWord || t.noCache {
+		return fn(w, out)
+	}
+	if ids, ok := t.cache.get(w); ok {
+		return append(out, ids...)
+	}
+	n := len(out)
+	out = fn(w, out)
+	t.cache.put(w, out[n:])
+	return out
 }
 
 // NumTokens returns the vocabulary size.
