@@ -480,13 +480,19 @@ func (p *parser) array(key string, depth int) (Value, error) {
 func (p *parser) stringArray(key string, n uint64) (Value, error) {
 	start := p.off
 	var total uint64
+	width := uint64(8)
+	if p.version == 1 {
+		width = 4
+	}
 	for i := uint64(0); i < n; i++ {
-		l, err := p.count(fmt.Sprintf("length of %q[%d]", key, i))
-		if err != nil {
-			return Value{}, err
+		// The messages are formatted only on failure: vocabularies hold
+		// hundreds of thousands of strings.
+		if p.remaining() < width {
+			return Value{}, p.need(width, fmt.Sprintf("length of %q[%d]", key, i))
 		}
-		if err := p.need(l, fmt.Sprintf("%q[%d]", key, i)); err != nil {
-			return Value{}, err
+		l, _ := p.count("")
+		if l > p.remaining() {
+			return Value{}, p.need(l, fmt.Sprintf("%q[%d]", key, i))
 		}
 		p.off += l
 		total += l

@@ -2,14 +2,16 @@
 // vocabulary stored in a GGUF file (tokenizer.ggml.* keys), exactly as
 // llama.cpp does.
 //
-// API contract (implementation in progress): the engine, CLI and server
-// use only the exported names below.
+// Four families are supported: SentencePiece-style vocabularies
+// (tokenizer.ggml.model "llama"), byte-level BPE ("gpt2", with the
+// pre-tokenizer named by tokenizer.ggml.pre), Gemma-4-style BPE on raw UTF-8
+// ("gemma4") and WordPiece ("bert").
 package tokenizer
 
 import (
-	"errors"
-
-	"github.com/shimmer-llm/shimmer/gguf"
+	"slices"
+	"strings"
+	"sync"
 )
 
 // TokenType is a token's type as stored in tokenizer.ggml.token_type.
@@ -26,58 +28,184 @@ const (
 	TypeByte        TokenType = 6
 )
 
+// Token attributes (llama_token_attr), derived from the types and from the
+// reference's per-model rules.
+const (
+	attrUnknown     uint16 = 1 << 0
+	attrUnused      uint16 = 1 << 1
+	attrNormal      uint16 = 1 << 2
+	attrControl     uint16 = 1 << 3
+	attrUserDefined uint16 = 1 << 4
+	attrByte        uint16 = 1 << 5
+	attrLStrip      uint16 = 1 << 7
+	attrRStrip      uint16 = 1 << 8
+)
+
+type family int
+
+const (
+	famSPM family = iota
+	famBPE
+	famWPM
+)
+
 // Tokenizer is an immutable vocabulary; it is safe for concurrent use.
-type Tokenizer struct{}
+type Tokenizer struct {
+	fam   family
+	model string // tokenizer.ggml.model
+	pre   string // tokenizer.ggml.pre (or the family's implied one)
 
-// New reads the vocabulary of f. An unknown tokenizer model or
-// pre-tokenizer is an error naming it.
-func New(f *gguf.File) (*Tokenizer, error) { return nil, errors.New("tokenizer: not implemented") }
+	tokens []string
+	types  []TokenType
+	attrs  []uint16
+	scores []float32
+	ids    map[string]int32
 
-// Encode tokenizes text. addSpecial adds BOS/EOS as the vocabulary asks
-// (add_bos_token/add_eos_token and family defaults); parseSpecial turns the
-// text of control tokens into those tokens.
-func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 { return nil }
+	bos, eos, eot, eom, unk, sep, pad int32
+	eog                               map[int32]bool
 
-// Piece returns the bytes token id stands for (SentencePiece ▁ as a space,
-// byte tokens as their byte). Control and unknown tokens give their text
-// only when special is true.
-func (t *Tokenizer) Piece(id int32, special bool) string { return "" }
+	addBOS, addEOS, addSep bool
+	addSpacePrefix         bool // SPM: a space before the first word
+	cleanSpaces            bool // detokenizer: clean_up_tokenization_spaces
+	escapeSpaces           bool // BPE on raw text: ' ' is written as U+2581
+	ignoreMerges           bool // BPE: a word that is a token is taken whole
+	gemma4                 bool // Gemma 4 pre-tokenizer (newline runs, forced BOS)
+	lowercase, stripAccent bool // WordPiece normalizer
 
-// Decode concatenates the pieces of ids.
-func (t *Tokenizer) Decode(ids []int32, special bool) string { return "" }
+	specials    []int32 // control, user-defined and unknown tokens, longest first
+	maxTokenLen int
+
+	// byte-level BPE
+	split      *splitter
+	byteEncode bool
+	merges     mergeTable
+	oddMerges  map[[2]string]int32 // merges with a side that is not a token
+	byteTok    [256]int32          // token of each byte (byte-level or <0xXX>)
+
+	// SentencePiece and Gemma 4: words that can be tokenized one at a time
+	wordSplit bool
+	crossing  [][2]string
+
+	noCache bool       // benchmarks: measure the algorithm alone
+	cache   *wordCache // word -> ids (BPE and SentencePiece)
+}
+
+// wordCache remembers the ids of short words.
+type wordCache struct {
+	mu sync.RWMutex
+	m  map[string][]int32
+}
+
+const (
+	maxCachedWord  = 48
+	maxCachedWords = 1 << 16
+)
+
+func (c *wordCache) get(w string) ([]int32, bool) {
+	c.mu.RLock()
+	ids, ok := c.m[w]
+	c.mu.RUnlock()
+	return ids, ok
+}
+
+func (c *wordCache) put(w string, ids []int32) {
+	v := slices.Clone(ids)
+	c.mu.Lock()
+	if len(c.m) >= maxCachedWords {
+		clear(c.m)
+	}
+	c.m[strings.Clone(w)] = v
+	c.mu.Unlock()
+}
+
+// cached returns the ids of w from the cache, or computes them with fn.
+func (t *Tokenizer) cached(w string, out []int32, fn func(w string, out []int32) []int32) []int32 {
+	if len(w) > maxCachedWord || t.noCache {
+		return fn(w, out)
+	}
+	if ids, ok := t.cache.get(w); ok {
+		return append(out, ids...)
+	}
+	n := len(out)
+	out = fn(w, out)
+	t.cache.put(w, out[n:])
+	return out
+}
 
 // NumTokens returns the vocabulary size.
-func (t *Tokenizer) NumTokens() int { return 0 }
+func (t *Tokenizer) NumTokens() int { return len(t.tokens) }
 
-// Text returns the stored text of token id (as in tokenizer.ggml.tokens).
-func (t *Tokenizer) Text(id int32) string { return "" }
+// Text returns the stored text of token id (as in tokenizer.ggml.tokens),
+// or "" for an id outside the vocabulary.
+func (t *Tokenizer) Text(id int32) string {
+	if !t.valid(id) {
+		return ""
+	}
+	return t.tokens[id]
+}
 
-// Type returns the type of token id.
-func (t *Tokenizer) Type(id int32) TokenType { return 0 }
+// Type returns the type of token id (TypeUndefined outside the vocabulary).
+func (t *Tokenizer) Type(id int32) TokenType {
+	if !t.valid(id) {
+		return TypeUndefined
+	}
+	return t.types[id]
+}
+
+// Score returns the score of token id (0 when the file has none).
+func (t *Tokenizer) Score(id int32) float32 {
+	if !t.valid(id) || t.scores == nil {
+		return 0
+	}
+	return t.scores[id]
+}
+
+// ID returns the token whose text is s, or -1.
+func (t *Tokenizer) ID(s string) int32 {
+	if id, ok := t.ids[s]; ok {
+		return id
+	}
+	return -1
+}
+
+// IsControl reports whether id is rendered only on request (control and
+// unknown tokens, as the reference treats them after its fix-ups).
+func (t *Tokenizer) IsControl(id int32) bool {
+	return t.valid(id) && t.attrs[id]&(attrControl|attrUnknown) != 0
+}
+
+// Model returns tokenizer.ggml.model.
+func (t *Tokenizer) Model() string { return t.model }
+
+// Pre returns the pre-tokenizer name in use ("" for families without one).
+func (t *Tokenizer) Pre() string { return t.pre }
 
 // BOS returns the beginning-of-sequence token, or -1.
-func (t *Tokenizer) BOS() int32 { return -1 }
+func (t *Tokenizer) BOS() int32 { return t.bos }
 
 // EOS returns the end-of-sequence token, or -1.
-func (t *Tokenizer) EOS() int32 { return -1 }
+func (t *Tokenizer) EOS() int32 { return t.eos }
+
+// EOT returns the end-of-turn token, or -1.
+func (t *Tokenizer) EOT() int32 { return t.eot }
 
 // AddBOS reports whether Encode with addSpecial prepends BOS.
-func (t *Tokenizer) AddBOS() bool { return false }
+func (t *Tokenizer) AddBOS() bool { return t.addBOS }
+
+// AddEOS reports whether Encode with addSpecial appends EOS.
+func (t *Tokenizer) AddEOS() bool { return t.addEOS }
 
 // IsEOG reports whether id ends generation (EOS, EOT, <|im_end|>, …).
-func (t *Tokenizer) IsEOG(id int32) bool { return false }
+func (t *Tokenizer) IsEOG(id int32) bool { return t.eog[id] }
 
-// StreamDecoder turns a stream of token ids into text without ever
-// splitting a UTF-8 character: bytes of an incomplete character are held
-// back until the character is complete.
-type StreamDecoder struct{}
+// EOG returns the end-of-generation tokens in increasing order.
+func (t *Tokenizer) EOG() []int32 {
+	out := make([]int32, 0, len(t.eog))
+	for id := range t.eog {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
 
-// NewStreamDecoder returns a decoder; special controls whether control
-// tokens are rendered as their text.
-func (t *Tokenizer) NewStreamDecoder(special bool) *StreamDecoder { return &StreamDecoder{} }
-
-// Add consumes one token and returns the text that is now complete.
-func (d *StreamDecoder) Add(id int32) string { return "" }
-
-// Flush returns whatever bytes are held back (possibly invalid UTF-8).
-func (d *StreamDecoder) Flush() string { return "" }
+func (t *Tokenizer) valid(id int32) bool { return id >= 0 && int(id) < len(t.tokens) }
