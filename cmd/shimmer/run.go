@@ -74,14 +74,14 @@ func newRunCmd() *cobra.Command {
 				}
 				return out.Flush()
 			})
-			if term.IsTerminal(int(os.Stdout.Fd())) {
+			if term.IsTerminal(int(os.Stdout.Fd())) && res.Tokens > 0 {
 				out.WriteString("\n")
 			}
 			out.Flush()
-			printTimings(e, res)
 			if err != nil && !errors.Is(err, cmd.Context().Err()) {
 				return err
 			}
+			printTimings(e, res)
 			return nil
 		},
 	}

@@ -1,0 +1,194 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/shimmer-llm/shimmer/engine"
+	"github.com/shimmer-llm/shimmer/internal/testdata"
+)
+
+func TestMain(m *testing.M) {
+	if _, err := testdata.Find(); err != nil {
+		// Every test here runs a model from the reference data.
+		fmt.Println("engine tests skipped: reference data not available:", err)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func load(t testing.TB, name string, opts engine.Options) *engine.Engine {
+	t.Helper()
+	e, err := engine.Load(testdata.Path(t, "models", name+".gguf"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// The text cases of the reference: greedy generation from a text prompt
+// gives exactly llama.cpp's ids and text.
+func TestGreedyTextMatchesReference(t *testing.T) {
+	for _, m := range []string{"stories260K", "stories260K-Q8_0", "stories260K-Q4_0"} {
+		e := load(t, m, engine.Options{Threads: 2})
+		for _, c := range []string{"text-once", "text-lily", "text-dog"} {
+			ref := testdata.LoadReference(t, m+"."+c)
+			if got := e.Tokenizer().Encode(ref.PromptText, true, true); fmt.Sprint(got) != fmt.Sprint(ref.PromptIDs) {
+				t.Errorf("%s %s: prompt ids %v, reference %v", m, c, got, ref.PromptIDs)
+			}
+			var text strings.Builder
+			var ids []int32
+			res, err := e.Generate(context.Background(), ref.PromptText, engine.GenerateOptions{MaxTokens: ref.NGen},
+				func(tok engine.Token) error {
+					text.WriteString(tok.Text)
+					ids = append(ids, tok.ID)
+					return nil
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(ids) != fmt.Sprint(ref.GreedyIDs) {
+				t.Errorf("%s %s: ids\n got %v\nwant %v", m, c, ids, ref.GreedyIDs)
+			}
+			if text.String() != ref.GreedyText {
+				t.Errorf("%s %s: text\n got %q\nwant %q", m, c, text.String(), ref.GreedyText)
+			}
+			if res.Tokens != ref.NGen || res.StopReason != engine.StopLength {
+				t.Errorf("%s %s: %d tokens, stop %s", m, c, res.Tokens, res.StopReason)
+			}
+		}
+	}
+}
+
+// Logits through the engine (prompt evaluated in chunks, then decode) match
+// the reference, and the greedy continuation is the reference's.
+func TestEngineLogits(t *testing.T) {
+	ref := testdata.LoadReference(t, "stories260K.ids")
+	e := load(t, "stories260K", engine.Options{Threads: 2, Context: 64})
+	rows := make([][]float32, len(ref.PromptIDs)+len(ref.GreedyIDs))
+	var gen []int32
+	_, err := e.GenerateTokens(context.Background(), ref.PromptIDs, engine.GenerateOptions{MaxTokens: ref.NGen + 1, IgnoreEOG: true,
+		OnLogits: func(pos int, l []float32) { rows[pos] = append([]float32(nil), l...) }},
+		func(tok engine.Token) error { gen = append(gen, tok.ID); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	np := len(ref.PromptIDs)
+	if d := testdata.MaxAbsDiff(rows[:np], ref.Logits); d > 1e-3 {
+		t.Errorf("prompt logits differ by %g", d)
+	}
+	if d := testdata.MaxAbsDiff(rows[np:], ref.GenLogits); d > 1e-3 {
+		t.Errorf("generation logits differ by %g", d)
+	}
+	if fmt.Sprint(gen[:ref.NGen]) != fmt.Sprint(ref.GreedyIDs) {
+		t.Errorf("greedy ids %v, reference %v", gen, ref.GreedyIDs)
+	}
+}
+
+// A request's tokens do not depend on which others share its batches.
+func TestBatchInvariance(t *testing.T) {
+	prompts := []string{"Once upon a time", "The little dog was", "Lily and Tom went to the park. They", "One day", "The sun"}
+	opts := engine.GenerateOptions{MaxTokens: 24, SampleOptions: engine.SampleOptions{Temperature: 0.9, TopK: 40, TopP: 0.95, Seed: 7}}
+	gen := func(e *engine.Engine, p string) string {
+		var b strings.Builder
+		if _, err := e.Generate(context.Background(), p, opts, func(tok engine.Token) error { b.WriteString(tok.Text); return nil }); err != nil {
+			t.Error(err)
+		}
+		return b.String()
+	}
+	solo := load(t, "stories260K-Q4_0", engine.Options{Threads: 2})
+	want := map[string]string{}
+	for _, p := range prompts {
+		want[p] = gen(solo, p)
+	}
+	many := load(t, "stories260K-Q4_0", engine.Options{Threads: 2, Sequences: 3})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := map[string]string{}
+	for _, p := range prompts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := gen(many, p)
+			mu.Lock()
+			got[p] = s
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, p := range prompts {
+		if got[p] != want[p] {
+			t.Errorf("%q batched:\n%q\nalone:\n%q", p, got[p], want[p])
+		}
+	}
+}
+
+func TestSameSeedSameText(t *testing.T) {
+	e := load(t, "stories260K", engine.Options{Threads: 1})
+	run := func(seed uint64) string {
+		var b strings.Builder
+		o := engine.GenerateOptions{MaxTokens: 40, SampleOptions: engine.DefaultSampleOptions()}
+		o.Seed = seed
+		if _, err := e.Generate(context.Background(), "Once upon a time", o, func(tok engine.Token) error { b.WriteString(tok.Text); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	a, b, c := run(1), run(1), run(2)
+	if a != b {
+		t.Errorf("seed 1 gave two texts:\n%q\n%q", a, b)
+	}
+	if a == c {
+		t.Errorf("seeds 1 and 2 gave the same text %q", a)
+	}
+}
+
+func TestPromptTooLong(t *testing.T) {
+	e := load(t, "stories260K", engine.Options{Context: 16})
+	_, err := e.Generate(context.Background(), strings.Repeat("Once upon a time ", 20), engine.GenerateOptions{MaxTokens: 4}, nil)
+	var ce *engine.ContextError
+	if err == nil || !strings.Contains(err.Error(), "context of 16") {
+		t.Fatalf("error %v", err)
+	}
+	_ = ce
+}
+
+func TestCancel(t *testing.T) {
+	e := load(t, "stories260K", engine.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	res, err := e.Generate(ctx, "Once upon a time", engine.GenerateOptions{IgnoreEOG: true}, func(engine.Token) error {
+		n++
+		if n == 5 {
+			cancel()
+		}
+		return nil
+	})
+	if err == nil || res.StopReason != engine.StopCancelled || n > 6 {
+		t.Errorf("after cancel: %d tokens, stop %s, err %v", n, res.StopReason, err)
+	}
+	// The sequence is free again.
+	if _, err := e.Generate(context.Background(), "Once", engine.GenerateOptions{MaxTokens: 2}, nil); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestStopString(t *testing.T) {
+	e := load(t, "stories260K", engine.Options{})
+	ref := testdata.LoadReference(t, "stories260K.text-once")
+	var b strings.Builder
+	res, err := e.Generate(context.Background(), ref.PromptText, engine.GenerateOptions{MaxTokens: 32, Stop: []string{"Lily"}},
+		func(tok engine.Token) error { b.WriteString(tok.Text); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ref.GreedyText[:strings.Index(ref.GreedyText, "Lily")]
+	if b.String() != want || res.StopReason != engine.StopString {
+		t.Errorf("got %q (%s), want %q", b.String(), res.StopReason, want)
+	}
+}
