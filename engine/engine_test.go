@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -190,5 +191,47 @@ func TestStopString(t *testing.T) {
 	want := ref.GreedyText[:strings.Index(ref.GreedyText, "Lily")]
 	if b.String() != want || res.StopReason != engine.StopString {
 		t.Errorf("got %q (%s), want %q", b.String(), res.StopReason, want)
+	}
+}
+
+// Free-running greedy generation from the ids prompt of every reference
+// model gives llama.cpp's greedy ids, up to the first step where the
+// reference's own margin is too small to decide: 0.01, or 0.05 for the
+// quantization-matrix files whose 8-bit activation rounding flips single
+// values (see quant). BF16 weights are computed with F32 activations, so
+// they follow the -deqf32 case.
+func TestGreedyIDsAllModels(t *testing.T) {
+	paths, _ := filepath.Glob(testdata.Path(t, "reference", "*.ids.json"))
+	if len(paths) < 40 {
+		t.Fatalf("found %d ids cases", len(paths))
+	}
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), ".ids.json")
+		refCase, margin := name+".ids", 0.01
+		if strings.Contains(name, "BF16") {
+			refCase += "-deqf32"
+		}
+		if strings.HasPrefix(name, "tiny-qmatrix-") && !strings.Contains(name, "F16") && !strings.Contains(name, "F32") &&
+			name != "tiny-qmatrix-Q8_0-pure" && name != "tiny-qmatrix-Q4_0-pure" {
+			margin = 0.05
+		}
+		ref := testdata.LoadReference(t, refCase)
+		e := load(t, name, engine.Options{Threads: 2, Context: 64})
+		var got []int32
+		_, err := e.GenerateTokens(context.Background(), ref.PromptIDs, engine.GenerateOptions{MaxTokens: ref.NGen, IgnoreEOG: true},
+			func(tok engine.Token) error { got = append(got, tok.ID); return nil })
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i, want := range ref.GreedyIDs {
+			if got[i] == want {
+				continue
+			}
+			if ref.GreedyMargins[i] > margin {
+				t.Errorf("%s: step %d: %d, reference %d (margin %.3g); ids %v, reference %v", name, i, got[i], want, ref.GreedyMargins[i], got, ref.GreedyIDs)
+			}
+			break // past a divergence the sequences legitimately differ
+		}
+		e.Close()
 	}
 }
