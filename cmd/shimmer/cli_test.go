@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shimmer-llm/shimmer/internal/testdata"
 )
@@ -121,6 +122,51 @@ func TestTokenizeCommands(t *testing.T) {
 	if want := fmt.Sprintf("%q\n", ref.GreedyText); out != want {
 		t.Errorf("detokenize --jsonl: %q, want %q", out, want)
 	}
+}
+
+func TestTokenizePieces(t *testing.T) {
+	model := testdata.Path(t, "vocab", "ggml-vocab-llama-spm.gguf")
+	out, errs, code := shimmer(t, "", "tokenize", "-m", model, "--pieces", "Hello world")
+	if want := `[{"id": 1, "piece": "<s>"}, {"id": 15043, "piece": " Hello"}, {"id": 3186, "piece": " world"}]` + "\n"; code != 0 || out != want {
+		t.Errorf("tokenize --pieces: %q (%s), want %q", out, errs, want)
+	}
+	out, _, _ = shimmer(t, "\"a\\tb\"\n\"\"\n", "tokenize", "-m", model, "--pieces", "--jsonl", "--no-bos")
+	if want := `[{"id": 263, "piece": " a"}, {"id": 12, "piece": "\t"}, {"id": 29890, "piece": "b"}]` + "\n[]\n"; out != want {
+		t.Errorf("tokenize --pieces --jsonl: %q, want %q", out, want)
+	}
+	out, _, _ = shimmer(t, "", "detokenize", "-m", model, "--pieces", "1", "15043", "3186")
+	if want := `["<s>", " Hello", " world"]` + "\n"; out != want {
+		t.Errorf("detokenize --pieces: %q, want %q", out, want)
+	}
+	out, _, _ = shimmer(t, "[1, 15043]\n", "detokenize", "-m", model, "--pieces", "--jsonl", "--no-special")
+	if want := `["", " Hello"]` + "\n"; out != want {
+		t.Errorf("detokenize --pieces --jsonl --no-special: %q, want %q", out, want)
+	}
+	// Byte tokens: JSON escapes, and U+FFFD for a lone byte.
+	out, _, _ = shimmer(t, "", "detokenize", "-m", model, "--pieces", "37", "13", "243", "162", "169", "156")
+	if want := `["\"", "\n", "\ufffd", "\ufffd", "\ufffd", "\ufffd"]` + "\n"; out != want {
+		t.Errorf("detokenize --pieces bytes: %q, want %q", out, want)
+	}
+	out, _, _ = shimmer(t, "", "detokenize", "-m", model, "243", "162", "169", "156")
+	if out != "🦙" {
+		t.Errorf("detokenize bytes: %q", out)
+	}
+}
+
+// Thousands of strings go through one process quickly.
+func TestTokenizeJSONLBatch(t *testing.T) {
+	model := testdata.Path(t, "vocab", "ggml-vocab-llama-bpe.gguf")
+	var in strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&in, "%q\n", fmt.Sprintf("Line %d: the quick brown fox jumps over the lazy dog, %d times.", i, i*i))
+	}
+	start := time.Now()
+	out, errs, code := shimmer(t, in.String(), "tokenize", "-m", model, "--jsonl")
+	el := time.Since(start)
+	if code != 0 || strings.Count(out, "\n") != 5000 {
+		t.Fatalf("exit %d, %d lines: %s", code, strings.Count(out, "\n"), errs)
+	}
+	t.Logf("5000 strings in %v", el)
 }
 
 // Bad input ends with a non-zero exit and one clear line, never a panic.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -33,14 +34,16 @@ func loadTokenizer(path string) (*tokenizer.Tokenizer, func(), error) {
 
 func newTokenizeCmd() *cobra.Command {
 	var (
-		path                  string
-		noBOS, special, jsonl bool
+		path                          string
+		noBOS, special, jsonl, pieces bool
 	)
 	c := &cobra.Command{
-		Use:   "tokenize -m MODEL [--no-bos] [--parse-special] [--jsonl | TEXT]",
+		Use:   "tokenize -m MODEL [--no-bos] [--parse-special] [--pieces] [--jsonl | TEXT]",
 		Short: "Print the token ids of TEXT as a JSON array",
-		Long: "Print the token ids of TEXT as a JSON array. With --jsonl, read one JSON string per line of\n" +
-			"stdin and print one JSON array per line.",
+		Long: "Print the token ids of TEXT as a JSON array. With --pieces, print an array of\n" +
+			"{\"id\": ID, \"piece\": TEXT} objects instead, TEXT being what the token stands for (control\n" +
+			"tokens included; bytes that are not valid UTF-8 show as U+FFFD). With --jsonl, read one JSON\n" +
+			"string per line of stdin and print one JSON array per line.",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if jsonl && len(args) != 0 || !jsonl && len(args) != 1 {
 				return fmt.Errorf("tokenize takes one TEXT argument, or none with --jsonl")
@@ -55,8 +58,15 @@ func newTokenizeCmd() *cobra.Command {
 			defer done()
 			out := bufio.NewWriter(os.Stdout)
 			defer out.Flush()
+			var buf []byte
 			encode := func(s string) []byte {
-				return appendIDs(nil, tok.Encode(s, !noBOS, special))
+				ids := tok.Encode(s, !noBOS, special)
+				if pieces {
+					buf = appendPieces(buf[:0], tok, ids, true, true)
+				} else {
+					buf = appendIDs(buf[:0], ids)
+				}
+				return buf
 			}
 			if !jsonl {
 				out.Write(encode(args[0]))
@@ -77,19 +87,21 @@ func newTokenizeCmd() *cobra.Command {
 	c.Flags().BoolVar(&noBOS, "no-bos", false, "add no BOS/EOS tokens")
 	c.Flags().BoolVar(&special, "parse-special", false, "turn special-token text such as <s> into special tokens")
 	c.Flags().BoolVar(&jsonl, "jsonl", false, "read JSON strings from stdin, one per line")
+	c.Flags().BoolVar(&pieces, "pieces", false, "print each token's id and text")
 	return c
 }
 
 func newDetokenizeCmd() *cobra.Command {
 	var (
-		path             string
-		jsonl, noSpecial bool
+		path                     string
+		jsonl, noSpecial, pieces bool
 	)
 	c := &cobra.Command{
-		Use:   "detokenize -m MODEL [--jsonl | ID...]",
+		Use:   "detokenize -m MODEL [--no-special] [--pieces] [--jsonl | ID...]",
 		Short: "Print the text of token ids",
-		Long: "Print the text of the token ids. With --jsonl, read one JSON array of ids per line of stdin\n" +
-			"and print one JSON string per line.",
+		Long: "Print the text of the token ids. With --pieces, print a JSON array with the text of each\n" +
+			"token instead (bytes that are not valid UTF-8 show as U+FFFD). With --jsonl, read one JSON\n" +
+			"array of ids per line of stdin and print one JSON string (or array) per line.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if jsonl && len(args) != 0 {
 				return fmt.Errorf("detokenize takes no arguments with --jsonl")
@@ -123,9 +135,14 @@ func newDetokenizeCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if pieces {
+					out.Write(appendPieces(nil, tok, t, !noSpecial, false))
+					return out.WriteByte('\n')
+				}
 				out.WriteString(tok.Decode(t, !noSpecial))
 				return nil
 			}
+			var buf []byte
 			return eachLine(os.Stdin, func(line []byte, ln int) error {
 				var ids []int64
 				if err := json.Unmarshal(line, &ids); err != nil {
@@ -135,8 +152,12 @@ func newDetokenizeCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("stdin line %d: %w", ln, err)
 				}
-				b, _ := json.Marshal(tok.Decode(t, !noSpecial))
-				out.Write(b)
+				if pieces {
+					buf = appendPieces(buf[:0], tok, t, !noSpecial, false)
+				} else {
+					buf = appendJSONString(buf[:0], tok.Decode(t, !noSpecial))
+				}
+				out.Write(buf)
 				return out.WriteByte('\n')
 			})
 		},
@@ -144,7 +165,69 @@ func newDetokenizeCmd() *cobra.Command {
 	c.Flags().StringVarP(&path, "model", "m", "", "path of the GGUF model (or vocab) file (required)")
 	c.Flags().BoolVar(&jsonl, "jsonl", false, "read JSON arrays of ids from stdin, one per line")
 	c.Flags().BoolVar(&noSpecial, "no-special", false, "omit the text of control tokens such as </s>")
+	c.Flags().BoolVar(&pieces, "pieces", false, "print the text of each token as a JSON array")
 	return c
+}
+
+// appendPieces writes the pieces of ids as a JSON array: of objects with the
+// id when withIDs, of strings otherwise.
+func appendPieces(b []byte, tok *tokenizer.Tokenizer, ids []int32, special, withIDs bool) []byte {
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',', ' ')
+		}
+		if withIDs {
+			b = append(b, `{"id": `...)
+			b = strconv.AppendInt(b, int64(id), 10)
+			b = append(b, `, "piece": `...)
+		}
+		b = appendJSONString(b, tok.Piece(id, special))
+		if withIDs {
+			b = append(b, '}')
+		}
+	}
+	return append(b, ']')
+}
+
+// appendJSONString writes s as a JSON string, leaving <, > and & as they
+// are (invalid UTF-8 becomes U+FFFD).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, `\u202`...)
+			b = append(b, hex[r&15])
+		default:
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return append(b, '"')
 }
 
 func appendIDs(b []byte, ids []int32) []byte {
