@@ -24,9 +24,16 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 		return nil
 	}
 	var next []fragment
-	for _, id := range t.specials {
+	var present []bool
+	if t.specialIdx != nil {
+		present = t.specialIdx.present(t, text)
+	}
+	for k, id := range t.specials {
 		a := t.attrs[id]
 		if !parseSpecial && a&(attrControl|attrUnknown) != 0 {
+			continue
+		}
+		if present != nil && !present[k] {
 			continue
 		}
 		tok := t.tokens[id]
@@ -76,6 +83,44 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 		frags, next = next, frags
 	}
 	return frags
+}
+
+// specialIndex finds which of many special tokens occur in a text in one
+// pass, instead of one search per token.
+type specialIndex struct {
+	first    [256]bool
+	byPrefix map[string][]int32 // first (up to) 4 bytes -> positions in specials
+}
+
+const specialPrefix = 4
+
+func newSpecialIndex(t *Tokenizer) *specialIndex {
+	x := &specialIndex{byPrefix: map[string][]int32{}}
+	for k, id := range t.specials {
+		tok := t.tokens[id]
+		x.first[tok[0]] = true
+		p := tok[:min(len(tok), specialPrefix)]
+		x.byPrefix[p] = append(x.byPrefix[p], int32(k))
+	}
+	return x
+}
+
+// present reports, for each special token, whether it occurs in text.
+func (x *specialIndex) present(t *Tokenizer, text string) []bool {
+	out := make([]bool, len(t.specials))
+	for i := 0; i < len(text); i++ {
+		if !x.first[text[i]] {
+			continue
+		}
+		for n := 1; n <= specialPrefix && i+n <= len(text); n++ {
+			for _, k := range x.byPrefix[text[i:i+n]] {
+				if !out[k] && strings.HasPrefix(text[i:], t.tokens[t.specials[k]]) {
+					out[k] = true
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Encode tokenizes text. addSpecial adds BOS/EOS as the vocabulary asks

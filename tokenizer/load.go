@@ -139,6 +139,9 @@ func New(f *gguf.File) (*Tokenizer, error) {
 		}
 	}
 	slices.SortStableFunc(t.specials, func(a, b int32) int { return len(t.tokens[b]) - len(t.tokens[a]) })
+	if len(t.specials) > 16 {
+		t.specialIdx = newSpecialIndex(t)
+	}
 
 	name, _ := f.GetString("general.name", "")
 	arch, _ := f.GetString("general.architecture", "")

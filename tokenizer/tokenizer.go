@@ -73,6 +73,7 @@ type Tokenizer struct {
 	lowercase, stripAccent bool // WordPiece normalizer
 
 	specials    []int32 // control, user-defined and unknown tokens, longest first
+	specialIdx  *specialIndex
 	maxTokenLen int
 
 	// byte-level BPE
