@@ -69,13 +69,13 @@ func (m *mergeTable) get(l, r int32) (rank, result int32, ok bool) {
 
 // initBPE reads the merges and the byte tokens.
 func (t *Tokenizer) initBPE(f *gguf.File) error {
-	v, ok := f.Get(keyPrefix + "merges")
-	if !ok {
+	var merges []string
+	if v, ok := f.Get(keyPrefix + "merges"); ok {
+		if merges, ok = v.Strings(); !ok {
+			return errors.New("tokenizer: tokenizer.ggml.merges is not an array of strings")
+		}
+	} else if t.pre != "kimi-k2" { // Kimi K2 goes without
 		return errors.New("tokenizer: the file has no tokenizer.ggml.merges")
-	}
-	merges, ok := v.Strings()
-	if !ok {
-		return errors.New("tokenizer: tokenizer.ggml.merges is not an array of strings")
 	}
 	// Resolve the texts to ids on both cores (the lookups dominate), then
 	// fill the table in rank order.

@@ -102,7 +102,7 @@ func spaceC(c uint8) bool  { return c != none && isSpace(c) }
 // contraction returns the length of 's 't 're 've 'm 'll 'd at p (0 if
 // none); fold makes it case-insensitive.
 func contraction(r *runes, b, p int, fold bool) int {
-	if r.cp[p] != '\'' || p+1 >= b {
+	if p+1 >= b || r.cp[p] != '\'' {
 		return 0
 	}
 	low := func(c rune) rune {
@@ -191,6 +191,7 @@ type llamaStyle struct {
 	marks              bool
 	noContractions     bool
 	noTrailingNewlines bool
+	slash              bool // [\r\n/]* after a punctuation run
 }
 
 func (l llamaStyle) stage() stage {
@@ -233,6 +234,13 @@ func (l llamaStyle) match(r *runes, a, b, p int) int {
 		}
 		return q - p
 	}
+	return l.rest(r, a, b, p)
+}
+
+// rest matches the alternatives after the digits:
+// ' ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+'.
+func (l llamaStyle) rest(r *runes, a, b, p int) int {
+	c, f := r.cp[p], r.cls[p]
 	q := p
 	f2 := f
 	if c == ' ' {
@@ -244,25 +252,13 @@ func (l llamaStyle) match(r *runes, a, b, p int) int {
 			q++
 		}
 		if !l.noTrailingNewlines {
-			for c := cpAt(r, a, b, q); c == '\r' || c == '\n'; c = cpAt(r, a, b, q) {
+			for c := cpAt(r, a, b, q); c == '\r' || c == '\n' || (l.slash && c == '/'); c = cpAt(r, a, b, q) {
 				q++
 			}
 		}
 		return q - p
 	}
-	n, lastNL := 0, -1
-	for spaceC(at(r, a, b, p+n)) {
-		if c := r.cp[p+n]; c == '\r' || c == '\n' {
-			lastNL = p + n
-		}
-		n++
-	}
-	switch {
-	case lastNL >= 0:
-		return lastNL + 1 - p
-	case n > 1 && p+n < b:
-		return n - 1
-	case n > 0:
+	if n := spaceRuns(r, a, b, p, true); n > 0 {
 		return n
 	}
 	return 1
@@ -536,7 +532,9 @@ func (t *Tokenizer) setPre(pre string) error {
 		t.escapeSpaces, t.byteEncode = true, false
 		noClean()
 	default:
-		return fmt.Errorf("tokenizer: unknown or unsupported pre-tokenizer %q", pre)
+		if !t.setPreMore(pre) {
+			return fmt.Errorf("tokenizer: unknown or unsupported pre-tokenizer %q", pre)
+		}
 	}
 	return nil
 }
