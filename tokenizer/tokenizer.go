@@ -5,7 +5,17 @@
 // Four families are supported: SentencePiece-style vocabularies
 // (tokenizer.ggml.model "llama"), byte-level BPE ("gpt2", with the
 // pre-tokenizer named by tokenizer.ggml.pre), Gemma-4-style BPE on raw UTF-8
-// ("gemma4") and WordPiece ("bert").
+// ("gemma4") and WordPiece ("bert"). The pre-tokenizers are llama.cpp's,
+// by the names it knows: llama3 (llama-bpe …), qwen2, qwen35, gpt-2, mpt,
+// starcoder, refact, falcon, deepseek-llm, deepseek-coder, gemma4, bloom,
+// viking, seed-coder, gpt-4o, tekken, deepseek-v3, kimi-k2 and the other
+// names of the same groups (see setPre). A model or pre-tokenizer it does
+// not know is an error naming it.
+//
+// Encode is llama_tokenize, Piece is llama_token_to_piece, Decode
+// concatenates pieces and Detokenize is llama_detokenize. Text that is not
+// valid UTF-8 is read as the reference reads it (U+FFFD for a bad byte in
+// BPE vocabularies, raw bytes through byte tokens in SentencePiece).
 package tokenizer
 
 import (
