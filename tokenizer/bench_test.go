@@ -35,7 +35,7 @@ func TestLoadTime(t *testing.T) {
 			open.Seconds()*1000, el.Seconds()*1000)
 		// The target is 0.3 s (met with room on a quiet 2-core machine);
 		// only a gross regression fails, as CI machines are shared.
-		if el > 1500*time.Millisecond && !raceEnabled {
+		if el > 5*time.Second && !raceEnabled {
 			t.Errorf("%s: New took %v", filepath.Base(p), el)
 		}
 	}
@@ -109,6 +109,24 @@ func BenchmarkEncodeNoCache(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				tk.Encode(text, false, false)
+			}
+		})
+	}
+}
+
+// BenchmarkNew measures loading the largest vocabularies.
+func BenchmarkNew(b *testing.B) {
+	for _, name := range []string{"gemma-4", "qwen2", "llama-bpe", "llama-spm"} {
+		b.Run(name, func(b *testing.B) {
+			f, err := gguf.Open(testdata.Path(b, "vocab", "ggml-vocab-"+name+".gguf"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			for range b.N {
+				if _, err := New(f); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
