@@ -261,15 +261,15 @@ func (t *Tokenizer) bpeWord(w string, out []int32, sc *scratch) []int32 {
 	}
 	if t.ignoreMerges {
 		if t.byteEncode {
-			if id, ok := t.ids[string(t.encodeWord(w, sc))]; ok {
+			if id, ok := t.ids.getBytes(t.encodeWord(w, sc)); ok {
 				return append(out, id)
 			}
-		} else if id, ok := t.ids[w]; ok {
+		} else if id, ok := t.ids.get(w); ok {
 			return append(out, id)
 		}
 	}
 	if t.gemma4 && strings.Trim(w, "\n") == "" {
-		if id, ok := t.ids[w]; ok {
+		if id, ok := t.ids.get(w); ok {
 			return append(out, id)
 		}
 	}
@@ -281,7 +281,7 @@ func (t *Tokenizer) bpeWord(w string, out []int32, sc *scratch) []int32 {
 	} else {
 		for i := 0; i < len(w); {
 			n := min(utf8Len(w[i]), len(w)-i)
-			id, ok := t.ids[w[i:i+n]]
+			id, ok := t.ids.get(w[i : i+n])
 			if !ok {
 				id = -1
 			}

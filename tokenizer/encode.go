@@ -235,7 +235,7 @@ func (t *Tokenizer) wpmText(text string, out []int32) []int32 {
 		for i := 0; i < len(w1); {
 			match := false
 			for j := min(len(w1), i+t.maxTokenLen+1); j > i; j-- {
-				if id, ok := t.ids[w1[i:j]]; ok {
+				if id, ok := t.ids.get(w1[i:j]); ok {
 					out = append(out, id)
 					i = j
 					match = true

@@ -232,21 +232,19 @@ func (t *Tokenizer) loadTokens(f *gguf.File) error {
 			t.attrs[i] = attrByte
 		}
 	}
-	t.ids = make(map[string]int32, n)
-	copied := false
 	for i, s := range toks {
 		if s == "" {
-			if !copied { // never write into the file's own slice
+			if &t.tokens[0] == &toks[0] { // never write into the file's own slice
 				t.tokens = slices.Clone(toks)
-				copied = true
 			}
-			s = fmt.Sprintf("[EMPTY_%d]", i)
-			t.tokens[i] = s
+			t.tokens[i] = fmt.Sprintf("[EMPTY_%d]", i)
 		}
-		if j, dup := t.ids[s]; dup {
+	}
+	t.ids = newIDTable(t.tokens)
+	for i, s := range t.tokens {
+		if j, dup := t.ids.insert(s, int32(i)); dup {
 			return fmt.Errorf("tokenizer: duplicate token in vocabulary: %q has ids %d and %d", s, j, i)
 		}
-		t.ids[s] = int32(i)
 		t.maxTokenLen = max(t.maxTokenLen, len(s))
 	}
 	return nil
@@ -279,7 +277,7 @@ func (t *Tokenizer) detectSpecials(fimPre, fimSuf, fimMid, fimPad, fimRep, fimSe
 		}
 		best := int32(-1)
 		for _, s := range l.texts {
-			if id, ok := t.ids[s]; ok && (best < 0 || id < best) {
+			if id, ok := t.ids.get(s); ok && (best < 0 || id < best) {
 				best = id
 			}
 		}
@@ -312,14 +310,14 @@ func (t *Tokenizer) buildEOG(fimPad, fimRep, fimSep int32) {
 		}
 	}
 	for _, s := range eogTexts {
-		if id, ok := t.ids[s]; ok {
+		if id, ok := t.ids.get(s); ok {
 			t.eog[id] = true
 			t.attrs[id] |= attrControl
 		}
 	}
 	// gpt-oss: these are always rendered.
 	for _, s := range []string{"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"} {
-		if id, ok := t.ids[s]; ok {
+		if id, ok := t.ids.get(s); ok {
 			t.attrs[id] = attrUserDefined
 		}
 	}
@@ -329,7 +327,7 @@ func (t *Tokenizer) buildEOG(fimPad, fimRep, fimSep int32) {
 		}
 	}
 	has := func(s string) (int32, bool) {
-		id, ok := t.ids[s]
+		id, ok := t.ids.get(s)
 		return id, ok && t.eog[id]
 	}
 	// o200k_harmony / solar-open: <|end|> is not the end there.
@@ -353,7 +351,7 @@ func (t *Tokenizer) buildEOG(fimPad, fimRep, fimSep int32) {
 // modelAttrs applies the reference's per-model lstrip/rstrip attributes.
 func (t *Tokenizer) modelAttrs(name, pre, arch string) {
 	set := func(s string, a uint16, on bool) {
-		if id, ok := t.ids[s]; ok {
+		if id, ok := t.ids.get(s); ok {
 			if on {
 				t.attrs[id] |= a
 			} else {

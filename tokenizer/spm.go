@@ -203,7 +203,7 @@ func (t *Tokenizer) spmBigram(w string, syms []spmSym, l, r int32, h *spmHeap) {
 	if l < 0 || r < 0 {
 		return
 	}
-	id, ok := t.ids[w[syms[l].start:syms[r].end]]
+	id, ok := t.ids.get(w[syms[l].start:syms[r].end])
 	if !ok {
 		return
 	}

@@ -69,7 +69,7 @@ type Tokenizer struct {
 	types  []TokenType
 	attrs  []uint16
 	scores []float32
-	ids    map[string]int32
+	ids    *idTable
 
 	bos, eos, eot, eom, unk, sep, pad int32
 	eog                               map[int32]bool
@@ -173,7 +173,7 @@ func (t *Tokenizer) Score(id int32) float32 {
 
 // ID returns the token whose text is s, or -1.
 func (t *Tokenizer) ID(s string) int32 {
-	if id, ok := t.ids[s]; ok {
+	if id, ok := t.ids.get(s); ok {
 		return id
 	}
 	return -1
