@@ -364,3 +364,43 @@ func TestStreamDecoder(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecialIDs pins BOS, EOS, add_bos and the end-of-generation set of
+// every vocabulary, as the reference's load() derives them (the file's
+// keys, the family defaults, and its rules on token texts: "</s>" ends
+// generation even in qwen2, where it is an ordinary BPE token, and BERT's
+// "[PAD]" counts as a fill-in-the-middle pad).
+func TestSpecialIDs(t *testing.T) {
+	cases := []struct {
+		name     string
+		bos, eos int32
+		addBOS   bool
+		eog      []int32
+	}{
+		{"llama-spm", 1, 2, true, []int32{2}},
+		{"phi-3", 1, 32000, true, []int32{2, 32000, 32007}},
+		{"baichuan", 1, 2, true, []int32{2}},
+		{"llama-bpe", 128000, 128001, true, []int32{128001, 128009}},
+		{"qwen2", 151643, 151643, false, []int32{128247, 151643, 151645}},
+		{"qwen3", 151643, 151645, false, []int32{128247, 151643, 151645, 151662, 151663, 151664}},
+		{"gpt-2", 50256, 50256, false, []int32{50256}},
+		{"gpt-neox", 0, 0, false, []int32{0}},
+		{"falcon", 11, 11, false, []int32{11}},
+		{"starcoder", 0, 0, false, []int32{0, 4}},
+		{"refact", 0, 0, false, []int32{0, 4, 18}},
+		{"deepseek-coder", 32013, 32014, true, []int32{32014}},
+		{"deepseek-llm", 100000, 100001, true, []int32{100001}},
+		{"gemma-4", 2, 106, true, []int32{1, 106, 212}},
+		{"bert-bge", 101, -1, true, []int32{0}},
+	}
+	for _, c := range cases {
+		tk := loadVocab(t, c.name)
+		if tk.BOS() != c.bos || tk.EOS() != c.eos || tk.AddBOS() != c.addBOS || !slices.Equal(tk.EOG(), c.eog) {
+			t.Errorf("%s: BOS %d EOS %d AddBOS %v EOG %v, want %d %d %v %v", c.name,
+				tk.BOS(), tk.EOS(), tk.AddBOS(), tk.EOG(), c.bos, c.eos, c.addBOS, c.eog)
+		}
+	}
+	if l3 := loadVocab(t, "llama-bpe"); l3.EOT() != 128009 {
+		t.Errorf("llama-bpe EOT %d", l3.EOT())
+	}
+}

@@ -275,15 +275,14 @@ func (t *Tokenizer) detectSpecials(fimPre, fimSuf, fimMid, fimPad, fimRep, fimSe
 		if *l.id >= 0 {
 			continue
 		}
-		best := int32(-1)
+		// The reference takes the first match in its hash map's order; the
+		// first text of the list is the likelier meaning.
 		for _, s := range l.texts {
-			if id, ok := t.ids.get(s); ok && (best < 0 || id < best) {
-				best = id
+			if id, ok := t.ids.get(s); ok {
+				*l.id = id
+				t.attrs[id] |= attrControl
+				break
 			}
-		}
-		if best >= 0 {
-			*l.id = best
-			t.attrs[best] |= attrControl
 		}
 	}
 	// Control tokens whose text says "unused" are unused.
