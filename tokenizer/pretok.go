@@ -309,17 +309,7 @@ func spaceThen(in func(r *runes, i int) bool, onlyBlank bool) matcher {
 	}
 }
 
-// trailingSpace matches \s+$ (the end of the piece).
-func trailingSpace(r *runes, a, b, p int) int {
-	for q := p; q < b; q++ {
-		if !isSpace(r.cls[q]) {
-			return 0
-		}
-	}
-	return b - p
-}
-
-// trailingSpaceStage is regexStage(trailingSpace) without its quadratic scan.
+// trailingSpaceStage is \s+$: the whitespace that ends a piece is a piece.
 func trailingSpaceStage(r *runes, a, b int, out []int32) []int32 {
 	t := b
 	for t > a && isSpace(r.cls[t-1]) {

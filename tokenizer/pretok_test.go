@@ -54,3 +54,37 @@ func TestPreTokenizers(t *testing.T) {
 		t.Error("unknown pre-tokenizer accepted")
 	}
 }
+
+var allPres = []string{"default", "llama-bpe", "dbrx", "deepseek-llm", "deepseek-coder", "falcon", "gpt-2",
+	"starcoder", "qwen2", "qwen35", "ufakzeka", "seed-coder", "bloom", "viking", "gemma4", "gpt-4o",
+	"granite-embed-multi-97m", "tekken", "deepseek-v3", "spark2_5", "kimi-k2", "minicpm5", "laguna", "exaone-moe"}
+
+// FuzzSplitters: every pre-tokenizer cuts any text into non-empty pieces
+// that cover it.
+func FuzzSplitters(f *testing.F) {
+	for _, s := range append(slices.Clone(hardStrings), invalidStrings...) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		s = canonical(s)
+		for _, pre := range allPres {
+			tk := &Tokenizer{}
+			if err := tk.setPre(pre); err != nil {
+				t.Fatal(err)
+			}
+			var r runes
+			r.decode(s)
+			ends, _ := tk.split.split(&r, nil, nil)
+			prev := int32(0)
+			for _, e := range ends {
+				if e <= prev && len(r.cp) > 0 {
+					t.Fatalf("%s: %q: empty or backward piece at %d (%v)", pre, s, e, ends)
+				}
+				prev = e
+			}
+			if int(prev) != len(r.cp) {
+				t.Fatalf("%s: %q: pieces end at %d of %d", pre, s, prev, len(r.cp))
+			}
+		}
+	})
+}
