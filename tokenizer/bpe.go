@@ -79,7 +79,10 @@ func (t *Tokenizer) initBPE(f *gguf.File) error {
 	}
 	// Resolve the texts to ids on both cores (the lookups dominate), then
 	// fill the table in rank order.
-	type resolved struct{ a, b, res int32 }
+	type resolved struct {
+		a, b, res int32
+		cross     bool // a word start could be merged over (see setCrossing)
+	}
 	rs := make([]resolved, len(merges))
 	var wg sync.WaitGroup
 	const parts = 2
@@ -89,11 +92,13 @@ func (t *Tokenizer) initBPE(f *gguf.File) error {
 			for i := k * len(merges) / parts; i < (k+1)*len(merges)/parts; i++ {
 				a, b, ok := splitMerge(merges[i])
 				if !ok {
-					rs[i] = resolved{-2, -2, -1}
+					rs[i] = resolved{-2, -2, -1, false}
 					continue
 				}
 				buf = append(append(buf[:0], a...), b...)
-				rs[i] = resolved{t.ID(a), t.ID(b), t.ID(string(buf))}
+				id, _ := t.ids.getBytes(buf)
+				rs[i] = resolved{t.ID(a), t.ID(b), id,
+					t.escapeSpaces && strings.HasPrefix(b, spaceMarker) && !strings.HasSuffix(a, spaceMarker)}
 			}
 		})
 	}
@@ -116,8 +121,9 @@ func (t *Tokenizer) initBPE(f *gguf.File) error {
 	}
 	if t.escapeSpaces {
 		var cross [][2]string
-		for _, m := range merges {
-			if a, b, ok := splitMerge(m); ok && strings.HasPrefix(b, spaceMarker) && !strings.HasSuffix(a, spaceMarker) {
+		for rank, r := range rs {
+			if r.cross {
+				a, b, _ := splitMerge(merges[rank])
 				cross = append(cross, [2]string{a, b})
 			}
 		}
