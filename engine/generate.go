@@ -40,6 +40,9 @@ type TokenLogprob struct {
 
 // Token is one generated token as passed to the callback of Generate.
 type Token struct {
+	// ID is the token chosen; -1 when the call only delivers text held
+	// back until the end of generation (an incomplete UTF-8 character, or
+	// the beginning of a stop string that did not follow).
 	ID int32
 	// Text is the text that became complete with this token: possibly
 	// empty (inside a UTF-8 character, or held back while it may begin a
@@ -108,6 +111,10 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int32, opts Genera
 	select {
 	case <-r.done:
 	case <-ctx.Done():
+		if e.sched.unqueue(r) {
+			// It never reached a sequence.
+			return Result{StopReason: StopCancelled}, ctx.Err()
+		}
 		// The scheduler notices the cancellation at its next step and
 		// finishes the request; wait for it so the slot is free.
 		<-r.done

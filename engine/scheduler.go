@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/shimmer-llm/shimmer/model"
@@ -19,6 +21,7 @@ type request struct {
 	done    chan struct{} // closed when res/err are final
 	res     Result
 	err     error
+	order   uint64 // admission order, for serving prompts first come first served
 }
 
 // slot is one sequence of the KV cache. Its states:
@@ -48,21 +51,29 @@ type slot struct {
 // the model, and samples.
 type scheduler struct {
 	e      *Engine
-	queue  chan *request
 	quit   chan struct{}
 	exited chan struct{}
 	slots  []*slot
 	batch  model.Batch
 	logits []float32 // logitRows × vocab
 	rows   int
+	admits uint64 // requests admitted so far
+	stats  counters
+
+	// The queue of waiting requests: a request whose context is
+	// cancelled while it waits leaves it at once (see unqueue).
+	mu      sync.Mutex
+	waiting []*request
+	wake    chan struct{} // holds a token when waiting may be non-empty
+	closed  bool
 }
 
 func newScheduler(e *Engine) *scheduler {
 	s := &scheduler{
 		e:      e,
-		queue:  make(chan *request, e.opts.QueueSize),
 		quit:   make(chan struct{}),
 		exited: make(chan struct{}),
+		wake:   make(chan struct{}, 1),
 	}
 	for i := 0; i < e.opts.Sequences; i++ {
 		s.slots = append(s.slots, &slot{id: i})
@@ -77,17 +88,56 @@ func newScheduler(e *Engine) *scheduler {
 }
 
 func (s *scheduler) submit(r *request) error {
-	select {
-	case <-s.quit:
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
 		return ErrClosed
-	default:
 	}
-	select {
-	case s.queue <- r:
-		return nil
-	default:
+	if len(s.waiting) >= s.e.opts.QueueSize {
 		return ErrBusy
 	}
+	s.waiting = append(s.waiting, r)
+	s.stats.queued.Store(int64(len(s.waiting)))
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// unqueue removes r from the queue if it still waits there.
+func (s *scheduler) unqueue(r *request) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, w := range s.waiting {
+		if w == r {
+			s.waiting = append(s.waiting[:i], s.waiting[i+1:]...)
+			s.stats.queued.Store(int64(len(s.waiting)))
+			return true
+		}
+	}
+	return false
+}
+
+// queued returns the number of waiting requests.
+func (s *scheduler) queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.waiting)
+}
+
+// next takes the oldest waiting request, or nil.
+func (s *scheduler) next() *request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.waiting) == 0 {
+		return nil
+	}
+	r := s.waiting[0]
+	s.waiting[0] = nil
+	s.waiting = s.waiting[1:]
+	s.stats.queued.Store(int64(len(s.waiting)))
+	return r
 }
 
 func (s *scheduler) stop() {
@@ -102,10 +152,9 @@ func (s *scheduler) stop() {
 func (s *scheduler) loop() {
 	defer close(s.exited)
 	for {
-		if s.active() == 0 {
+		if s.active() == 0 && s.queued() == 0 {
 			select {
-			case r := <-s.queue:
-				s.admit(r)
+			case <-s.wake:
 			case <-s.quit:
 				s.shutdown()
 				return
@@ -134,12 +183,11 @@ func (s *scheduler) active() int {
 
 func (s *scheduler) admitWaiting() {
 	for s.active() < len(s.slots) {
-		select {
-		case r := <-s.queue:
-			s.admit(r)
-		default:
+		r := s.next()
+		if r == nil {
 			return
 		}
+		s.admit(r)
 	}
 }
 
@@ -182,8 +230,11 @@ func (s *scheduler) admit(r *request) {
 	best.stop = stopFilter{stops: r.opts.Stop}
 	best.start = time.Now()
 	best.first = time.Time{}
+	s.admits++
+	r.order = s.admits
 	r.res.PromptTokens = len(r.prompt)
 	r.res.CachedTokens = reuse
+	s.stats.cachedTokens.Add(uint64(reuse))
 }
 
 func commonPrefix(a, b []int32) int {
@@ -214,11 +265,8 @@ func (s *scheduler) step() {
 		budget--
 		rows++
 	}
-	// Then prompt chunks.
-	for _, sl := range s.slots {
-		if sl.req == nil || sl.n >= len(sl.req.prompt) {
-			continue
-		}
+	// Then prompt chunks, first come first served.
+	for _, sl := range s.prefillOrder() {
 		all := sl.req.opts.OnLogits != nil
 		for p := sl.n; p < len(sl.req.prompt) && budget > 0; p++ {
 			last := p == len(sl.req.prompt)-1
@@ -234,6 +282,7 @@ func (s *scheduler) step() {
 		}
 	}
 	if b.Len() == 0 {
+		s.publish()
 		return
 	}
 	if err := s.e.model.Forward(s.e.state, b, s.logits); err != nil {
@@ -250,6 +299,9 @@ func (s *scheduler) step() {
 		sl := s.slots[b.Seq[i]]
 		sl.cached = append(sl.cached, b.Tokens[i])
 		sl.n++
+		if sl.req != nil && sl.n <= len(sl.req.prompt) {
+			s.stats.promptTokens.Add(1)
+		}
 		if !b.Logits[i] {
 			continue
 		}
@@ -259,12 +311,30 @@ func (s *scheduler) step() {
 			continue
 		}
 		if f := sl.req.opts.OnLogits; f != nil {
-			f(int(b.Pos[i]), logits)
+			if err := safeCall(func() error { f(int(b.Pos[i]), logits); return nil }); err != nil {
+				s.finish(sl, StopCancelled, err)
+				continue
+			}
 		}
 		if sl.n >= len(sl.req.prompt) {
 			s.produce(sl, logits)
 		}
 	}
+	s.stats.steps.Add(1)
+	s.publish()
+}
+
+// prefillOrder returns the slots with prompt tokens left to evaluate, in
+// the order their requests were admitted.
+func (s *scheduler) prefillOrder() []*slot {
+	var out []*slot
+	for _, sl := range s.slots {
+		if sl.req != nil && sl.n < len(sl.req.prompt) {
+			out = append(out, sl)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].req.order < out[j].req.order })
+	return out
 }
 
 // produce samples the next token of sl from logits and delivers it.
@@ -288,6 +358,7 @@ func (s *scheduler) produce(sl *slot, logits []float32) {
 		tok.Logprob = float32(float64(logits[id]) - lse)
 	}
 	r.res.Tokens++
+	s.stats.generated.Add(1)
 	if s.e.tok.IsEOG(id) && !r.opts.IgnoreEOG {
 		r.res.Tokens--
 		s.flushText(sl)
@@ -320,20 +391,32 @@ func (s *scheduler) flushText(sl *slot) {
 		text += sl.stop.flush()
 	}
 	if text != "" {
-		s.deliver(sl, Token{Text: text})
+		s.deliver(sl, Token{ID: -1, Text: text})
 	}
 }
 
-// deliver calls the request's callback; an error from it ends the request.
+// deliver calls the request's callback; an error from it (or a panic in
+// it) ends the request.
 func (s *scheduler) deliver(sl *slot, t Token) bool {
 	if sl.req == nil {
 		return false
 	}
-	if err := sl.req.onToken(t); err != nil {
+	if err := safeCall(func() error { return sl.req.onToken(t) }); err != nil {
 		s.finish(sl, StopCancelled, err)
 		return false
 	}
 	return true
+}
+
+// safeCall runs a caller's callback on the scheduler goroutine, turning a
+// panic into an error so that one request cannot stop the others.
+func safeCall(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("engine: callback panicked: %v", r)
+		}
+	}()
+	return f()
 }
 
 func (s *scheduler) finish(sl *slot, why StopReason, err error) {
@@ -355,6 +438,7 @@ func (s *scheduler) finish(sl *slot, why StopReason, err error) {
 	sl.dec = nil
 	// What was evaluated stays in the cache for a later prompt to reuse.
 	sl.cached = sl.cached[:sl.n]
+	s.stats.requests.Add(1)
 	close(r.done)
 }
 
@@ -362,15 +446,16 @@ func (s *scheduler) shutdown() {
 	for _, sl := range s.slots {
 		s.finish(sl, StopCancelled, ErrClosed)
 	}
-	for {
-		select {
-		case r := <-s.queue:
-			r.err = ErrClosed
-			close(r.done)
-		default:
-			return
-		}
+	s.mu.Lock()
+	s.closed = true
+	waiting := s.waiting
+	s.waiting = nil
+	s.mu.Unlock()
+	for _, r := range waiting {
+		r.err = ErrClosed
+		close(r.done)
 	}
+	s.publish()
 }
 
 func logSumExp(x []float32) float64 {

@@ -103,7 +103,7 @@ func newLogitsCmd() *cobra.Command {
 				opts.MaxTokens = gen + 1
 			}
 			_, err = e.GenerateTokens(cmd.Context(), ids, opts, func(t engine.Token) error {
-				if len(genIDs) < gen {
+				if t.ID >= 0 && len(genIDs) < gen {
 					genIDs = append(genIDs, t.ID)
 				}
 				return nil
