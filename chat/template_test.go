@@ -1,0 +1,259 @@
+package chat
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/internal/testdata"
+)
+
+var (
+	sysUser = []Message{{"system", "You are helpful."}, {"user", "Hi there"}}
+	multi   = []Message{
+		{"system", "You are helpful."},
+		{"user", "Hi there"},
+		{"assistant", "Hello! How can I help?"},
+		{"user", "Tell me a joke."},
+	}
+)
+
+func TestBuiltins(t *testing.T) {
+	cases := []struct {
+		name string
+		msgs []Message
+		gen  bool
+		want string
+	}{
+		{"chatml", sysUser, true, "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n"},
+		{"chatml", []Message{{"user", "a"}}, false, "<|im_start|>user\na<|im_end|>\n"},
+		{"llama2", multi, true, "<s>[INST] <<SYS>>\nYou are helpful.\n<</SYS>>\n\nHi there [/INST] Hello! How can I help? </s><s>[INST] Tell me a joke. [/INST]"},
+		{"llama2", []Message{{"user", " hi "}}, true, "<s>[INST] hi [/INST]"},
+		{"llama3", multi, true, "<s><|start_header_id|>system<|end_header_id|>\n\nYou are helpful.<|eot_id|>" +
+			"<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>" +
+			"<|start_header_id|>assistant<|end_header_id|>\n\nHello! How can I help?<|eot_id|>" +
+			"<|start_header_id|>user<|end_header_id|>\n\nTell me a joke.<|eot_id|>" +
+			"<|start_header_id|>assistant<|end_header_id|>\n\n"},
+		{"gemma", multi, true, "<s><start_of_turn>user\nYou are helpful.\n\nHi there<end_of_turn>\n" +
+			"<start_of_turn>model\nHello! How can I help?<end_of_turn>\n" +
+			"<start_of_turn>user\nTell me a joke.<end_of_turn>\n<start_of_turn>model\n"},
+		{"phi3", sysUser, true, "<|system|>\nYou are helpful.<|end|>\n<|user|>\nHi there<|end|>\n<|assistant|>\n"},
+		{"phi3", []Message{{"user", "x"}}, false, "<|user|>\nx<|end|>\n</s>"},
+		{"mistral", multi, true, "<s>[INST] You are helpful.\n\nHi there [/INST]Hello! How can I help?</s>[INST] Tell me a joke. [/INST]"},
+	}
+	for _, c := range cases {
+		tpl, err := Builtin(c.name, "<s>", "</s>")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tpl.Render(c.msgs, c.gen, nil)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if got != c.want {
+			t.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
+		}
+	}
+	if got := Builtins(); strings.Join(got, ",") != "chatml,gemma,llama2,llama3,mistral,phi3" {
+		t.Errorf("Builtins() = %v", got)
+	}
+}
+
+func TestRaiseException(t *testing.T) {
+	tpl, err := Builtin("llama2", "<s>", "</s>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tpl.Render([]Message{{"user", "a"}, {"user", "b"}}, true, nil)
+	if err == nil || err.Error() != "chat: Conversation roles must alternate user/assistant/user/assistant/..." {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := Builtin("nope", "", ""); err == nil || !strings.Contains(err.Error(), "chatml") {
+		t.Fatalf("unknown template: %v", err)
+	}
+	if _, err := New("bad", "{% for %}", "", ""); err == nil {
+		t.Fatal("a broken template parsed")
+	}
+	// A panic inside the Jinja engine (gonja divides by zero on Python
+	// string formatting) comes back as an error.
+	bad, err := New("fmt", `{{ "%s" % ("a",) }}`, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.Render(nil, true, nil); err == nil {
+		t.Fatal("string formatting rendered")
+	}
+}
+
+func TestHelpers(t *testing.T) {
+	tpl, err := New("x", `{{ x | tojson }} {{ y | tojson(indent=2) }} {{ range(3) | list }} {{ 1.0 | tojson }} {{ 1e20 | tojson }}`, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tpl.Render(nil, false, map[string]any{
+		"x": map[string]any{"b": []any{1, "é\n<"}, "a": nil, "c": true},
+		"y": []any{map[string]any{"k": 0.5}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"a": null, "b": [1, "é\n<"], "c": true} [
+  {
+    "k": 0.5
+  }
+] [0, 1, 2] 1.0 1e+20`
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// loadFileTemplate reads the chat template of a vocab file with its BOS and
+// EOS texts as transformers passes them.
+func loadFileTemplate(t *testing.T, name string) *Template {
+	t.Helper()
+	f, err := gguf.Open(testdata.Path(t, "vocab", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	v, _ := f.Get("tokenizer.ggml.tokens")
+	toks, _ := v.Strings()
+	text := func(key string) string {
+		id, err := f.GetInt(key, -1)
+		if err != nil || id < 0 || int(id) >= len(toks) {
+			return ""
+		}
+		return toks[id]
+	}
+	tpl, err := ForModel(f, "", text("tokenizer.ggml.bos_token_id"), text("tokenizer.ggml.eos_token_id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tpl.Name() != FileTemplateName {
+		t.Fatalf("template %q, want the file's", tpl.Name())
+	}
+	return tpl
+}
+
+// The expected strings follow the templates' semantics under transformers'
+// apply_chat_template, worked out by hand.
+func TestQwen3Template(t *testing.T) {
+	tpl := loadFileTemplate(t, "ggml-vocab-qwen3.gguf")
+	cases := []struct {
+		msgs []Message
+		gen  bool
+		vars map[string]any
+		want string
+	}{
+		{[]Message{{"user", "Hello"}}, true, nil,
+			"<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n"},
+		{[]Message{{"user", "Hello"}}, true, map[string]any{"enable_thinking": false},
+			"<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"},
+		// Reasoning in earlier assistant turns is dropped.
+		{[]Message{
+			{"system", "You are helpful."},
+			{"user", "Hi there"},
+			{"assistant", "<think>\nThe user greets me.\n</think>\n\nHello!"},
+			{"user", "How are you?"},
+		}, true, nil,
+			"<|im_start|>system\nYou are helpful.<|im_end|>\n" +
+				"<|im_start|>user\nHi there<|im_end|>\n" +
+				"<|im_start|>assistant\nHello!<|im_end|>\n" +
+				"<|im_start|>user\nHow are you?<|im_end|>\n" +
+				"<|im_start|>assistant\n"},
+		// The last assistant turn after the last query keeps a think block.
+		{[]Message{{"user", "Hi"}, {"assistant", "Hello"}}, false, nil,
+			"<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nHello<|im_end|>\n"},
+	}
+	for i, c := range cases {
+		got, err := tpl.Render(c.msgs, c.gen, c.vars)
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		if got != c.want {
+			t.Errorf("case %d:\n got %q\nwant %q", i, got, c.want)
+		}
+	}
+}
+
+func TestLlama3FileTemplate(t *testing.T) {
+	tpl := loadFileTemplate(t, "ggml-vocab-llama-bpe.gguf")
+	if tpl.BOS() != "<|begin_of_text|>" {
+		t.Fatalf("bos %q", tpl.BOS())
+	}
+	cases := []struct {
+		msgs []Message
+		gen  bool
+		want string
+	}{
+		{[]Message{{"user", "Hello"}}, true,
+			"<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
+		// Contents are trimmed; this template adds the assistant header
+		// whether or not a generation prompt is asked for.
+		{[]Message{{"system", "  Be brief.\n"}, {"user", "Hi"}, {"assistant", "Hello."}}, false,
+			"<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>" +
+				"<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>" +
+				"<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>" +
+				"<|start_header_id|>assistant<|end_header_id|>\n\n"},
+	}
+	for i, c := range cases {
+		got, err := tpl.Render(c.msgs, c.gen, nil)
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		if got != c.want {
+			t.Errorf("case %d:\n got %q\nwant %q", i, got, c.want)
+		}
+	}
+}
+
+func TestNoFileTemplate(t *testing.T) {
+	f, err := gguf.Open(testdata.Path(t, "models", "stories260K.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tpl, err := ForModel(f, "", "<s>", "</s>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tpl.Name() != DefaultBuiltin {
+		t.Fatalf("template %q, want %q", tpl.Name(), DefaultBuiltin)
+	}
+	if tpl, err = ForModel(f, "llama2", "<s>", "</s>"); err != nil || tpl.Name() != "llama2" {
+		t.Fatalf("named: %v %v", tpl, err)
+	}
+}
+
+func TestConcurrentRender(t *testing.T) {
+	tpl := loadFileTemplate(t, "ggml-vocab-qwen3.gguf")
+	want, err := tpl.Render(sysUser, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				got, err := tpl.Render(sysUser, true, nil)
+				if err != nil || got != want {
+					t.Errorf("concurrent render: %q %v", got, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestPyFloat(t *testing.T) {
+	for f, want := range map[float64]string{1: "1.0", 0.5: "0.5", 1e16: "1e+16", 1e15: "1000000000000000.0", 0.0001: "0.0001", 0.00001: "1e-05", -2.5: "-2.5"} {
+		if got := pyFloat(f); got != want {
+			t.Errorf("pyFloat(%v) = %q, want %q", f, got, want)
+		}
+	}
+}
