@@ -1,0 +1,303 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/shimmer-llm/shimmer/engine"
+)
+
+// Limits on request values.
+const (
+	maxStops       = 16
+	maxTopLogprobs = 20
+)
+
+// generateOptions validates the sampling fields of a request and turns
+// them into engine options. Unset fields take llama.cpp's defaults
+// (engine.DefaultSampleOptions); without a seed, a random one.
+func (s *Server) generateOptions(p *sampling) (engine.GenerateOptions, *apiError) {
+	opts := engine.GenerateOptions{SampleOptions: engine.DefaultSampleOptions()}
+	so := &opts.SampleOptions
+	if p.N != nil && *p.N != 1 {
+		return opts, invalid("n", "'n' must be 1: this server returns one choice per request (send several requests instead)")
+	}
+	if p.MaxTokens != nil {
+		if *p.MaxTokens < 1 {
+			return opts, invalid("max_tokens", "'max_tokens' must be at least 1")
+		}
+		opts.MaxTokens = *p.MaxTokens
+	}
+	inRange := func(name string, v *float64, lo, hi float64, dst *float32) *apiError {
+		if v == nil {
+			return nil
+		}
+		if math.IsNaN(*v) || *v < lo || *v > hi {
+			return invalid(name, "'%s' must be between %g and %g", name, lo, hi)
+		}
+		*dst = float32(*v)
+		return nil
+	}
+	for _, c := range []struct {
+		name   string
+		v      *float64
+		lo, hi float64
+		dst    *float32
+	}{
+		{"temperature", p.Temperature, 0, 2, &so.Temperature},
+		{"top_p", p.TopP, 0, 1, &so.TopP},
+		{"min_p", p.MinP, 0, 1, &so.MinP},
+		{"repeat_penalty", p.RepeatPenalty, 0.01, 10, &so.RepeatPenalty},
+		{"presence_penalty", p.PresencePenalty, -2, 2, &so.PresencePenalty},
+		{"frequency_penalty", p.FrequencyPenalty, -2, 2, &so.FrequencyPenalty},
+	} {
+		if e := inRange(c.name, c.v, c.lo, c.hi, c.dst); e != nil {
+			return opts, e
+		}
+	}
+	if so.TopP == 0 {
+		so.TopP = 1e-9 // only the most likely token
+	}
+	if p.TopK != nil {
+		if *p.TopK < 0 {
+			return opts, invalid("top_k", "'top_k' must not be negative")
+		}
+		so.TopK = *p.TopK
+	}
+	if p.RepeatLastN != nil {
+		if *p.RepeatLastN < 0 || *p.RepeatLastN > s.e.Options().Context {
+			return opts, invalid("repeat_last_n", "'repeat_last_n' must be between 0 and the context size %d", s.e.Options().Context)
+		}
+		so.RepeatLastN = *p.RepeatLastN
+	}
+	if p.Seed != nil {
+		so.Seed = uint64(*p.Seed)
+	} else {
+		so.Seed = mrand.Uint64()
+	}
+	if len(p.Stop) > maxStops {
+		return opts, invalid("stop", "'stop' holds %d strings; at most %d are allowed", len(p.Stop), maxStops)
+	}
+	for _, st := range p.Stop {
+		if st != "" {
+			opts.Stop = append(opts.Stop, st)
+		}
+	}
+	if len(p.LogitBias) > 0 && string(p.LogitBias) != "null" && string(p.LogitBias) != "{}" {
+		return opts, invalid("logit_bias", "'logit_bias' is not supported")
+	}
+	opts.IgnoreEOG = p.IgnoreEOS
+	return opts, nil
+}
+
+// generationError maps an engine error to the API's.
+func generationError(err error, promptParam string) *apiError {
+	var ce *engine.ContextError
+	switch {
+	case errors.As(err, &ce):
+		return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Param: strPtr(promptParam), Code: strPtr("context_length_exceeded"),
+			Message: ce.Error()[len("engine: "):] + "; shorten it"}
+	case errors.Is(err, engine.ErrBusy):
+		return &apiError{status: http.StatusServiceUnavailable, retryAfter: 1, Type: "server_error", Code: strPtr("server_busy"),
+			Message: "the server is busy: every sequence is generating and the queue is full; retry later"}
+	case errors.Is(err, engine.ErrClosed):
+		return &apiError{status: http.StatusServiceUnavailable, retryAfter: 5, Type: "server_error", Code: strPtr("shutting_down"),
+			Message: "the server is shutting down"}
+	default:
+		return &apiError{status: http.StatusInternalServerError, Type: "server_error", Message: err.Error()}
+	}
+}
+
+// finishReason maps a stop reason to OpenAI's finish_reason.
+func finishReason(r engine.StopReason) *string {
+	s := "stop"
+	if r == engine.StopLength || r == engine.StopContext {
+		s = "length"
+	}
+	return &s
+}
+
+func newID(prefix string) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func makeUsage(r engine.Result) *usage {
+	return &usage{PromptTokens: r.PromptTokens, CompletionTokens: r.Tokens, TotalTokens: r.PromptTokens + r.Tokens,
+		PromptTokensDetails: &promptDetail{CachedTokens: r.CachedTokens}}
+}
+
+// validateIDs checks token ids given by a client.
+func (s *Server) validateIDs(ids []int32, param string) *apiError {
+	vocab := s.e.Hyper().Vocab
+	for _, id := range ids {
+		if id < 0 || int(id) >= vocab {
+			return invalid(param, "token id %d is out of range [0, %d)", id, vocab)
+		}
+	}
+	return nil
+}
+
+// collect runs a generation to its end, gathering its tokens.
+func (s *Server) collect(ctx context.Context, prompt []int32, opts engine.GenerateOptions) ([]engine.Token, engine.Result, error) {
+	var toks []engine.Token
+	start := time.Now()
+	res, err := s.e.GenerateTokens(ctx, prompt, opts, func(t engine.Token) error {
+		if len(toks) == 0 {
+			s.metrics.ttft.Observe(time.Since(start).Seconds())
+		}
+		// Runs on the scheduler goroutine: keep it short.
+		toks = append(toks, t)
+		return nil
+	})
+	s.metrics.finished(res)
+	return toks, res, err
+}
+
+// stream is a generation running in its own goroutine; its tokens are
+// handed to the request's goroutine, so that a slow client never holds up
+// the scheduler (which would stall every sequence).
+type stream struct {
+	mu    sync.Mutex
+	toks  []engine.Token
+	ready chan struct{} // signalled when toks grows
+	done  chan struct{} // closed when res and err are final
+	res   engine.Result
+	err   error
+}
+
+func (s *Server) startStream(ctx context.Context, prompt []int32, opts engine.GenerateOptions) *stream {
+	st := &stream{ready: make(chan struct{}, 1), done: make(chan struct{})}
+	start := time.Now()
+	first := true
+	go func() {
+		defer close(st.done)
+		defer func() {
+			if p := recover(); p != nil {
+				st.err = errors.New("server: internal error")
+				s.log.Error("panic in a generation", "panic", p)
+			}
+		}()
+		st.res, st.err = s.e.GenerateTokens(ctx, prompt, opts, func(t engine.Token) error {
+			if first {
+				first = false
+				s.metrics.ttft.Observe(time.Since(start).Seconds())
+			}
+			st.mu.Lock()
+			st.toks = append(st.toks, t)
+			st.mu.Unlock()
+			select {
+			case st.ready <- struct{}{}:
+			default:
+			}
+			return nil
+		})
+		s.metrics.finished(st.res)
+	}()
+	return st
+}
+
+// next waits for tokens or the end of the generation; it returns the
+// tokens not yet taken and whether the generation has ended (then they
+// are the last).
+func (st *stream) next() ([]engine.Token, bool) {
+	ended := false
+	select {
+	case <-st.ready:
+	case <-st.done:
+		ended = true
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	toks := st.toks
+	st.toks = nil
+	return toks, ended
+}
+
+// sse writes server-sent events, each within the write timeout.
+type sse struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (s *Server) startSSE(w http.ResponseWriter) *sse {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return &sse{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}
+}
+
+func (e *sse) send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return e.raw(b)
+}
+
+func (e *sse) raw(data []byte) error {
+	e.rc.SetWriteDeadline(time.Now().Add(e.timeout))
+	buf := make([]byte, 0, len(data)+8)
+	buf = append(append(append(buf, "data: "...), data...), "\n\n"...)
+	if _, err := e.w.Write(buf); err != nil {
+		return err
+	}
+	return e.rc.Flush()
+}
+
+// runStream streams a generation: it waits for the first token (so that
+// an error such as a full queue is still an HTTP status), then calls begin
+// once and each for every batch of tokens, and end at the finish. A write
+// error (the client went away) cancels the generation.
+func (s *Server) runStream(w http.ResponseWriter, r *http.Request, prompt []int32, opts engine.GenerateOptions, promptParam string,
+	begin func(*sse) error, each func(*sse, []engine.Token) error, end func(*sse, engine.Result) error) {
+	ctx, cancel := context.WithCancel(r.Context())
+	st := s.startStream(ctx, prompt, opts)
+	defer func() {
+		cancel()
+		<-st.done
+	}()
+	toks, ended := st.next()
+	if ended && st.err != nil {
+		if ctx.Err() == nil {
+			writeError(w, generationError(st.err, promptParam))
+		}
+		return
+	}
+	out := s.startSSE(w)
+	if err := begin(out); err != nil {
+		return
+	}
+	for {
+		if len(toks) > 0 {
+			if err := each(out, toks); err != nil {
+				return
+			}
+		}
+		if ended {
+			break
+		}
+		toks, ended = st.next()
+	}
+	if st.err != nil {
+		if ctx.Err() == nil {
+			out.send(map[string]any{"error": generationError(st.err, promptParam)})
+		}
+		return
+	}
+	if end(out, st.res) == nil {
+		out.raw([]byte("[DONE]"))
+	}
+}

@@ -1,0 +1,296 @@
+// Package server is an OpenAI-compatible HTTP API over an engine:
+// /v1/chat/completions and /v1/completions (streamed as server-sent events
+// or not), /v1/models, /health, /metrics (Prometheus), and llama-server's
+// /tokenize and /detokenize.
+//
+// Requests run through the engine's continuous-batching scheduler: each
+// is a sequence of the shared batch, so up to engine.Options.Sequences
+// requests generate together and further ones wait in its bounded queue
+// (past it: 503 with Retry-After). A request's context flows to its
+// sequence: a client that disconnects frees its sequence at the next
+// decode step.
+//
+//	e, _ := engine.Load("model.gguf", engine.Options{Sequences: 4})
+//	s, _ := server.New(e, server.Options{ModelName: "my-model"})
+//	http.ListenAndServe("127.0.0.1:8080", s)
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/shimmer-llm/shimmer/chat"
+	"github.com/shimmer-llm/shimmer/engine"
+)
+
+// Options configure a Server. Zero values pick the defaults.
+type Options struct {
+	// ModelName is the model id that /v1/models lists and responses name
+	// (default "shimmer").
+	ModelName string
+	// APIKey, when set, is required as "Authorization: Bearer KEY" on
+	// every endpoint but /health.
+	APIKey string
+	// ChatTemplate renders chat messages (default: chat.ForModel with the
+	// model file's template, or chat.DefaultBuiltin).
+	ChatTemplate *chat.Template
+	// MaxBodyBytes bounds request bodies (default 8 MiB).
+	MaxBodyBytes int64
+	// ReadTimeout bounds reading a request body (default 30 s).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each write to a client (default 30 s): a client
+	// that stops reading a stream for longer is dropped and its
+	// generation cancelled.
+	WriteTimeout time.Duration
+	// ShutdownGrace is how long Serve lets running requests finish once
+	// its context is done, before cancelling them (default 10 s).
+	ShutdownGrace time.Duration
+	// Logger receives one line per request and server events (default:
+	// none).
+	Logger *slog.Logger
+}
+
+// Server is the HTTP API; it is an http.Handler.
+type Server struct {
+	e        *engine.Engine
+	opts     Options
+	tpl      *chat.Template
+	handler  http.Handler
+	metrics  *metrics
+	created  int64
+	log      *slog.Logger
+	draining atomic.Bool
+	running  atomic.Int64 // requests being handled
+}
+
+// New returns the API server for e.
+func New(e *engine.Engine, opts Options) (*Server, error) {
+	if opts.ModelName == "" {
+		opts.ModelName = "shimmer"
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 8 << 20
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = 30 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 30 * time.Second
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{e: e, opts: opts, tpl: opts.ChatTemplate, created: time.Now().Unix(), log: opts.Logger}
+	if s.tpl == nil {
+		tok := e.Tokenizer()
+		tpl, err := chat.ForModel(e.File(), "", tokenText(tok.BOS(), tok), tokenText(tok.EOS(), tok))
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.tpl = tpl
+	}
+	s.metrics = newMetrics(e)
+	mux := http.NewServeMux()
+	route := func(path, method, name string, h func(http.ResponseWriter, *http.Request)) {
+		mux.Handle(path, s.wrap(name, method, h))
+	}
+	route("/v1/chat/completions", http.MethodPost, "chat", s.handleChat)
+	route("/chat/completions", http.MethodPost, "chat", s.handleChat)
+	route("/v1/completions", http.MethodPost, "completions", s.handleCompletions)
+	route("/completions", http.MethodPost, "completions", s.handleCompletions)
+	route("/v1/models", http.MethodGet, "models", s.handleModels)
+	route("/models", http.MethodGet, "models", s.handleModels)
+	route("/v1/models/{model...}", http.MethodGet, "models", s.handleModel)
+	route("/health", http.MethodGet, "health", s.handleHealth)
+	route("/v1/health", http.MethodGet, "health", s.handleHealth)
+	route("/metrics", http.MethodGet, "metrics", s.metrics.serve)
+	route("/tokenize", http.MethodPost, "tokenize", s.handleTokenize)
+	route("/detokenize", http.MethodPost, "detokenize", s.handleDetokenize)
+	route("/", "", "other", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{status: http.StatusNotFound, Type: "invalid_request_error",
+			Message: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
+	})
+	s.handler = mux
+	return s, nil
+}
+
+func tokenText(id int32, tok interface{ Text(int32) string }) string {
+	if id < 0 {
+		return ""
+	}
+	return tok.Text(id)
+}
+
+// ChatTemplate returns the template rendering chat messages.
+func (s *Server) ChatTemplate() *chat.Template { return s.tpl }
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// statusWriter records the status of a response for logs and metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush sends buffered data to the client.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// clientGone marks a request whose client went away before the response.
+const clientGone = 499
+
+// wrap adds to h: the method check, authentication, the body limit, panic
+// recovery, per-write deadlines, logging and metrics.
+func (s *Server) wrap(name, method string, h func(http.ResponseWriter, *http.Request)) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		w := &statusWriter{ResponseWriter: rw}
+		rc := http.NewResponseController(w)
+		// A deadline left by an earlier request on this connection must
+		// not cut this one; the last one bounds the final flush.
+		rc.SetWriteDeadline(time.Time{})
+		s.metrics.inflight.Inc()
+		s.running.Add(1)
+		defer s.running.Add(-1)
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic serving request", "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				if w.status == 0 {
+					writeError(w, &apiError{status: http.StatusInternalServerError, Type: "server_error", Message: "internal error"})
+				}
+			}
+			rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+			s.metrics.inflight.Dec()
+			status := w.status
+			if status == 0 {
+				status = clientGone
+				if r.Context().Err() == nil {
+					status = http.StatusOK
+				}
+			}
+			s.metrics.observe(name, status, time.Since(start))
+			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", status, "duration", time.Since(start).Round(time.Microsecond))
+		}()
+		if method != "" && r.Method != method {
+			w.Header().Set("Allow", method)
+			writeError(w, &apiError{status: http.StatusMethodNotAllowed, Type: "invalid_request_error",
+				Message: fmt.Sprintf("%s %s: method not allowed (use %s)", r.Method, r.URL.Path, method)})
+			return
+		}
+		if s.opts.APIKey != "" && name != "health" && !s.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="shimmer"`)
+			writeError(w, &apiError{status: http.StatusUnauthorized, Type: "invalid_request_error", Code: strPtr("invalid_api_key"),
+				Message: "invalid or missing API key: send it as 'Authorization: Bearer KEY'"})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		h(w, r)
+	})
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		got = r.Header.Get("X-Api-Key")
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.opts.APIKey)) == 1
+}
+
+// readJSON decodes the request body within the read timeout.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) *apiError {
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(s.opts.ReadTimeout))
+	// The connection is then only read to notice a client that goes away,
+	// which must not time out.
+	defer rc.SetReadDeadline(time.Time{})
+	return decodeJSON(r.Body, v)
+}
+
+// writeJSON writes a 200 response within the write timeout.
+func (s *Server) writeJSON(w http.ResponseWriter, v any) {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// Serve accepts connections on ln until ctx is done, then shuts down
+// gracefully: it stops accepting, lets running requests finish for
+// Options.ShutdownGrace, cancels those still running (streams end at their
+// next token) and returns nil. It does not close the engine.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	base, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	s.log.Info("shutting down", "grace", s.opts.ShutdownGrace)
+	grace, stop := context.WithTimeout(context.Background(), s.opts.ShutdownGrace)
+	defer stop()
+	if err := hs.Shutdown(grace); err != nil {
+		s.log.Info("cancelling the requests still running")
+		cancel()
+		// Handlers see their contexts cancelled and end within a decode
+		// step; give them a moment before closing the connections.
+		for end := time.Now().Add(5 * time.Second); s.running.Load() > 0 && time.Now().Before(end); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		hs.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
