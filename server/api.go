@@ -57,12 +57,12 @@ func decodeJSON(r io.Reader, v any) *apiError {
 		var fe *fieldError
 		switch {
 		case errors.As(err, &mbe):
-			return &apiError{status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
-				Message: fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit)}
+			return tooLarge(mbe.Limit)
 		case errors.As(err, &fe):
 			return invalid(fe.field, "%s", fe.msg)
 		case errors.As(err, &te):
-			field := te.Field
+			// The fields of the embedded sampling struct are top-level.
+			field := strings.TrimPrefix(te.Field, "sampling.")
 			if field == "" {
 				return invalid("", "the request body must be a JSON object")
 			}
@@ -98,6 +98,11 @@ func jsonKind(goType string) string {
 		return "an object"
 	}
 	return "of type " + goType
+}
+
+func tooLarge(limit int64) *apiError {
+	return &apiError{status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
+		Message: fmt.Sprintf("the request body is larger than %d bytes", limit)}
 }
 
 // fieldError is a decoding error of a field with a custom decoder.

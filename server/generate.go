@@ -151,16 +151,58 @@ func (s *Server) validateIDs(ids []int32, param string) *apiError {
 func (s *Server) collect(ctx context.Context, prompt []int32, opts engine.GenerateOptions) ([]engine.Token, engine.Result, error) {
 	var toks []engine.Token
 	start := time.Now()
+	watch := watchCancel(ctx)
 	res, err := s.e.GenerateTokens(ctx, prompt, opts, func(t engine.Token) error {
 		if len(toks) == 0 {
 			s.metrics.ttft.Observe(time.Since(start).Seconds())
 		}
 		// Runs on the scheduler goroutine: keep it short.
+		watch.token(t)
 		toks = append(toks, t)
 		return nil
 	})
+	watch.done(s.metrics)
 	s.metrics.finished(res)
 	return toks, res, err
+}
+
+// cancelWatch counts the tokens a generation produces after its context
+// is cancelled: at most one (the step under way) when the scheduler frees
+// the sequence as it should.
+type cancelWatch struct {
+	mu       sync.Mutex
+	count    int
+	atCancel int // -1 until cancelled
+	stop     func() bool
+}
+
+func watchCancel(ctx context.Context) *cancelWatch {
+	w := &cancelWatch{atCancel: -1}
+	w.stop = context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		w.atCancel = w.count
+		w.mu.Unlock()
+	})
+	return w
+}
+
+func (w *cancelWatch) token(t engine.Token) {
+	if t.ID < 0 {
+		return
+	}
+	w.mu.Lock()
+	w.count++
+	w.mu.Unlock()
+}
+
+// done records the count once the generation has returned.
+func (w *cancelWatch) done(m *metrics) {
+	w.stop()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.atCancel >= 0 {
+		m.afterCancel.Observe(float64(w.count - w.atCancel))
+	}
 }
 
 // stream is a generation running in its own goroutine; its tokens are
@@ -179,6 +221,7 @@ func (s *Server) startStream(ctx context.Context, prompt []int32, opts engine.Ge
 	st := &stream{ready: make(chan struct{}, 1), done: make(chan struct{})}
 	start := time.Now()
 	first := true
+	watch := watchCancel(ctx)
 	go func() {
 		defer close(st.done)
 		defer func() {
@@ -192,6 +235,7 @@ func (s *Server) startStream(ctx context.Context, prompt []int32, opts engine.Ge
 				first = false
 				s.metrics.ttft.Observe(time.Since(start).Seconds())
 			}
+			watch.token(t)
 			st.mu.Lock()
 			st.toks = append(st.toks, t)
 			st.mu.Unlock()
@@ -201,6 +245,7 @@ func (s *Server) startStream(ctx context.Context, prompt []int32, opts engine.Ge
 			}
 			return nil
 		})
+		watch.done(s.metrics)
 		s.metrics.finished(st.res)
 	}()
 	return st

@@ -21,6 +21,10 @@ type metrics struct {
 	inflight prometheus.Gauge
 	ttft     prometheus.Histogram
 	stops    *prometheus.CounterVec
+	// afterCancel counts the tokens generated for a request after its
+	// context was cancelled (a client gone): 0 or 1 when sequences are
+	// freed within one decode step.
+	afterCancel prometheus.Histogram
 }
 
 func newMetrics(e *engine.Engine) *metrics {
@@ -40,10 +44,14 @@ func newMetrics(e *engine.Engine) *metrics {
 	m.stops = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shimmer_generations_total", Help: "Finished generations by stop reason (eog, stop, length, context, cancelled).",
 	}, []string{"reason"})
+	m.afterCancel = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "shimmer_tokens_after_cancel", Help: "Tokens generated for a request after it was cancelled (its client gone): the decode steps its sequence took to be freed.",
+		Buckets: []float64{0, 1, 2, 4, 8},
+	})
 	stat := func(f func(engine.Stats) float64) func() float64 {
 		return func() float64 { return f(e.Stats()) }
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.inflight, m.ttft, m.stops,
+	m.reg.MustRegister(m.requests, m.duration, m.inflight, m.ttft, m.stops, m.afterCancel,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shimmer_prompt_tokens_total", Help: "Prompt tokens evaluated."},
 			stat(func(s engine.Stats) float64 { return float64(s.PromptTokens) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shimmer_prompt_tokens_cached_total", Help: "Prompt tokens reused from the KV cache instead of evaluated."},

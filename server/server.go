@@ -243,7 +243,19 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) *apiErr
 	// The connection is then only read to notice a client that goes away,
 	// which must not time out.
 	defer rc.SetReadDeadline(time.Time{})
-	return decodeJSON(r.Body, v)
+	if e := decodeJSON(r.Body, v); e != nil {
+		return e
+	}
+	// Read to the end, so that the server starts watching the connection
+	// for a client that goes away.
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(mbe.Limit)
+		}
+		return invalid("", "reading the request body: %v", err)
+	}
+	return nil
 }
 
 // writeJSON writes a 200 response within the write timeout.
