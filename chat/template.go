@@ -19,6 +19,7 @@ import (
 	"github.com/nikolalohinski/gonja/v2/loaders"
 
 	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/tokenizer"
 )
 
 // Message is one turn of a conversation.
@@ -146,6 +147,21 @@ func (t *Template) Render(msgs []Message, addGenerationPrompt bool, vars map[str
 		return "", fmt.Errorf("chat: template %s: %s", t.name, oneLine(err.Error()))
 	}
 	return out, nil
+}
+
+// Prompt renders msgs with the generation prompt and tokenizes the text
+// as llama.cpp does: BOS added as the vocabulary asks, special-token text
+// parsed, and a BOS the template wrote removed first when the tokenizer
+// adds its own (so the prompt does not begin with two).
+func (t *Template) Prompt(tok *tokenizer.Tokenizer, msgs []Message, vars map[string]any) ([]int32, error) {
+	text, err := t.Render(msgs, true, vars)
+	if err != nil {
+		return nil, err
+	}
+	if t.bos != "" && tok.AddBOS() {
+		text = strings.TrimPrefix(text, t.bos)
+	}
+	return tok.Encode(text, true, true), nil
 }
 
 func oneLine(s string) string {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shimmer-llm/shimmer/gguf"
 	"github.com/shimmer-llm/shimmer/internal/testdata"
+	"github.com/shimmer-llm/shimmer/tokenizer"
 )
 
 var (
@@ -254,6 +255,36 @@ func TestPyFloat(t *testing.T) {
 	for f, want := range map[float64]string{1: "1.0", 0.5: "0.5", 1e16: "1e+16", 1e15: "1000000000000000.0", 0.0001: "0.0001", 0.00001: "1e-05", -2.5: "-2.5"} {
 		if got := pyFloat(f); got != want {
 			t.Errorf("pyFloat(%v) = %q, want %q", f, got, want)
+		}
+	}
+}
+
+// A BOS written by the template is not doubled by the tokenizer's.
+func TestPromptSingleBOS(t *testing.T) {
+	f, err := gguf.Open(testdata.Path(t, "models", "stories260K.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tok, err := tokenizer.New(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tok.AddBOS() {
+		t.Skip("the vocabulary adds no BOS")
+	}
+	bos := tok.Text(tok.BOS())
+	for _, name := range []string{"llama2", "chatml"} {
+		tpl, err := ForModel(f, name, bos, tok.Text(tok.EOS()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := tpl.Prompt(tok, []Message{{"user", "Once upon a time"}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) < 2 || ids[0] != tok.BOS() || ids[1] == tok.BOS() {
+			t.Errorf("%s: prompt begins %v (BOS %d)", name, ids[:min(4, len(ids))], tok.BOS())
 		}
 	}
 }

@@ -29,12 +29,11 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	text, err := s.tpl.Render(msgs, true, req.ChatTemplateKwargs)
+	prompt, err := s.tpl.Prompt(s.e.Tokenizer(), msgs, req.ChatTemplateKwargs)
 	if err != nil {
 		writeError(w, invalid("messages", "the chat template cannot render these messages: %s", strings.TrimPrefix(err.Error(), "chat: ")))
 		return
 	}
-	prompt := s.encodeChat(text)
 	id, created := newID("chatcmpl-"), time.Now().Unix()
 	if !req.Stream {
 		toks, res, err := s.collect(r.Context(), prompt, opts)
@@ -180,17 +179,6 @@ func messageContent(raw json.RawMessage, param string) (string, *apiError) {
 		texts = append(texts, p.Text)
 	}
 	return strings.Join(texts, "\n"), nil
-}
-
-// encodeChat tokenizes a rendered conversation with special tokens. When
-// the tokenizer adds BOS itself, a BOS the template wrote is removed first
-// (as llama.cpp does), so the prompt does not begin with two.
-func (s *Server) encodeChat(text string) []int32 {
-	tok := s.e.Tokenizer()
-	if bos := s.tpl.BOS(); bos != "" && tok.AddBOS() {
-		text = strings.TrimPrefix(text, bos)
-	}
-	return tok.Encode(text, true, true)
 }
 
 func joinText(toks []engine.Token) string {
