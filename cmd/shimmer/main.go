@@ -56,6 +56,8 @@ func newRootCmd() *cobra.Command {
 		newDetokenizeCmd(),
 		newLogitsCmd(),
 		newQuantizeCmd(),
+		newServeCmd(),
+		newChatCmd(),
 	)
 	return root
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/shimmer-llm/shimmer/engine"
@@ -28,35 +29,87 @@ func (m *modelFlags) register(c *cobra.Command) {
 }
 
 func (m *modelFlags) load(seqs int) (*engine.Engine, error) {
+	return m.loadWith(engine.Options{Sequences: seqs})
+}
+
+// loadWith loads the model with o, its threads and context from the flags.
+func (m *modelFlags) loadWith(o engine.Options) (*engine.Engine, error) {
 	if m.path == "" {
 		return nil, fmt.Errorf("no model given (use -m MODEL.gguf)")
 	}
 	if m.threads < 0 || m.ctx < 0 {
 		return nil, fmt.Errorf("threads and context size must not be negative")
 	}
-	return engine.Load(m.path, engine.Options{Threads: m.threads, Context: m.ctx, Sequences: seqs})
+	o.Threads, o.Context = m.threads, m.ctx
+	return engine.Load(m.path, o)
+}
+
+// samplingFlags are the sampling flags shared by run and chat.
+type samplingFlags struct {
+	so   engine.SampleOptions
+	seed int64
+}
+
+func (s *samplingFlags) register(f *pflag.FlagSet) {
+	s.so = engine.DefaultSampleOptions()
+	so := &s.so
+	f.Float32Var(&so.Temperature, "temp", so.Temperature, "temperature (0: greedy)")
+	f.IntVar(&so.TopK, "top-k", so.TopK, "top-k sampling (0: off)")
+	f.Float32Var(&so.TopP, "top-p", so.TopP, "top-p sampling (1: off)")
+	f.Float32Var(&so.MinP, "min-p", so.MinP, "min-p sampling (0: off)")
+	f.Float32Var(&so.RepeatPenalty, "repeat-penalty", so.RepeatPenalty, "penalty for repeated tokens (1: off)")
+	f.IntVar(&so.RepeatLastN, "repeat-last-n", so.RepeatLastN, "how many recent tokens the repeat penalty considers")
+	f.Float32Var(&so.PresencePenalty, "presence-penalty", 0, "presence penalty (0: off)")
+	f.Float32Var(&so.FrequencyPenalty, "frequency-penalty", 0, "frequency penalty (0: off)")
+	f.Int64VarP(&s.seed, "seed", "s", -1, "random seed (-1: random)")
+}
+
+// options checks the flags and returns them with the seed chosen.
+func (s *samplingFlags) options() (engine.SampleOptions, error) {
+	so := s.so
+	if s.seed < 0 {
+		so.Seed = rand.Uint64()
+	} else {
+		so.Seed = uint64(s.seed)
+	}
+	return so, checkSampling(so)
 }
 
 func newRunCmd() *cobra.Command {
 	var (
 		mf       modelFlags
+		sf       samplingFlags
 		n        int
-		seed     int64
 		ignoreEO bool
-		so       = engine.DefaultSampleOptions()
+		batch    string
+		parallel int
 	)
 	c := &cobra.Command{
-		Use:   "run -m MODEL [flags] PROMPT",
+		Use:   "run -m MODEL [flags] PROMPT | --batch FILE.jsonl",
 		Short: "Generate the continuation of PROMPT (streamed to stdout; timings on stderr)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if seed < 0 {
-				so.Seed = rand.Uint64()
-			} else {
-				so.Seed = uint64(seed)
+		Long: "Generate the continuation of PROMPT, streamed to stdout, with timings on stderr.\n\n" +
+			"With --batch FILE.jsonl (- for stdin), run many prompts together instead: each line is a JSON\n" +
+			"object {\"prompt\": TEXT, and optionally \"max_tokens\", \"temperature\", \"top_k\", \"top_p\", \"min_p\",\n" +
+			"\"repeat_penalty\", \"presence_penalty\", \"frequency_penalty\", \"seed\", \"stop\", \"ignore_eos\"}, the flags\n" +
+			"giving the defaults. They run as --parallel sequences of one batch; the results are printed as\n" +
+			"JSON lines in input order: {\"index\", \"text\", \"prompt_tokens\", \"cached_tokens\", \"tokens\",\n" +
+			"\"stop_reason\"} or {\"index\", \"error\"}.",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if batch != "" && len(args) != 0 {
+				return fmt.Errorf("run takes no PROMPT with --batch")
 			}
-			if err := checkSampling(so); err != nil {
+			if batch == "" && len(args) != 1 {
+				return fmt.Errorf("run takes one PROMPT argument (or --batch FILE.jsonl)")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			so, err := sf.options()
+			if err != nil {
 				return err
+			}
+			if batch != "" {
+				return runBatch(cmd.Context(), &mf, batch, parallel, batchDefaults{so: so, seeded: sf.seed >= 0, maxTokens: n, ignoreEOG: ignoreEO}, os.Stdout)
 			}
 			e, err := mf.load(1)
 			if err != nil {
@@ -88,16 +141,10 @@ func newRunCmd() *cobra.Command {
 	mf.register(c)
 	f := c.Flags()
 	f.IntVarP(&n, "n-predict", "n", -1, "number of tokens to generate (-1: until end of generation or a full context)")
-	f.Float32Var(&so.Temperature, "temp", so.Temperature, "temperature (0: greedy)")
-	f.IntVar(&so.TopK, "top-k", so.TopK, "top-k sampling (0: off)")
-	f.Float32Var(&so.TopP, "top-p", so.TopP, "top-p sampling (1: off)")
-	f.Float32Var(&so.MinP, "min-p", so.MinP, "min-p sampling (0: off)")
-	f.Float32Var(&so.RepeatPenalty, "repeat-penalty", so.RepeatPenalty, "penalty for repeated tokens (1: off)")
-	f.IntVar(&so.RepeatLastN, "repeat-last-n", so.RepeatLastN, "how many recent tokens the repeat penalty considers")
-	f.Float32Var(&so.PresencePenalty, "presence-penalty", 0, "presence penalty (0: off)")
-	f.Float32Var(&so.FrequencyPenalty, "frequency-penalty", 0, "frequency penalty (0: off)")
-	f.Int64VarP(&seed, "seed", "s", -1, "random seed (-1: random)")
+	sf.register(f)
 	f.BoolVar(&ignoreEO, "ignore-eos", false, "keep generating past end-of-generation tokens")
+	f.StringVar(&batch, "batch", "", "run the prompts of a JSON-lines file (- for stdin) together; see above")
+	f.IntVar(&parallel, "parallel", 4, "with --batch: sequences generating at once")
 	return c
 }
 
