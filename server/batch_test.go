@@ -335,3 +335,54 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	waitFor(t, func() bool { return f.e.Stats().Active == 0 })
 }
+
+// smallBuffers makes accepted connections buffer little, so that a client
+// that stops reading blocks the server's writes soon.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(2048)
+	}
+	return c, err
+}
+
+// A client that stops reading a stream is dropped after the write
+// timeout, and its sequence freed, while the others go on.
+func TestSlowClientDropped(t *testing.T) {
+	f := newFixture(t, engine.Options{Sequences: 2, Context: 16384}, Options{WriteTimeout: 200 * time.Millisecond})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go f.s.Serve(ctx, smallBuffers{ln})
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(2048)
+	body := `{"prompt":"Once upon a time","max_tokens":10000,"ignore_eos":true,"stream":true}`
+	fmt.Fprintf(conn, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	// The client reads nothing: the sequence runs until the server's
+	// writes block for longer than the write timeout.
+	waitFor(t, func() bool { return f.e.Stats().Active == 1 })
+	start := time.Now()
+	for f.e.Stats().Active != 0 {
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("the slow client still holds its sequence: %+v", f.e.Stats())
+		}
+		// Meanwhile others are served.
+		status, _, _ := post(t, "http://"+ln.Addr().String()+"/v1/completions", `{"prompt":"Once","max_tokens":4}`)
+		if status != 200 {
+			t.Fatalf("another request: %d", status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := f.e.Stats(); st.Requests < 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
