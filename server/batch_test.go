@@ -166,12 +166,12 @@ func histogram(t testing.TB, s *Server, name string, le float64) (count, under u
 // A streaming client that disconnects frees its sequence within one
 // decode step, while another stream goes on.
 func TestDisconnectFreesSequence(t *testing.T) {
-	f := newFixture(t, engine.Options{Sequences: 2}, Options{})
+	f := newFixture(t, engine.Options{Sequences: 2, Context: 16384}, Options{})
 	url := f.ts.URL + "/v1/completions"
-	// The other stream keeps the scheduler stepping.
+	// The other stream keeps the scheduler stepping to the end.
 	otherCtx, stopOther := context.WithCancel(context.Background())
 	defer stopOther()
-	other, otherResp := openStream(t, otherCtx, url, longStream, 2)
+	other, otherResp := openStream(t, otherCtx, url, strings.Replace(longStream, "400", "16000", 1), 2)
 	defer otherResp.Body.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -203,6 +203,24 @@ func TestDisconnectFreesSequence(t *testing.T) {
 	// The other stream is unaffected.
 	if line, err := other.ReadString('\n'); err != nil || line == "" {
 		t.Errorf("other stream: %q %v", line, err)
+	}
+
+	// The same for a client waiting for a whole (non-streamed) answer.
+	ctx, cancel = context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"prompt":"Once upon a time","max_tokens":1000,"ignore_eos":true}`))
+	go func() {
+		waitFor(t, func() bool { return f.e.Stats().Active == 2 })
+		time.Sleep(20 * time.Millisecond)
+		cancel()
+	}()
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the request was not cancelled: %s", resp.Status)
+	}
+	waitFor(t, func() bool { return f.e.Stats().Active == 1 })
+	waitFor(t, func() bool { n, _ := histogram(t, f.s, "shimmer_tokens_after_cancel", 1); return n == 2 })
+	if n, under := histogram(t, f.s, "shimmer_tokens_after_cancel", 1); under != n {
+		t.Errorf("tokens after cancel: %d observations, %d of them ≤ 1", n, under)
 	}
 	stopOther()
 }
