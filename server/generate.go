@@ -9,6 +9,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,7 +105,7 @@ func generationError(err error, promptParam string) *apiError {
 	switch {
 	case errors.As(err, &ce):
 		return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Param: strPtr(promptParam), Code: strPtr("context_length_exceeded"),
-			Message: ce.Error()[len("engine: "):] + "; shorten it"}
+			Message: strings.TrimPrefix(ce.Error(), "engine: ") + "; shorten it"}
 	case errors.Is(err, engine.ErrBusy):
 		return &apiError{status: http.StatusServiceUnavailable, retryAfter: 1, Type: "server_error", Code: strPtr("server_busy"),
 			Message: "the server is busy: every sequence is generating and the queue is full; retry later"}

@@ -24,6 +24,7 @@ func newServeCmd() *cobra.Command {
 		port     int
 		parallel int
 		queue    int
+		batch    int
 		apiKey   string
 		alias    string
 		tplName  string
@@ -41,8 +42,8 @@ func newServeCmd() *cobra.Command {
 			"The API key also comes from $SHIMMER_API_KEY.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if parallel < 1 || queue < 1 {
-				return fmt.Errorf("--parallel and --queue must be at least 1")
+			if parallel < 1 || queue < 1 || batch < 1 {
+				return fmt.Errorf("--parallel, --queue and --batch-size must be at least 1")
 			}
 			if port < 0 || port > 65535 {
 				return fmt.Errorf("--port must be in [0, 65535]")
@@ -54,7 +55,7 @@ func newServeCmd() *cobra.Command {
 			if quiet {
 				log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			}
-			e, err := mf.loadWith(engine.Options{Sequences: parallel, QueueSize: queue})
+			e, err := mf.loadWith(engine.Options{Sequences: parallel, QueueSize: queue, BatchSize: batch})
 			if err != nil {
 				return err
 			}
@@ -93,6 +94,7 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&port, "port", 8080, "port to listen on (0: any free one)")
 	f.IntVar(&parallel, "parallel", 4, "requests generating at once (sequences of the batch)")
 	f.IntVar(&queue, "queue", 64, "requests that may wait for a free sequence")
+	f.IntVarP(&batch, "batch-size", "b", 512, "most tokens one forward pass evaluates, prompt chunks included (smaller: smoother streams while long prompts are read)")
 	f.StringVar(&apiKey, "api-key", "", "require this key as 'Authorization: Bearer KEY' (every endpoint but /health)")
 	f.StringVar(&alias, "alias", "", "model name in the API (default: the file's base name)")
 	f.StringVar(&tplName, "chat-template", "", "built-in chat template to use instead of the model's: "+strings.Join(chat.Builtins(), ", ")+
