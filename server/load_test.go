@@ -27,7 +27,10 @@ import (
 //
 // SHIMMER_LOAD_PARALLEL (default 8), SHIMMER_LOAD_CLIENTS (32),
 // SHIMMER_LOAD_REQUESTS (500) and SHIMMER_LOAD_TOKENS (128, the
-// max_tokens of each request) change the run.
+// max_tokens of each request) change the run. SHIMMER_LOAD_GREEDY=1 sends
+// temperature 0. SHIMMER_LOAD_URL=http://host:port drives a server that is
+// already running instead (shimmer serve, or llama.cpp's llama-server for a
+// side-by-side comparison); the goroutine and heap checks then do not apply.
 func TestLoad(t *testing.T) {
 	if os.Getenv("SHIMMER_LOAD") == "" {
 		t.Skip("the load run is opt-in: SHIMMER_LOAD=1")
@@ -40,7 +43,13 @@ func TestLoad(t *testing.T) {
 	}
 	parallel, clients, requests, maxTokens := env("SHIMMER_LOAD_PARALLEL", 8), env("SHIMMER_LOAD_CLIENTS", 32),
 		env("SHIMMER_LOAD_REQUESTS", 500), env("SHIMMER_LOAD_TOKENS", 128)
-	f := newFixture(t, engine.Options{Sequences: parallel, Threads: runtime.NumCPU()}, Options{})
+	greedy := os.Getenv("SHIMMER_LOAD_GREEDY") != ""
+	base := os.Getenv("SHIMMER_LOAD_URL")
+	var f *fixture
+	if base == "" {
+		f = newFixture(t, engine.Options{Sequences: parallel, Threads: runtime.NumCPU()}, Options{})
+		base = f.ts.URL
+	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 
 	run := func(n int) loadStats {
@@ -58,7 +67,7 @@ func TestLoad(t *testing.T) {
 					if i >= n {
 						return
 					}
-					r := streamOnce(client, f.ts.URL, i, maxTokens)
+					r := streamOnce(client, base, i, maxTokens, greedy)
 					mu.Lock()
 					st.add(r)
 					mu.Unlock()
@@ -80,11 +89,14 @@ func TestLoad(t *testing.T) {
 	}
 	client.CloseIdleConnections()
 	goroutines2, heap2 := settle(t)
-	t.Logf("%d requests, %d clients, --parallel %d, max_tokens %d on %d CPUs: %d errors",
-		requests, clients, parallel, maxTokens, runtime.NumCPU(), st.errors)
+	t.Logf("%d requests to %s, %d clients, --parallel %d, max_tokens %d, greedy %v on %d CPUs: %d errors",
+		requests, base, clients, parallel, maxTokens, greedy, runtime.NumCPU(), st.errors)
 	t.Logf("%d tokens in %.2f s: %.0f tokens/s aggregate, %.1f requests/s", st.tokens, st.wall.Seconds(),
 		float64(st.tokens)/st.wall.Seconds(), float64(requests)/st.wall.Seconds())
 	t.Logf("time to first token: p50 %v, p99 %v; request: p50 %v, p99 %v", pct(st.ttft, 50), pct(st.ttft, 99), pct(st.total, 50), pct(st.total, 99))
+	if f == nil {
+		return
+	}
 	t.Logf("goroutines %d → %d, heap %.2f → %.2f MiB", goroutines, goroutines2, mib(heap), mib(heap2))
 	if goroutines2 > goroutines+2 {
 		t.Errorf("goroutines grew from %d to %d", goroutines, goroutines2)
@@ -125,13 +137,17 @@ func (s *loadStats) add(r loadResult) {
 
 // streamOnce sends request i (chat or text, sampled) as a stream and
 // reads it to [DONE].
-func streamOnce(client *http.Client, base string, i, maxTokens int) (r loadResult) {
+func streamOnce(client *http.Client, base string, i, maxTokens int, greedy bool) (r loadResult) {
 	p := prompts[i%len(prompts)]
 	path := "/v1/completions"
-	body := fmt.Sprintf(`{"prompt":%q,"max_tokens":%d,"seed":%d,"stream":true,"stream_options":{"include_usage":true}}`, p, maxTokens, i)
+	temp := ""
+	if greedy {
+		temp = `,"temperature":0`
+	}
+	body := fmt.Sprintf(`{"prompt":%q,"max_tokens":%d,"seed":%d%s,"stream":true,"stream_options":{"include_usage":true}}`, p, maxTokens, i, temp)
 	if i%2 == 1 {
 		path = "/v1/chat/completions"
-		body = fmt.Sprintf(`{"messages":[{"role":"user","content":%q}],"max_tokens":%d,"seed":%d,"stream":true,"stream_options":{"include_usage":true}}`, p, maxTokens, i)
+		body = fmt.Sprintf(`{"messages":[{"role":"user","content":%q}],"max_tokens":%d,"seed":%d%s,"stream":true,"stream_options":{"include_usage":true}}`, p, maxTokens, i, temp)
 	}
 	start := time.Now()
 	resp, err := client.Post(base+path, "application/json", strings.NewReader(body))
