@@ -58,6 +58,7 @@ func newRootCmd() *cobra.Command {
 		newQuantizeCmd(),
 		newServeCmd(),
 		newChatCmd(),
+		newBenchCmd(),
 	)
 	return root
 }

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shimmer-llm/shimmer/engine"
+)
+
+func newBenchCmd() *cobra.Command {
+	var (
+		mf       modelFlags
+		pp, tg   int
+		reps     int
+		format   string
+		parallel int
+	)
+	c := &cobra.Command{
+		Use:   "bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [-o md|json] [--parallel N]",
+		Short: "Measure prompt processing (ppN) and generation (tgN) speed, like llama-bench",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "md" && format != "json" {
+				return fmt.Errorf("output format %q: use md or json", format)
+			}
+			if pp < 0 || tg < 0 || reps < 1 || parallel < 0 {
+				return fmt.Errorf("-p, -n and --parallel must not be negative, -r must be positive")
+			}
+			if mf.path == "" {
+				return fmt.Errorf("no model given (use -m MODEL.gguf)")
+			}
+			e, err := engine.LoadBench(mf.path, mf.threads)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			res, err := engine.Bench(e.Model, e.Pool, engine.BenchOptions{Prompt: pp, Gen: tg, Reps: reps, Parallel: parallel})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if format == "json" {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			size := int64(0)
+			if st, err := os.Stat(mf.path); err == nil {
+				size = st.Size()
+			}
+			h := e.Model.Hyper()
+			fmt.Fprintf(w, "| model | size | params | threads | test | t/s |\n")
+			fmt.Fprintf(w, "| --- | ---: | ---: | ---: | ---: | ---: |\n")
+			name := strings.TrimSuffix(filepath.Base(mf.path), ".gguf")
+			for _, r := range res {
+				fmt.Fprintf(w, "| %s | %.2f GiB | %s | %d | %s | %.2f ± %.2f |\n",
+					name, float64(size)/(1<<30), h.Arch, e.Pool.Threads(), r.Test, r.Mean, r.StdDev)
+			}
+			return nil
+		},
+	}
+	mf.register(c)
+	c.Flags().IntVarP(&pp, "n-prompt", "p", 512, "prompt tokens of the pp test (0: skip)")
+	c.Flags().IntVarP(&tg, "n-gen", "n", 128, "generated tokens of the tg test (0: skip)")
+	c.Flags().IntVarP(&reps, "repetitions", "r", 5, "repetitions of each test")
+	c.Flags().StringVarP(&format, "output", "o", "md", "output format: md or json")
+	c.Flags().IntVar(&parallel, "parallel", 0, "also measure N sequences decoding together (aggregate t/s)")
+	return c
+}

@@ -1,0 +1,246 @@
+// Command benchmodel writes random-weight GGUF models with the shapes of
+// real small models, for benchmarks (shimmer bench, llama-bench):
+//
+//	go run ./internal/tools/benchmodel -out /work/bench-models
+//	go run ./internal/tools/benchmodel -out DIR -shape tinyllama -types Q4_0,F16
+//
+// Weights are i.i.d. normal draws (σ = 0.02, norms 1) from a fixed seed,
+// so files are reproducible; the tokenizer is the Llama 2 SentencePiece
+// vocabulary (ggml-vocab-llama-spm.gguf from the shared test data, or
+// -vocab). Quantized files follow llama-quantize's choice of types where
+// shimmer has them: every 2-D weight gets the file's type except the
+// output matrix of Q4_0 files, which is Q8_0 (llama-quantize uses Q6_K).
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/internal/testdata"
+	"github.com/shimmer-llm/shimmer/quant"
+)
+
+// shape is a model architecture and its dimensions.
+type shape struct {
+	name      string // file name stem
+	arch      string
+	embd, ff  int
+	layers    int
+	heads, kv int
+	vocab     int
+	tied      bool
+	qkvBias   bool
+	ropeBase  float32
+	eps       float32
+	ctx       int
+}
+
+var shapes = []shape{
+	{name: "tinyllama-1.1b", arch: "llama", embd: 2048, ff: 5632, layers: 22, heads: 32, kv: 4, vocab: 32000, ropeBase: 10000, eps: 1e-5, ctx: 2048},
+	{name: "llama3.2-1b", arch: "llama", embd: 2048, ff: 8192, layers: 16, heads: 32, kv: 8, vocab: 32000, tied: true, ropeBase: 500000, eps: 1e-5, ctx: 8192},
+	{name: "qwen2.5-0.5b", arch: "qwen2", embd: 896, ff: 4864, layers: 24, heads: 14, kv: 2, vocab: 32000, tied: true, qkvBias: true, ropeBase: 1000000, eps: 1e-6, ctx: 4096},
+}
+
+// fileTypes maps a type name to llama.cpp's general.file_type and the
+// tensor type of the 2-D weights.
+var fileTypes = map[string]struct {
+	ftype  uint32
+	weight gguf.Type
+	output gguf.Type
+}{
+	"F16":  {1, gguf.TypeF16, gguf.TypeF16},
+	"Q4_0": {2, gguf.TypeQ4_0, gguf.TypeQ8_0},
+	"Q8_0": {7, gguf.TypeQ8_0, gguf.TypeQ8_0},
+}
+
+func main() {
+	out := flag.String("out", "/work/bench-models", "output folder")
+	only := flag.String("shape", "", "comma-separated shapes (default all: "+shapeNames()+")")
+	types := flag.String("types", "Q4_0,Q8_0,F16", "comma-separated file types")
+	vocab := flag.String("vocab", "", "vocabulary GGUF (default: the shared test data's ggml-vocab-llama-spm.gguf)")
+	flag.Parse()
+	if err := run(*out, *only, *types, *vocab); err != nil {
+		fmt.Fprintln(os.Stderr, "benchmodel:", err)
+		os.Exit(1)
+	}
+}
+
+func shapeNames() string {
+	var s []string
+	for _, sh := range shapes {
+		s = append(s, sh.name)
+	}
+	return strings.Join(s, ",")
+}
+
+func run(outDir, only, types, vocabPath string) error {
+	if vocabPath == "" {
+		d, err := testdata.Find()
+		if err != nil {
+			return err
+		}
+		vocabPath = filepath.Join(d, "vocab", "ggml-vocab-llama-spm.gguf")
+	}
+	voc, err := gguf.Open(vocabPath)
+	if err != nil {
+		return err
+	}
+	defer voc.Close()
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	for _, sh := range shapes {
+		if only != "" && !contains(only, sh.name) {
+			continue
+		}
+		for _, t := range strings.Split(types, ",") {
+			ft, ok := fileTypes[t]
+			if !ok {
+				return fmt.Errorf("unknown type %q", t)
+			}
+			path := filepath.Join(outDir, sh.name+"-"+t+".gguf")
+			fmt.Println("writing", path)
+			if err := write(path, sh, t, ft.ftype, ft.weight, ft.output, voc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func contains(list, s string) bool {
+	for _, x := range strings.Split(list, ",") {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func write(path string, sh shape, tname string, ftype uint32, wt, ot gguf.Type, voc *gguf.File) error {
+	w := gguf.NewWriter()
+	a := sh.arch
+	set := func(k string, v any) {
+		if err := w.Set(k, v); err != nil {
+			panic(err)
+		}
+	}
+	set("general.architecture", a)
+	set("general.name", sh.name+" random "+tname)
+	set("general.file_type", ftype)
+	set(a+".vocab_size", uint32(sh.vocab))
+	set(a+".context_length", uint32(sh.ctx))
+	set(a+".embedding_length", uint32(sh.embd))
+	set(a+".block_count", uint32(sh.layers))
+	set(a+".feed_forward_length", uint32(sh.ff))
+	set(a+".rope.dimension_count", uint32(sh.embd/sh.heads))
+	set(a+".attention.head_count", uint32(sh.heads))
+	set(a+".attention.head_count_kv", uint32(sh.kv))
+	set(a+".attention.layer_norm_rms_epsilon", sh.eps)
+	set(a+".rope.freq_base", sh.ropeBase)
+	n := 0
+	for _, kv := range voc.KV {
+		if strings.HasPrefix(kv.Key, "tokenizer.") {
+			set(kv.Key, kv.Value)
+			if kv.Key == "tokenizer.ggml.tokens" {
+				n = kv.Value.Len()
+			}
+		}
+	}
+	if n != sh.vocab {
+		return fmt.Errorf("vocabulary has %d tokens, shape wants %d", n, sh.vocab)
+	}
+	seed := uint64(0)
+	add := func(name string, t gguf.Type, cols, rows int, fill func(row []float32, r *rand.Rand)) {
+		seed++
+		tr, err := quant.Lookup(t)
+		if err != nil {
+			panic(err)
+		}
+		rb := tr.RowBytes(cols)
+		dims := []uint64{uint64(cols)} // 1-D: norms and biases
+		if rows > 1 {
+			dims = append(dims, uint64(rows))
+		}
+		s := seed
+		err = w.AddTensorFunc(name, t, dims, func(out io.Writer) error {
+			r := rand.New(rand.NewPCG(s, 0x5eed))
+			row := make([]float32, cols)
+			buf := make([]byte, rb)
+			for i := 0; i < rows; i++ {
+				fill(row, r)
+				tr.Quantize(buf, row)
+				if _, err := out.Write(buf); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, uint64(rb*rows))
+		if err != nil {
+			panic(err)
+		}
+	}
+	normal := func(row []float32, r *rand.Rand) {
+		for i := range row {
+			row[i] = float32(r.NormFloat64() * 0.02)
+		}
+	}
+	ones := func(row []float32, _ *rand.Rand) {
+		for i := range row {
+			row[i] = 1
+		}
+	}
+	small := func(row []float32, r *rand.Rand) {
+		for i := range row {
+			row[i] = float32(r.NormFloat64() * 0.1)
+		}
+	}
+	hd := sh.embd / sh.heads
+	e := sh.embd
+	add("token_embd.weight", wt, e, sh.vocab, normal)
+	add("output_norm.weight", gguf.TypeF32, e, 1, ones)
+	if !sh.tied {
+		add("output.weight", ot, e, sh.vocab, normal)
+	}
+	for l := 0; l < sh.layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		add(p+"attn_norm.weight", gguf.TypeF32, e, 1, ones)
+		add(p+"attn_q.weight", wt, e, e, normal)
+		add(p+"attn_k.weight", wt, e, sh.kv*hd, normal)
+		add(p+"attn_v.weight", wt, e, sh.kv*hd, normal)
+		if sh.qkvBias {
+			add(p+"attn_q.bias", gguf.TypeF32, e, 1, small)
+			add(p+"attn_k.bias", gguf.TypeF32, sh.kv*hd, 1, small)
+			add(p+"attn_v.bias", gguf.TypeF32, sh.kv*hd, 1, small)
+		}
+		add(p+"attn_output.weight", wt, e, e, normal)
+		add(p+"ffn_norm.weight", gguf.TypeF32, e, 1, ones)
+		add(p+"ffn_gate.weight", wt, e, sh.ff, normal)
+		add(p+"ffn_up.weight", wt, e, sh.ff, normal)
+		add(p+"ffn_down.weight", wt, sh.ff, e, normal)
+	}
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if _, err := w.WriteTo(bw); err != nil {
+		f.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
