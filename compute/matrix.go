@@ -2,6 +2,7 @@ package compute
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"github.com/shimmer-llm/shimmer/gguf"
@@ -21,6 +22,9 @@ type Matrix struct {
 	tr       *quant.Traits // the weight type
 	xtr      *quant.Traits // the activation type of its dot products
 	f32      []float32     // Data viewed as float32 when Type is F32
+	k        *tileKernel   // the SIMD tile kernel, nil: the generic path
+	packOnce sync.Once
+	packed   []byte // int8 tile kernels: the rows repacked by 8 (pack.go)
 }
 
 // NewMatrix checks that data holds rows × cols elements of type t.
@@ -40,7 +44,7 @@ func NewMatrix(name string, t gguf.Type, cols, rows int, data []byte) (*Matrix, 
 	if err != nil {
 		return nil, fmt.Errorf("tensor %q: %w", name, err)
 	}
-	m := &Matrix{Name: name, Type: t, Rows: rows, Cols: cols, Data: data, rowBytes: rb, tr: tr, xtr: xtr}
+	m := &Matrix{Name: name, Type: t, Rows: rows, Cols: cols, Data: data, rowBytes: rb, tr: tr, xtr: xtr, k: kernelFor(t, rows, cols)}
 	if t == gguf.TypeF32 {
 		m.f32 = bytesToF32(data)
 	}
@@ -73,6 +77,9 @@ func (m *Matrix) ActivationBytes(n int) int {
 	if m.f32 != nil {
 		return 0
 	}
+	if m.k != nil {
+		return m.k.actBytes(n, m.Cols)
+	}
 	return n * m.xtr.RowBytes(m.Cols)
 }
 
@@ -88,6 +95,10 @@ func (p *Pool) MatMul(w *Matrix, x []float32, n int, out []float32, qbuf []byte)
 func (p *Pool) MatMulStrided(w *Matrix, x []float32, n int, out []float32, ldo int, qbuf []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if w.k != nil {
+		p.tileMatMul(w, x, n, out, ldo, qbuf)
+		return
+	}
 	xrb := 0
 	var xb []byte
 	if w.f32 == nil {
@@ -146,6 +157,82 @@ func (j *matmulJob) Run(_, lo, hi int) {
 		o := j.out[t*j.ldo:]
 		for r := lo; r < hi; r++ {
 			o[r] = dot(cols, w.Data[r*w.rowBytes:(r+1)*w.rowBytes], xr)
+		}
+	}
+}
+
+// tileMatMul is MatMulStrided with w's tile kernel: the activations are
+// converted once (in parallel over tokens), then tiles of 4 rows × 4
+// tokens run in parallel over row ranges.
+func (p *Pool) tileMatMul(w *Matrix, x []float32, n int, out []float32, ldo int, qbuf []byte) {
+	k := w.k
+	if k.int8 {
+		w.packOnce.Do(func() { p.pack(w) })
+	}
+	p.tj = tileJob{w: w, x: x, n: n, out: out, ldo: ldo}
+	p.tj.a = k.layout(qbuf[:k.actBytes(n, w.Cols)], n, w.Cols)
+	p.tj.prep = true
+	p.runLocked(&p.tj, n, max(1, n/(2*p.threads)))
+	p.tj.prep = false
+	chunk := max(8, min(64, w.Rows/(8*p.threads))&^7)
+	p.runLocked(&p.tj, w.Rows, chunk)
+	p.tj = tileJob{}
+}
+
+type tileJob struct {
+	w    *Matrix
+	x    []float32
+	n    int
+	out  []float32
+	ldo  int
+	a    act
+	prep bool // convert activations (items are tokens) or multiply (items are rows)
+}
+
+func (j *tileJob) Run(_, lo, hi int) {
+	w, k, cols := j.w, j.w.k, j.w.Cols
+	if j.prep {
+		for t := lo; t < hi; t++ {
+			k.prepare(&j.a, t, j.x[t*cols:(t+1)*cols])
+		}
+		return
+	}
+	var g gemmArgs
+	g.xstride = j.a.xstride
+	g.dstride = j.a.dstride
+	g.ldo = uintptr(4 * j.ldo)
+	g.n = uintptr(cols / k.step)
+	if k.int8 {
+		// Row ranges start at multiples of 8 (the chunk size is one).
+		nb := cols / 32
+		gb := 8 * w.rowBytes
+		for t0 := 0; t0 < j.n; t0 += 8 {
+			T := min(8, j.n-t0)
+			g.x = unsafe.Pointer(&j.a.q[t0*cols])
+			g.xd = unsafe.Pointer(&j.a.d[t0*nb])
+			g.xc = unsafe.Pointer(&j.a.c[t0*nb])
+			for r := lo; r < hi; r += 8 {
+				g.w = unsafe.Pointer(&w.packed[r/8*gb])
+				g.out = unsafe.Pointer(&j.out[t0*j.ldo+r])
+				k.tiles8[T-1](&g)
+			}
+		}
+		return
+	}
+	g.wstride = uintptr(w.rowBytes)
+	for t0 := 0; t0 < j.n; t0 += 4 {
+		T := min(4, j.n-t0)
+		g.x = unsafe.Pointer(&j.a.f[t0*cols])
+		r := lo
+		for ; r+4 <= hi; r += 4 {
+			g.w = unsafe.Pointer(&w.Data[r*w.rowBytes])
+			g.out = unsafe.Pointer(&j.out[t0*j.ldo+r])
+			k.tiles[1][T-1](&g)
+		}
+		for ; r < hi; r++ {
+			g.w = unsafe.Pointer(&w.Data[r*w.rowBytes])
+			g.out = unsafe.Pointer(&j.out[t0*j.ldo+r])
+			k.tiles[0][T-1](&g)
 		}
 	}
 }

@@ -33,6 +33,7 @@ type Pool struct {
 
 	mm matmulJob
 	qj quantJob
+	tj tileJob
 }
 
 // NewPool starts a pool of n threads (n ≤ 0: one per CPU).

@@ -43,9 +43,10 @@ func NewState(h *Hyper, pool *compute.Pool, cache *KVCache, maxBatch int) (*Stat
 	s.Att = f(h.Heads * h.ValueDim)
 	s.FF1, s.FF2 = f(2*h.FF), f(2*h.FF)
 	widest := max(h.Embd, h.QDim(), h.Heads*h.ValueDim, 2*h.FF)
-	// Two bytes per element covers every activation type (F16/BF16 are
-	// the widest; Q8_0 and Q8_K take less), plus one block of slack.
-	s.QBuf = make([]byte, maxBatch*(2*widest+512))
+	// Four bytes per element covers every activation layout (the SIMD
+	// F16/BF16 kernels take float32 rows; Q8_0, Q8_K and the int8 tile
+	// layout take less), plus one block of slack.
+	s.QBuf = make([]byte, maxBatch*(4*widest+512))
 	s.scores = make([][]float32, pool.Threads())
 	for i := range s.scores {
 		s.scores[i] = make([]float32, cache.Ctx)

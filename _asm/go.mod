@@ -1,0 +1,3 @@
+module github.com/shimmer-llm/shimmer/_asm
+
+go 1.26.0

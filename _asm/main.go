@@ -1,0 +1,352 @@
+// Command _asm generates shimmer's x86-64 assembly kernels (Go assembler
+// syntax). The kernels are tiles of R weight rows × T tokens whose inner
+// loops differ only in register numbers and address offsets, so they are
+// written once here as Go code and expanded for every tile shape, instead
+// of being copied by hand:
+//
+//	cd _asm && go run . -out ../compute
+//
+// It writes gen_gemm_amd64.s and gen_gemm_amd64.go (declarations); both
+// say DO NOT EDIT. The generator has its own go.mod so the main module
+// does not depend on it, and uses no library: every instruction below is
+// spelled as the Go assembler wants it.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+)
+
+type gen struct {
+	s, g bytes.Buffer // assembly, Go declarations
+}
+
+func (g *gen) i(format string, args ...any) {
+	fmt.Fprintf(&g.s, "\t"+format+"\n", args...)
+}
+
+func (g *gen) label(l string) { fmt.Fprintf(&g.s, "%s:\n", l) }
+
+// The argument block every tile kernel receives (see gemmArgs in
+// compute/gemm_amd64.go); offsets in bytes.
+const (
+	argW       = 0
+	argWStride = 8
+	argX       = 16
+	argXStride = 24
+	argXD      = 32
+	argXC      = 40
+	argDStride = 48
+	argN       = 56
+	argOut     = 64
+	argLdo     = 72
+)
+
+// rowAddr is the address of weight row r plus off: SI + r·R8 (R9 = 3·R8).
+func rowAddr(r, off int) string {
+	switch r {
+	case 0:
+		return fmt.Sprintf("%d(SI)", off)
+	case 1:
+		return fmt.Sprintf("%d(SI)(R8*1)", off)
+	case 2:
+		return fmt.Sprintf("%d(SI)(R8*2)", off)
+	}
+	return fmt.Sprintf("%d(SI)(R9*1)", off)
+}
+
+// tokAddr is the address of token t's data in array base: base + t·stride,
+// with stride and 3·stride in the given registers.
+func tokAddr(base, stride, stride3 string, t, off int) string {
+	switch t {
+	case 0:
+		return fmt.Sprintf("%d(%s)", off, base)
+	case 1:
+		return fmt.Sprintf("%d(%s)(%s*1)", off, base, stride)
+	case 2:
+		return fmt.Sprintf("%d(%s)(%s*2)", off, base, stride)
+	}
+	return fmt.Sprintf("%d(%s)(%s*1)", off, base, stride3)
+}
+
+// prologue loads the argument block into the registers shared by all
+// kernels.
+func (g *gen) prologue(name string) {
+	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
+	g.i("MOVQ a+0(FP), AX")
+	g.i("MOVQ %d(AX), SI", argW)
+	g.i("MOVQ %d(AX), R8", argWStride)
+	g.i("LEAQ (R8)(R8*2), R9")
+	g.i("MOVQ %d(AX), DI", argX)
+	g.i("MOVQ %d(AX), R10", argXStride)
+	g.i("LEAQ (R10)(R10*2), R11")
+	g.i("MOVQ %d(AX), BX", argXD)
+	g.i("MOVQ %d(AX), CX", argXC)
+	g.i("MOVQ %d(AX), R12", argDStride)
+	g.i("LEAQ (R12)(R12*2), R13")
+	g.i("MOVQ %d(AX), DX", argN)
+	g.i("MOVQ %d(AX), R14", argLdo)
+	g.i("LEAQ (R14)(R14*2), R15")
+	g.i("MOVQ %d(AX), AX", argOut)
+}
+
+// reduceStore adds the 8 lanes a0..a7 of accumulator acc as the generic
+// code does, ((a0+a4)+(a1+a5)) + ((a2+a6)+(a3+a7)), and stores the sum at
+// out[t][r]. Every tile shape reduces the same way, so a (row, token)
+// result never depends on the tile it was computed in.
+func (g *gen) reduceStore(acc, r, t int) {
+	g.i("VEXTRACTF32X4 $1, Y%d, X26", acc)
+	g.i("VADDPS X26, X%d, X%d", acc, acc)   // s = a0+a4, a1+a5, a2+a6, a3+a7
+	g.i("VMOVSHDUP X%d, X26", acc)          // s1, s1, s3, s3
+	g.i("VADDPS X26, X%d, X%d", acc, acc)   // s0+s1, _, s2+s3, _
+	g.i("VMOVHLPS X%d, X%d, X26", acc, acc) // s2+s3
+	g.i("VADDSS X26, X%d, X%d", acc, acc)
+	g.i("VMOVSS X%d, %s", acc, tokAddr("AX", "R14", "R15", t, 4*r))
+}
+
+// Int8 kernels work on weights repacked in groups of 8 rows (see
+// compute/pack.go): per block of 32 columns the 8 f16 scales, then chunks
+// of 32 bytes holding 4 consecutive weight bytes of each of the 8 rows, so
+// one VPDPBUSD with a broadcast dword of activations yields 4 products
+// for each of 8 rows in its 8 lanes. Lane r of a token's int accumulator
+// thus ends each block with row r's exact integer dot product (started at
+// the correction -offset·Σq), and the float part is the generic code's,
+// lane-wise and in block order:
+//
+//	acc += float(i) · (dw·dx)
+//
+// so results are bit-identical to quant's VecDot for every tile shape.
+type int8Kind struct {
+	name       string
+	blockBytes int // bytes of one block of 8 rows
+	chunks     int // 32-byte chunks per block (Q4_0: 4 holding both nibbles; Q8_0: 8)
+}
+
+// Address registers of the int8 kernels: x values DI (tokens 0-3) and R8
+// (tokens 4-7), stride R10 (R11 = 3·R10); scales BX and R9, corrections
+// CX and R15, stride R12 (R13 = 3·R12).
+func xAddr(t, off int) string {
+	if t < 4 {
+		return tokAddr("DI", "R10", "R11", t, off)
+	}
+	return tokAddr("R8", "R10", "R11", t-4, off)
+}
+
+func dAddr(t int) string {
+	if t < 4 {
+		return tokAddr("BX", "R12", "R13", t, 0)
+	}
+	return tokAddr("R9", "R12", "R13", t-4, 0)
+}
+
+func cAddr(t int) string {
+	if t < 4 {
+		return tokAddr("CX", "R12", "R13", t, 0)
+	}
+	return tokAddr("R15", "R12", "R13", t-4, 0)
+}
+
+func (g *gen) int8Kernel(k int8Kind, T int) string {
+	name := fmt.Sprintf("gemm%sx8_%d", k.name, T)
+	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
+	g.i("MOVQ a+0(FP), AX")
+	g.i("MOVQ %d(AX), SI", argW)
+	g.i("MOVQ %d(AX), DI", argX)
+	g.i("MOVQ %d(AX), R10", argXStride)
+	g.i("LEAQ (R10)(R10*2), R11")
+	g.i("LEAQ (DI)(R10*4), R8")
+	g.i("MOVQ %d(AX), BX", argXD)
+	g.i("MOVQ %d(AX), CX", argXC)
+	g.i("MOVQ %d(AX), R12", argDStride)
+	g.i("LEAQ (R12)(R12*2), R13")
+	g.i("LEAQ (BX)(R12*4), R9")
+	g.i("LEAQ (CX)(R12*4), R15")
+	g.i("MOVQ %d(AX), DX", argN)
+	// Integer chains per token: VPDPBUSD latency is hidden by independent
+	// accumulators (integer sums are exact in any order).
+	C := 1
+	switch {
+	case T == 1:
+		C = 4
+	case T <= 4:
+		C = 2
+	}
+	ia := func(t, c int) int { return 8 + t*C + c }
+	for t := 0; t < T; t++ {
+		g.i("VPXORD Y%d, Y%d, Y%d", t, t, t)
+	}
+	if k.name == "Q4_0" {
+		g.i("VMOVDQU64 nibbleMask<>(SB), Y27")
+	}
+	loop := name + "_loop"
+	g.label(loop)
+	g.i("VCVTPH2PS (SI), Y24")
+	// Weight registers Y16..Y23 hold, in order, the operands for the
+	// activation dwords at column offsets woff[j].
+	var woff []int
+	switch k.name {
+	case "Q4_0":
+		for c := 0; c < 4; c++ {
+			g.i("VPANDD %d(SI), Y27, Y%d", 16+32*c, 16+2*c)
+			g.i("VPSRLW $4, %d(SI), Y%d", 16+32*c, 17+2*c)
+			g.i("VPANDD Y27, Y%d, Y%d", 17+2*c, 17+2*c)
+			woff = append(woff, 4*c, 16+4*c)
+		}
+	case "Q8_0":
+		for c := 0; c < 8; c++ {
+			g.i("VMOVDQU64 %d(SI), Y%d", 16+32*c, 16+c)
+			woff = append(woff, 4*c)
+		}
+	}
+	for t := 0; t < T; t++ {
+		g.i("VPBROADCASTD %s, Y%d", cAddr(t), ia(t, 0))
+		for c := 1; c < C; c++ {
+			g.i("VPXORD Y%d, Y%d, Y%d", ia(t, c), ia(t, c), ia(t, c))
+		}
+		for j, off := range woff {
+			g.i("VPDPBUSD.BCST %s, Y%d, Y%d", xAddr(t, off), 16+j, ia(t, j%C))
+		}
+		for c := 1; c < C; c++ {
+			g.i("VPADDD Y%d, Y%d, Y%d", ia(t, c), ia(t, 0), ia(t, 0))
+		}
+		d := 25 + t%2
+		g.i("VCVTDQ2PS Y%d, Y%d", ia(t, 0), ia(t, 0))
+		g.i("VMULPS.BCST %s, Y24, Y%d", dAddr(t), d)
+		g.i("VMULPS Y%d, Y%d, Y%d", d, ia(t, 0), ia(t, 0))
+		g.i("VADDPS Y%d, Y%d, Y%d", ia(t, 0), t, t)
+	}
+	g.i("ADDQ $%d, SI", k.blockBytes)
+	g.i("ADDQ $32, DI")
+	g.i("ADDQ $32, R8")
+	g.i("ADDQ $4, BX")
+	g.i("ADDQ $4, R9")
+	g.i("ADDQ $4, CX")
+	g.i("ADDQ $4, R15")
+	g.i("DECQ DX")
+	g.i("JNZ %s", loop)
+	g.i("MOVQ a+0(FP), AX")
+	g.i("MOVQ %d(AX), R14", argLdo)
+	g.i("MOVQ %d(AX), AX", argOut)
+	g.i("LEAQ (R14)(R14*2), R15")
+	for t := 0; t < T; t++ {
+		if t == 4 {
+			g.i("LEAQ (AX)(R14*4), AX")
+		}
+		g.i("VMOVUPS Y%d, %s", t, tokAddr("AX", "R14", "R15", t%4, 0))
+	}
+	g.i("VZEROUPPER")
+	g.i("RET")
+	return name
+}
+
+// Float kernels: weights F16 or BF16 in their file layout, activations
+// float32 (xstride bytes per token), 8 elements per step; per (row, token)
+// one 8-lane accumulator, acc += w·x with a separate multiply and add, as
+// the generic code sums, so results are bit-identical to it.
+func (g *gen) floatKernel(kind string, R, T int) string {
+	name := fmt.Sprintf("gemm%s_%dx%d", kind, R, T)
+	g.prologue(name)
+	acc := func(r, t int) int { return r*T + t }
+	for r := 0; r < R; r++ {
+		for t := 0; t < T; t++ {
+			g.i("VPXORD Y%d, Y%d, Y%d", acc(r, t), acc(r, t), acc(r, t))
+		}
+	}
+	loop := name + "_loop"
+	g.label(loop)
+	for r := 0; r < R; r++ {
+		w := 16 + r
+		switch kind {
+		case "F16":
+			g.i("VCVTPH2PS %s, Y%d", rowAddr(r, 0), w)
+		case "BF16":
+			g.i("VPMOVZXWD %s, Y%d", rowAddr(r, 0), w)
+			g.i("VPSLLD $16, Y%d, Y%d", w, w)
+		}
+	}
+	for t := 0; t < T; t++ {
+		g.i("VMOVUPS %s, Y24", tokAddr("DI", "R10", "R11", t, 0))
+		for r := 0; r < R; r++ {
+			p := 25 + (r+t)%2
+			g.i("VMULPS Y24, Y%d, Y%d", 16+r, p)
+			g.i("VADDPS Y%d, Y%d, Y%d", p, acc(r, t), acc(r, t))
+		}
+	}
+	g.i("ADDQ $16, SI")
+	g.i("ADDQ $32, DI")
+	g.i("DECQ DX")
+	g.i("JNZ %s", loop)
+	for r := 0; r < R; r++ {
+		for t := 0; t < T; t++ {
+			g.reduceStore(acc(r, t), r, t)
+		}
+	}
+	g.i("VZEROUPPER")
+	g.i("RET")
+	return name
+}
+
+func main() {
+	out := flag.String("out", "../compute", "output folder")
+	flag.Parse()
+	g := &gen{}
+	hdr := "// Code generated by _asm (go run .); DO NOT EDIT.\n\n"
+	g.s.WriteString(hdr + "//go:build !purego\n\n#include \"textflag.h\"\n")
+	g.data("nibbleMask", 0x0f0f0f0f0f0f0f0f, 0x0f0f0f0f0f0f0f0f, 0x0f0f0f0f0f0f0f0f, 0x0f0f0f0f0f0f0f0f)
+	g.g.WriteString(hdr + "//go:build !purego\n\npackage compute\n")
+	for _, k := range []int8Kind{{"Q4_0", 8 * 18, 4}, {"Q8_0", 8 * 34, 8}} {
+		var names []string
+		for T := 1; T <= 8; T++ {
+			names = append(names, g.int8Kernel(k, T))
+		}
+		for _, n := range names {
+			fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n", n)
+		}
+		fmt.Fprintf(&g.g, "\nvar tiles%sx8 = [8]func(*gemmArgs){", k.name)
+		for i, n := range names {
+			if i > 0 {
+				g.g.WriteString(", ")
+			}
+			g.g.WriteString(n)
+		}
+		g.g.WriteString("}\n")
+	}
+	shapes := [][2]int{{4, 1}, {4, 2}, {4, 3}, {4, 4}, {1, 1}, {1, 2}, {1, 3}, {1, 4}}
+	for _, kind := range []string{"F16", "BF16"} {
+		var names []string
+		for _, sh := range shapes {
+			names = append(names, g.floatKernel(kind, sh[0], sh[1]))
+		}
+		g.decls(kind, names)
+	}
+	write := func(name string, b []byte) {
+		if err := os.WriteFile(filepath.Join(*out, name), b, 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	write("gen_gemm_amd64.s", g.s.Bytes())
+	write("gen_gemm_amd64.go", g.g.Bytes())
+}
+
+// decls declares the kernels of one type and lists them by tile shape:
+// tiles<kind>[R==4][T-1].
+func (g *gen) decls(kind string, names []string) {
+	for _, n := range names {
+		fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n", n)
+	}
+	fmt.Fprintf(&g.g, "\nvar tiles%s = [2][4]func(*gemmArgs){\n\t{%s, %s, %s, %s},\n\t{%s, %s, %s, %s},\n}\n",
+		kind, names[4], names[5], names[6], names[7], names[0], names[1], names[2], names[3])
+}
+
+// data emits a 32-byte read-only constant.
+func (g *gen) data(name string, q ...uint64) {
+	g.s.WriteString("\n")
+	for i, v := range q {
+		fmt.Fprintf(&g.s, "DATA %s<>+%d(SB)/8, $0x%016x\n", name, 8*i, v)
+	}
+	fmt.Fprintf(&g.s, "GLOBL %s<>(SB), RODATA|NOPTR, $%d\n", name, 8*len(q))
+}

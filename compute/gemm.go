@@ -1,0 +1,152 @@
+package compute
+
+import (
+	"encoding/binary"
+	"math"
+	"unsafe"
+
+	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/quant"
+)
+
+// A tiled kernel multiplies a tile of up to 4 weight rows by up to 4
+// activation rows (tokens) over whole rows, in SIMD registers. Kernels
+// exist per weight type and CPU feature set (gemm_amd64.go); the generic
+// path (quant.Traits.VecDot per row and token) is used where none fits and
+// in builds tagged purego.
+//
+// Activations for the int8 kernels are laid out per matrix product as
+// three arrays: n rows of cols int8 values, then n rows of nb float32
+// block scales, then n rows of nb int32 block corrections, nb = cols/32.
+// Values and scales are exactly those of quant's Q8_0 activations (d =
+// max|x|/127 rounded to F16, q = round(x/d)); the correction is
+// -offset·Σq, offset being what the kernel adds to the weight values to
+// make them unsigned for VPDPBUSD (8 for Q4_0, 128 for Q8_0).
+// Activations for the float kernels are float32 rows: F16 kernels get the
+// values rounded to F16 (as quant's F16 activations), BF16 kernels the
+// values as they are.
+type tileKernel struct {
+	tiles      *[2][4]func(*gemmArgs) // float kernels: [R==4][T-1]
+	tiles8     *[8]func(*gemmArgs)    // int8 kernels: 8 packed rows × [T-1] tokens
+	int8       bool
+	offset     int32 // int8 kernels: the weight offset
+	blockBytes int   // int8 kernels: bytes per weight block
+	step       int   // elements per kernel step (cols must be a multiple)
+	roundF16   bool  // float kernels: round activations to F16
+}
+
+// gemmArgs is the argument block of a tile kernel; its layout is known to
+// the generated assembly (_asm).
+type gemmArgs struct {
+	w       unsafe.Pointer // first weight row of the tile
+	wstride uintptr        // bytes between weight rows
+	x       unsafe.Pointer // first token's activation values
+	xstride uintptr        // bytes between tokens' values
+	xd      unsafe.Pointer // int8: first token's block scales
+	xc      unsafe.Pointer // int8: first token's block corrections
+	dstride uintptr        // int8: bytes between tokens' scales (and corrections)
+	n       uintptr        // steps: blocks (int8) or 16-element groups (float)
+	out     unsafe.Pointer // out[token 0][row 0]
+	ldo     uintptr        // bytes between tokens' output rows
+}
+
+// kernelFor returns the tiled kernel for weight type t and a matrix of
+// rows × cols, or nil. The int8 kernels take weights repacked in groups of
+// 8 rows (pack.go).
+func kernelFor(t gguf.Type, rows, cols int) *tileKernel {
+	k := tileKernels[t]
+	if k == nil || cols%k.step != 0 || k.int8 && rows%8 != 0 {
+		return nil
+	}
+	return k
+}
+
+// tileKernels is filled at start-up by the architecture's file (gemm_amd64.go)
+// from the CPU's features.
+var tileKernels = map[gguf.Type]*tileKernel{}
+
+// actBytes is the scratch an activation of n rows of cols needs.
+func (k *tileKernel) actBytes(n, cols int) int {
+	if k.int8 {
+		return n * (cols + cols/32*8)
+	}
+	return n * cols * 4
+}
+
+// act is an activation prepared for a tile kernel inside a byte buffer.
+type act struct {
+	q       []int8    // int8: values, n×cols
+	d       []float32 // int8: scales, n×nb
+	c       []int32   // int8: corrections, n×nb
+	f       []float32 // float: values, n×cols
+	cols    int
+	xstride uintptr
+	dstride uintptr
+}
+
+func (k *tileKernel) layout(buf []byte, n, cols int) act {
+	a := act{cols: cols}
+	if k.int8 {
+		nb := cols / 32
+		a.q = unsafe.Slice((*int8)(unsafe.Pointer(&buf[0])), n*cols)
+		a.d = unsafe.Slice((*float32)(unsafe.Pointer(&buf[n*cols])), n*nb)
+		a.c = unsafe.Slice((*int32)(unsafe.Pointer(&buf[n*cols+4*n*nb])), n*nb)
+		a.xstride, a.dstride = uintptr(cols), uintptr(4*nb)
+		return a
+	}
+	a.f = unsafe.Slice((*float32)(unsafe.Pointer(&buf[0])), n*cols)
+	a.xstride = uintptr(4 * cols)
+	return a
+}
+
+// prepare converts activation row t of x into a.
+func (k *tileKernel) prepare(a *act, t int, x []float32) {
+	cols := a.cols
+	if !k.int8 {
+		dst := a.f[t*cols : (t+1)*cols]
+		if k.roundF16 {
+			roundF16Row(dst, x)
+		} else {
+			copy(dst, x)
+		}
+		return
+	}
+	nb := cols / 32
+	quantizeRowQ8(a.q[t*cols:(t+1)*cols], a.d[t*nb:(t+1)*nb], a.c[t*nb:(t+1)*nb], x, k.offset)
+}
+
+// quantizeRowQ8Generic is quant's Q8_0 activation quantization (the
+// reference formula) writing the tile kernels' layout, plus the block
+// corrections -offset·Σq.
+func quantizeRowQ8Generic(q []int8, d []float32, c []int32, x []float32, offset int32) {
+	for b := range d {
+		xb := x[32*b : 32*b+32]
+		var amax float32
+		for _, v := range xb {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		dd := amax / 127
+		var id float32
+		if dd != 0 {
+			id = 1 / dd
+		}
+		d[b] = quant.FP16ToFP32(quant.FP32ToFP16(dd))
+		var sum int32
+		qb := q[32*b : 32*b+32]
+		for j, v := range xb {
+			r := int8(math.Round(float64(v * id)))
+			qb[j] = r
+			sum += int32(r)
+		}
+		c[b] = -offset * sum
+	}
+}
+
+func roundF16RowGeneric(dst, x []float32) {
+	for i, v := range x {
+		dst[i] = quant.FP16ToFP32(quant.FP32ToFP16(v))
+	}
+}
+
+// f16 reads a little-endian half at b.
+func f16(b []byte) float32 { return quant.FP16ToFP32(binary.LittleEndian.Uint16(b)) }

@@ -1,0 +1,133 @@
+package compute
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/quant"
+)
+
+// randMatrix returns a rows×cols matrix of type t from normal draws, and
+// its generic twin (no tile kernel).
+func randMatrix(t *testing.T, typ gguf.Type, rows, cols int, r *rand.Rand) (simd, generic *Matrix) {
+	t.Helper()
+	tr, err := quant.Lookup(typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, tr.RowBytes(cols)*rows)
+	row := make([]float32, cols)
+	for i := 0; i < rows; i++ {
+		for j := range row {
+			row[j] = float32(r.NormFloat64())
+		}
+		tr.Quantize(data[i*tr.RowBytes(cols):], row)
+	}
+	simd, err = NewMatrix("w", typ, cols, rows, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	generic, _ = NewMatrix("w", typ, cols, rows, data)
+	generic.k = nil
+	return simd, generic
+}
+
+func randRows(n, cols int, r *rand.Rand) []float32 {
+	x := make([]float32, n*cols)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+		if i%97 == 0 {
+			x[i] *= 30 // outliers make block scales differ
+		}
+	}
+	return x
+}
+
+// TestTileKernels compares every tile kernel with the generic dot
+// products, bit for bit, on awkward shapes: one block, odd row and token
+// counts, token counts that leave partial tiles.
+func TestTileKernels(t *testing.T) {
+	if len(tileKernels) == 0 {
+		t.Skip("no tile kernels on this CPU/build")
+	}
+	pool := NewPool(2)
+	defer pool.Close()
+	r := rand.New(rand.NewPCG(1, 2))
+	for typ, k := range tileKernels {
+		for _, cols := range []int{k.step, 2 * k.step, 3 * k.step, 7 * k.step, 2048} {
+			rowCounts := []int{1, 3, 4, 5, 8, 9, 100}
+			if k.int8 {
+				rowCounts = []int{8, 16, 24, 104}
+			}
+			for _, rows := range rowCounts {
+				for _, n := range []int{1, 2, 3, 4, 5, 7, 8, 9, 17, 33} {
+					name := fmt.Sprintf("%s/%dx%d/n%d", typ, rows, cols, n)
+					w, g := randMatrix(t, typ, rows, cols, r)
+					if w.k == nil {
+						t.Fatalf("%s: no kernel", name)
+					}
+					x := randRows(n, cols, r)
+					got := make([]float32, n*rows)
+					want := make([]float32, n*rows)
+					qbuf := make([]byte, max(w.ActivationBytes(n), g.ActivationBytes(n)))
+					pool.MatMul(w, x, n, got, qbuf)
+					pool.MatMul(g, x, n, want, qbuf)
+					// The kernels sum exactly as the generic code does.
+					for i := range got {
+						if got[i] != want[i] || math.IsNaN(float64(got[i])) {
+							t.Fatalf("%s: out[%d] = %g, generic %g", name, i, got[i], want[i])
+						}
+					}
+					// Batch invariance: each token alone gives the same bits.
+					one := make([]float32, rows)
+					for tok := 0; tok < n; tok++ {
+						pool.MatMul(w, x[tok*cols:(tok+1)*cols], 1, one, qbuf)
+						for i := range one {
+							if one[i] != got[tok*rows+i] {
+								t.Fatalf("%s: token %d row %d alone %g, in batch %g", name, tok, i, one[i], got[tok*rows+i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestQuantizeRowQ8 checks the tile layout's activations against quant's
+// Q8_0 activation quantization, bit for bit.
+func TestQuantizeRowQ8(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	tr, _ := quant.Lookup(gguf.TypeQ8_0)
+	for _, cols := range []int{32, 64, 96, 4096} {
+		x := randRows(1, cols, r)
+		x[0] = 0
+		if cols >= 64 {
+			clear(x[32:64]) // an all-zero block
+		}
+		nb := cols / 32
+		q, d, c := make([]int8, cols), make([]float32, nb), make([]int32, nb)
+		quantizeRowQ8(q, d, c, x, 8)
+		ref := make([]byte, tr.RowBytes(cols))
+		tr.QuantizeActivation(ref, x)
+		for b := 0; b < nb; b++ {
+			blk := ref[34*b:]
+			if want := f16(blk); d[b] != want {
+				t.Fatalf("cols %d block %d: d %g, want %g", cols, b, d[b], want)
+			}
+			var sum int32
+			for j := 0; j < 32; j++ {
+				if q[32*b+j] != int8(blk[2+j]) {
+					t.Fatalf("cols %d block %d: q[%d] %d, want %d", cols, b, j, q[32*b+j], int8(blk[2+j]))
+				}
+				sum += int32(q[32*b+j])
+			}
+			if c[b] != -8*sum {
+				t.Fatalf("cols %d block %d: correction %d, want %d", cols, b, c[b], -8*sum)
+			}
+		}
+	}
+}
