@@ -3,6 +3,7 @@ package compute
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/shimmer-llm/shimmer/gguf"
@@ -23,7 +24,8 @@ type Matrix struct {
 	xtr      *quant.Traits // the activation type of its dot products
 	f32      []float32     // Data viewed as float32 when Type is F32
 	k        *tileKernel   // the SIMD tile kernel, nil: the generic path
-	packOnce sync.Once
+	packMu   sync.Mutex
+	isPacked atomic.Bool
 	packed   []byte // int8 tile kernels: the rows repacked by 8 (pack.go)
 }
 
@@ -167,9 +169,16 @@ func (j *matmulJob) Run(_, lo, hi int) {
 func (p *Pool) tileMatMul(w *Matrix, x []float32, n int, out []float32, ldo int, qbuf []byte) {
 	k := w.k
 	if k.int8 {
-		w.packOnce.Do(func() { p.pack(w) })
+		if !w.isPacked.Load() {
+			w.packMu.Lock()
+			if !w.isPacked.Load() {
+				p.pack(w)
+				w.isPacked.Store(true)
+			}
+			w.packMu.Unlock()
+		}
 	}
-	p.tj = tileJob{w: w, x: x, n: n, out: out, ldo: ldo}
+	p.tj = tileJob{w: w, x: x, n: n, out: out, ldo: ldo, args: p.gargs}
 	p.tj.a = k.layout(qbuf[:k.actBytes(n, w.Cols)], n, w.Cols)
 	p.tj.prep = true
 	p.runLocked(&p.tj, n, max(1, n/(2*p.threads)))
@@ -187,9 +196,16 @@ type tileJob struct {
 	ldo  int
 	a    act
 	prep bool // convert activations (items are tokens) or multiply (items are rows)
+	args []paddedArgs
 }
 
-func (j *tileJob) Run(_, lo, hi int) {
+// paddedArgs keeps each worker's argument block on its own cache lines.
+type paddedArgs struct {
+	a gemmArgs
+	_ [48]byte
+}
+
+func (j *tileJob) Run(worker, lo, hi int) {
 	w, k, cols := j.w, j.w.k, j.w.Cols
 	if j.prep {
 		for t := lo; t < hi; t++ {
@@ -197,7 +213,9 @@ func (j *tileJob) Run(_, lo, hi int) {
 		}
 		return
 	}
-	var g gemmArgs
+	// The argument block lives in the pool (per worker): the kernels are
+	// called through function values, so a local would escape.
+	g := &j.args[worker].a
 	g.xstride = j.a.xstride
 	g.dstride = j.a.dstride
 	g.ldo = uintptr(4 * j.ldo)
@@ -214,7 +232,7 @@ func (j *tileJob) Run(_, lo, hi int) {
 			for r := lo; r < hi; r += 8 {
 				g.w = unsafe.Pointer(&w.packed[r/8*gb])
 				g.out = unsafe.Pointer(&j.out[t0*j.ldo+r])
-				k.tiles8[T-1](&g)
+				k.tiles8[T-1](g)
 			}
 		}
 		return
@@ -227,12 +245,12 @@ func (j *tileJob) Run(_, lo, hi int) {
 		for ; r+4 <= hi; r += 4 {
 			g.w = unsafe.Pointer(&w.Data[r*w.rowBytes])
 			g.out = unsafe.Pointer(&j.out[t0*j.ldo+r])
-			k.tiles[1][T-1](&g)
+			k.tiles[1][T-1](g)
 		}
 		for ; r < hi; r++ {
 			g.w = unsafe.Pointer(&w.Data[r*w.rowBytes])
 			g.out = unsafe.Pointer(&j.out[t0*j.ldo+r])
-			k.tiles[0][T-1](&g)
+			k.tiles[0][T-1](g)
 		}
 	}
 }

@@ -31,9 +31,10 @@ type Pool struct {
 	chunk int
 	next  atomic.Int64
 
-	mm matmulJob
-	qj quantJob
-	tj tileJob
+	mm    matmulJob
+	qj    quantJob
+	tj    tileJob
+	gargs []paddedArgs
 }
 
 // NewPool starts a pool of n threads (n ≤ 0: one per CPU).
@@ -41,7 +42,7 @@ func NewPool(n int) *Pool {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	p := &Pool{threads: n, quit: make(chan struct{})}
+	p := &Pool{threads: n, quit: make(chan struct{}), gargs: make([]paddedArgs, n)}
 	p.wake = make([]chan struct{}, n-1)
 	for i := range p.wake {
 		p.wake[i] = make(chan struct{}, 1)
