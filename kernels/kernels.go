@@ -6,8 +6,10 @@ package kernels
 
 import "math"
 
-// Dot returns Σ a[i]·b[i] summed in eight lanes, like SIMD code.
-func Dot(a, b []float32) float32 {
+// dotGeneric returns Σ a[i]·b[i] summed in eight lanes, like SIMD code:
+// the lanes are added as ((l0+l4)+(l1+l5)) + ((l2+l6)+(l3+l7)) and the
+// tail past a multiple of 8 goes to lane 0 in order.
+func dotGeneric(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
 	var acc [8]float32
@@ -97,8 +99,7 @@ func Scale(x []float32, s float32) {
 	}
 }
 
-// AXPY adds a·x to y.
-func AXPY(y []float32, a float32, x []float32) {
+func axpyGeneric(y []float32, a float32, x []float32) {
 	x = x[:len(y)]
 	for i := range y {
 		y[i] += a * x[i]
