@@ -35,3 +35,39 @@ func AXPY(y []float32, a float32, x []float32) {
 	}
 	axpyGeneric(y, a, x)
 }
+
+//go:noescape
+func dotRowsAVX(q, k *float32, kstride, n, dim int, out *float32)
+
+//go:noescape
+func axpyRowsAVX(o, p, v *float32, vstride, n, dim int)
+
+// DotRows sets out[i] = Dot(q, k[i·stride:i·stride+len(q)]) for i <
+// len(out).
+func DotRows(out, q, k []float32, stride int) {
+	dim := len(q)
+	if len(out) == 0 {
+		return
+	}
+	_ = k[(len(out)-1)*stride+dim-1]
+	if useAVX && dim%8 == 0 && dim > 0 {
+		dotRowsAVX(&q[0], &k[0], stride, len(out), dim, &out[0])
+		return
+	}
+	dotRowsGeneric(out, q, k, stride)
+}
+
+// AXPYRows adds p[i]·v[i·stride:i·stride+len(o)] to o for each i in order,
+// as len(p) calls of AXPY would.
+func AXPYRows(o, p, v []float32, stride int) {
+	dim := len(o)
+	if len(p) == 0 {
+		return
+	}
+	_ = v[(len(p)-1)*stride+dim-1]
+	if useAVX && dim%8 == 0 && dim > 0 {
+		axpyRowsAVX(&o[0], &p[0], &v[0], stride, len(p), dim)
+		return
+	}
+	axpyRowsGeneric(o, p, v, stride)
+}

@@ -105,3 +105,15 @@ func axpyGeneric(y []float32, a float32, x []float32) {
 		y[i] += a * x[i]
 	}
 }
+
+func dotRowsGeneric(out, q, k []float32, stride int) {
+	for i := range out {
+		out[i] = dotGeneric(q, k[i*stride:i*stride+len(q)])
+	}
+}
+
+func axpyRowsGeneric(o, p, v []float32, stride int) {
+	for i, a := range p {
+		axpyGeneric(o, a, v[i*stride:i*stride+len(o)])
+	}
+}

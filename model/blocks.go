@@ -130,16 +130,29 @@ func (j *attentionJob) Run(worker, lo, hi int) {
 		}
 		qh := j.q[(i*h.Heads+head)*h.HeadDim : (i*h.Heads+head+1)*h.HeadDim]
 		scores := s.scores[worker][:pos-first+1]
-		for p := first; p <= pos; p++ {
-			kc := c.K(j.l, seq, p)[kvh*h.HeadDim : (kvh+1)*h.HeadDim]
-			scores[p-first] = kernels.Dot(qh, kc) * j.scale
+		kc, vc, kd, vd := c.Layer(j.l)
+		capacity := c.Cap(j.l)
+		// Positions first..pos occupy consecutive cells but for the wrap
+		// of a ring (sliding-window) layer: one or two runs of rows.
+		for p := first; p <= pos; {
+			cell := p % capacity
+			cnt := min(pos-p+1, capacity-cell)
+			row := seq*capacity + cell
+			kernels.DotRows(scores[p-first:p-first+cnt], qh, kc[row*kd+kvh*h.HeadDim:], kd)
+			p += cnt
+		}
+		for p := range scores {
+			scores[p] *= j.scale
 		}
 		kernels.Softmax(scores)
 		o := j.out[(i*h.Heads+head)*h.ValueDim : (i*h.Heads+head+1)*h.ValueDim]
 		clear(o)
-		for p := first; p <= pos; p++ {
-			vc := c.V(j.l, seq, p)[kvh*h.ValueDim : (kvh+1)*h.ValueDim]
-			kernels.AXPY(o, scores[p-first], vc)
+		for p := first; p <= pos; {
+			cell := p % capacity
+			cnt := min(pos-p+1, capacity-cell)
+			row := seq*capacity + cell
+			kernels.AXPYRows(o, scores[p-first:p-first+cnt], vc[row*vd+kvh*h.ValueDim:], vd)
+			p += cnt
 		}
 	}
 }

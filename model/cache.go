@@ -54,6 +54,12 @@ func (c *KVCache) Bytes() int64 {
 	return n
 }
 
+// Layer returns layer l's key and value storage ([seq][Cap(l)][dim] each)
+// and the widths of a key and of a value row.
+func (c *KVCache) Layer(l int) (k, v []float32, kdim, vdim int) {
+	return c.k[l], c.v[l], c.kdim[l], c.vdim[l]
+}
+
 // K returns the key cell of sequence seq at position pos in layer l.
 func (c *KVCache) K(l, seq, pos int) []float32 {
 	cell := seq*c.caps[l] + pos%c.caps[l]
