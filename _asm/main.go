@@ -244,16 +244,18 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 }
 
 // Float kernels: weights F16 or BF16 in their file layout, activations
-// float32 (xstride bytes per token), 8 elements per step; per (row, token)
-// one 8-lane accumulator, acc += w·x with a separate multiply and add, as
-// the generic code sums, so results are bit-identical to it.
+// float32 (xstride bytes per token), 16 elements per step in Z registers;
+// per (row, token) one 16-lane accumulator, acc += w·x with FMA. The
+// lanes are added in a fixed order, the same for every tile shape, so a
+// result does not depend on its tile (it differs from the generic code's
+// only by summation order and fused rounding).
 func (g *gen) floatKernel(kind string, R, T int) string {
 	name := fmt.Sprintf("gemm%s_%dx%d", kind, R, T)
 	g.prologue(name)
 	acc := func(r, t int) int { return r*T + t }
 	for r := 0; r < R; r++ {
 		for t := 0; t < T; t++ {
-			g.i("VPXORD Y%d, Y%d, Y%d", acc(r, t), acc(r, t), acc(r, t))
+			g.i("VPXORD Z%d, Z%d, Z%d", acc(r, t), acc(r, t), acc(r, t))
 		}
 	}
 	loop := name + "_loop"
@@ -262,27 +264,28 @@ func (g *gen) floatKernel(kind string, R, T int) string {
 		w := 16 + r
 		switch kind {
 		case "F16":
-			g.i("VCVTPH2PS %s, Y%d", rowAddr(r, 0), w)
+			g.i("VCVTPH2PS %s, Z%d", rowAddr(r, 0), w)
 		case "BF16":
-			g.i("VPMOVZXWD %s, Y%d", rowAddr(r, 0), w)
-			g.i("VPSLLD $16, Y%d, Y%d", w, w)
+			g.i("VPMOVZXWD %s, Z%d", rowAddr(r, 0), w)
+			g.i("VPSLLD $16, Z%d, Z%d", w, w)
 		}
 	}
 	for t := 0; t < T; t++ {
-		g.i("VMOVUPS %s, Y24", tokAddr("DI", "R10", "R11", t, 0))
+		g.i("VMOVUPS %s, Z24", tokAddr("DI", "R10", "R11", t, 0))
 		for r := 0; r < R; r++ {
-			p := 25 + (r+t)%2
-			g.i("VMULPS Y24, Y%d, Y%d", 16+r, p)
-			g.i("VADDPS Y%d, Y%d, Y%d", p, acc(r, t), acc(r, t))
+			g.i("VFMADD231PS Z24, Z%d, Z%d", 16+r, acc(r, t))
 		}
 	}
-	g.i("ADDQ $16, SI")
-	g.i("ADDQ $32, DI")
+	g.i("ADDQ $32, SI")
+	g.i("ADDQ $64, DI")
 	g.i("DECQ DX")
 	g.i("JNZ %s", loop)
 	for r := 0; r < R; r++ {
 		for t := 0; t < T; t++ {
-			g.reduceStore(acc(r, t), r, t)
+			a := acc(r, t)
+			g.i("VEXTRACTF64X4 $1, Z%d, Y26", a)
+			g.i("VADDPS Y26, Y%d, Y%d", a, a)
+			g.reduceStore(a, r, t)
 		}
 	}
 	g.i("VZEROUPPER")

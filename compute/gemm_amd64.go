@@ -25,11 +25,20 @@ func init() {
 		tileKernels[gguf.TypeQ4_0] = &tileKernel{tiles8: &tilesQ4_0x8, int8: true, offset: 8, blockBytes: 18, step: 32}
 		tileKernels[gguf.TypeQ8_0] = &tileKernel{tiles8: &tilesQ8_0x8, int8: true, offset: 128, blockBytes: 34, step: 32}
 	}
-	tileKernels[gguf.TypeF16] = &tileKernel{tiles: &tilesF16, step: 8, roundF16: true}
-	tileKernels[gguf.TypeBF16] = &tileKernel{tiles: &tilesBF16, step: 8}
+	tileKernels[gguf.TypeF16] = &tileKernel{tiles: &tilesF16, step: 16, roundF16: true}
+	tileKernels[gguf.TypeBF16] = &tileKernel{tiles: &tilesBF16, step: 16}
 }
 
-var (
-	quantizeRowQ8 = quantizeRowQ8Generic
-	roundF16Row   = roundF16RowGeneric
-)
+var quantizeRowQ8 = quantizeRowQ8Generic
+
+//go:noescape
+func roundF16AVX(dst, src *float32, n int)
+
+// roundF16Row rounds activations to F16 and back (F16C).
+func roundF16Row(dst, x []float32) {
+	n := len(x) &^ 7
+	if n > 0 && cpu.X86.HasAVX2 && cpu.X86.HasF16C {
+		roundF16AVX(&dst[0], &x[0], n)
+	}
+	roundF16RowGeneric(dst[n:len(x)], x[n:])
+}
