@@ -29,7 +29,22 @@ func init() {
 	tileKernels[gguf.TypeBF16] = &tileKernel{tiles: &tilesBF16, step: 16}
 }
 
-var quantizeRowQ8 = quantizeRowQ8Generic
+//go:noescape
+func quantizeQ8AVX512(q *int8, d *float32, c *int32, x *float32, nb int, offset int32)
+
+// quantizeRowQ8 is quantizeRowQ8Generic in AVX-512.
+func quantizeRowQ8(q []int8, d []float32, c []int32, x []float32, offset int32) {
+	nb := len(d)
+	if nb == 0 {
+		return
+	}
+	if !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BW {
+		quantizeRowQ8Generic(q, d, c, x, offset)
+		return
+	}
+	_, _, _ = q[32*nb-1], c[nb-1], x[32*nb-1]
+	quantizeQ8AVX512(&q[0], &d[0], &c[0], &x[0], nb, offset)
+}
 
 //go:noescape
 func roundF16AVX(dst, src *float32, n int)

@@ -156,3 +156,31 @@ func TestRoundF16Row(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeRowQ8Ties checks ties and near-ties of the rounding (half
+// away from zero) and random scales against the generic code.
+func TestQuantizeRowQ8Ties(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const nb = 200
+	x := make([]float32, 32*nb)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * math.Exp(r.NormFloat64()*3))
+	}
+	// Block 0: d = 1 exactly, so the values are the scaled ones.
+	copy(x, []float32{127, 2.5, -2.5, 0.5, -0.5, 0.49999997, -0.49999997, 126.5, -1.5, 3.4999998, 0, -0})
+	clear(x[64:96]) // an all-zero block
+	q1, d1, c1 := make([]int8, len(x)), make([]float32, nb), make([]int32, nb)
+	q2, d2, c2 := make([]int8, len(x)), make([]float32, nb), make([]int32, nb)
+	quantizeRowQ8(q1, d1, c1, x, 128)
+	quantizeRowQ8Generic(q2, d2, c2, x, 128)
+	for i := range q1 {
+		if q1[i] != q2[i] {
+			t.Fatalf("q[%d] of %g: %d, generic %d", i, x[i], q1[i], q2[i])
+		}
+	}
+	for b := range d1 {
+		if d1[b] != d2[b] || c1[b] != c2[b] {
+			t.Fatalf("block %d: d %g c %d, generic %g %d", b, d1[b], c1[b], d2[b], c2[b])
+		}
+	}
+}

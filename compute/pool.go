@@ -18,18 +18,24 @@ type Job interface {
 
 // Pool is a fixed set of worker goroutines. Run is serialized: one job runs
 // at a time, spread over all threads including the caller's.
+//
+// Dispatch is built for the many short jobs of a decode step: a worker
+// that finished a job spins for a while on the job counter before it
+// parks on its channel, and the caller spins until the helpers are done,
+// so consecutive jobs start without a scheduler round trip.
 type Pool struct {
 	threads int
 	mu      sync.Mutex // serializes Run
-	wake    []chan struct{}
-	wg      sync.WaitGroup
 	quit    chan struct{}
+	workers []*worker
 
-	// Current job, read by workers between wake and wg.Done.
-	job   Job
-	total int
-	chunk int
-	next  atomic.Int64
+	// Current job, published by the increment of gen.
+	job     Job
+	total   int
+	chunk   int
+	next    atomic.Int64
+	gen     atomic.Uint64
+	pending atomic.Int64 // helpers that have not finished the current job
 
 	mm    matmulJob
 	qj    quantJob
@@ -37,16 +43,26 @@ type Pool struct {
 	gargs []paddedArgs
 }
 
+type worker struct {
+	wake   chan struct{}
+	asleep atomic.Bool
+	_      [48]byte
+}
+
+// spinLimit bounds how many times a worker polls for the next job before
+// parking (tens of microseconds).
+const spinLimit = 1 << 15
+
 // NewPool starts a pool of n threads (n ≤ 0: one per CPU).
 func NewPool(n int) *Pool {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
 	p := &Pool{threads: n, quit: make(chan struct{}), gargs: make([]paddedArgs, n)}
-	p.wake = make([]chan struct{}, n-1)
-	for i := range p.wake {
-		p.wake[i] = make(chan struct{}, 1)
-		go p.worker(i+1, p.wake[i])
+	for i := 1; i < n; i++ {
+		w := &worker{wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, w)
+		go p.work(i, w)
 	}
 	return p
 }
@@ -62,18 +78,45 @@ func (p *Pool) Close() {
 	case <-p.quit:
 	default:
 		close(p.quit)
+		for _, w := range p.workers {
+			if w.asleep.CompareAndSwap(true, false) {
+				w.wake <- struct{}{}
+			}
+		}
 	}
 }
 
-func (p *Pool) worker(id int, wake chan struct{}) {
+func (p *Pool) work(id int, w *worker) {
+	var seen uint64 // gen is 0 until the first job, which may come before this goroutine runs
 	for {
-		select {
-		case <-wake:
-			p.drain(id)
-			p.wg.Done()
-		case <-p.quit:
-			return
+		// Wait for a new job: spin, then park.
+		for spins := 0; p.gen.Load() == seen; spins++ {
+			select {
+			case <-p.quit:
+				return
+			default:
+			}
+			if spins < spinLimit {
+				continue
+			}
+			if spins < spinLimit+64 {
+				runtime.Gosched()
+				continue
+			}
+			w.asleep.Store(true)
+			if p.gen.Load() != seen && w.asleep.CompareAndSwap(true, false) {
+				break // a job arrived before anyone saw us asleep
+			}
+			select {
+			case <-w.wake:
+			case <-p.quit:
+				return
+			}
+			spins = 0
 		}
+		seen = p.gen.Load()
+		p.drain(id)
+		p.pending.Add(-1)
 	}
 }
 
@@ -108,13 +151,21 @@ func (p *Pool) runLocked(job Job, total, chunk int) {
 	}
 	p.job, p.total, p.chunk = job, total, chunk
 	p.next.Store(0)
-	helpers := min(len(p.wake), (total+chunk-1)/chunk-1)
-	p.wg.Add(helpers)
-	for i := 0; i < helpers; i++ {
-		p.wake[i] <- struct{}{}
+	// Every worker takes part (one that finds no piece left is done at
+	// once); the increment of gen publishes the job.
+	p.pending.Store(int64(len(p.workers)))
+	p.gen.Add(1)
+	for _, w := range p.workers {
+		if w.asleep.CompareAndSwap(true, false) {
+			w.wake <- struct{}{}
+		}
 	}
 	p.drain(0)
-	p.wg.Wait()
+	for spins := 0; p.pending.Load() != 0; spins++ {
+		if spins > spinLimit {
+			runtime.Gosched()
+		}
+	}
 	p.job = nil
 }
 
