@@ -44,6 +44,7 @@ const (
 	argN       = 56
 	argOut     = 64
 	argLdo     = 72
+	argCStride = 80
 )
 
 // rowAddr is the address of weight row r plus off: SI + r·R8 (R9 = 3·R8).
@@ -293,6 +294,184 @@ func (g *gen) floatKernel(kind string, R, T int) string {
 	return name
 }
 
+// K-quant kernels (Q4_K, Q6_K) take activations as Q8_K values (int8,
+// xstride bytes per token), one float32 scale per 256-superblock (d
+// array, dstride) and int32 values per 16 columns (c array, cstride):
+// Q6_K: -32·Σq of each 16; Q4_K: at index 2j the Σq of 32-column group j.
+// Up to 4 tokens. Registers: x DI (R10, R11 = 3·R10), d BX (R12, R13),
+// c CX (R8, R9).
+func (g *gen) kPrologue(name string) {
+	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
+	g.i("MOVQ a+0(FP), AX")
+	g.i("MOVQ %d(AX), SI", argW)
+	g.i("MOVQ %d(AX), DI", argX)
+	g.i("MOVQ %d(AX), R10", argXStride)
+	g.i("LEAQ (R10)(R10*2), R11")
+	g.i("MOVQ %d(AX), BX", argXD)
+	g.i("MOVQ %d(AX), R12", argDStride)
+	g.i("LEAQ (R12)(R12*2), R13")
+	g.i("MOVQ %d(AX), CX", argXC)
+	g.i("MOVQ %d(AX), R8", argCStride)
+	g.i("LEAQ (R8)(R8*2), R9")
+	g.i("MOVQ %d(AX), DX", argN)
+}
+
+func kx(t, off int) string { return tokAddr("DI", "R10", "R11", t, off) }
+func kd(t int) string      { return tokAddr("BX", "R12", "R13", t, 0) }
+func kc(t, off int) string { return tokAddr("CX", "R8", "R9", t, off) }
+
+func (g *gen) kEpilogue(T int) {
+	g.i("MOVQ a+0(FP), AX")
+	g.i("MOVQ %d(AX), R14", argLdo)
+	g.i("MOVQ %d(AX), AX", argOut)
+	g.i("LEAQ (R14)(R14*2), R15")
+	for t := 0; t < T; t++ {
+		g.i("VMOVUPS Y%d, %s", t, tokAddr("AX", "R14", "R15", t, 0))
+	}
+	g.i("VZEROUPPER")
+	g.i("RET")
+}
+
+// Q6_K, repacked by 8 rows: per superblock the 8 f16 scales d, then per
+// group of 16 columns the 8 rows' int8 scales (8 bytes) and 4 chunks of
+// 32 bytes (4 columns × 8 rows of the 6-bit values q+32 as bytes): 2192
+// bytes. Per group and token, S = -32·Σq + Σ u·x (exact), isum += sc·S;
+// per superblock acc += (d·dy)·float(isum), as the generic code.
+func (g *gen) q6kKernel(T int) string {
+	name := fmt.Sprintf("gemmQ6_Kx8_%d", T)
+	g.kPrologue(name)
+	for t := 0; t < T; t++ {
+		g.i("VPXORD Y%d, Y%d, Y%d", t, t, t)
+	}
+	outer, inner := name+"_sb", name+"_grp"
+	g.label(outer)
+	g.i("VCVTPH2PS (SI), Y28")
+	g.i("ADDQ $16, SI")
+	for t := 0; t < T; t++ {
+		g.i("VPXORD Y%d, Y%d, Y%d", 4+t, 4+t, 4+t)
+	}
+	g.i("MOVQ $16, AX")
+	g.label(inner)
+	g.i("VPMOVSXBD (SI), Y27")
+	for c := 0; c < 4; c++ {
+		g.i("VMOVDQU64 %d(SI), Y%d", 8+32*c, 16+c)
+	}
+	for t := 0; t < T; t++ {
+		sa, sb := 8+t, 12+t
+		g.i("VPBROADCASTD %s, Y%d", kc(t, 0), sa)
+		g.i("VPXORD Y%d, Y%d, Y%d", sb, sb, sb)
+		for c := 0; c < 4; c++ {
+			dst := sa
+			if c%2 == 1 {
+				dst = sb
+			}
+			g.i("VPDPBUSD.BCST %s, Y%d, Y%d", kx(t, 4*c), 16+c, dst)
+		}
+		g.i("VPADDD Y%d, Y%d, Y%d", sb, sa, sa)
+		g.i("VPMULLD Y27, Y%d, Y%d", sa, sa)
+		g.i("VPADDD Y%d, Y%d, Y%d", sa, 4+t, 4+t)
+	}
+	g.i("ADDQ $136, SI")
+	g.i("ADDQ $16, DI")
+	g.i("ADDQ $4, CX")
+	g.i("DECQ AX")
+	g.i("JNZ %s", inner)
+	for t := 0; t < T; t++ {
+		g.i("VMULPS.BCST %s, Y28, Y29", kd(t))
+		g.i("VCVTDQ2PS Y%d, Y%d", 4+t, 4+t)
+		g.i("VMULPS Y%d, Y29, Y29", 4+t)
+		g.i("VADDPS Y29, Y%d, Y%d", t, t)
+	}
+	g.i("ADDQ $4, BX")
+	g.i("DECQ DX")
+	g.i("JNZ %s", outer)
+	g.kEpilogue(T)
+	return name
+}
+
+// Q4_K, repacked by 8 rows: per superblock the 8 f16 d, the 8 f16 dmin,
+// the mins (8 bytes per 32-column group j: one per row), then per pair of
+// groups (2k, 2k+1) their 8-row scales (8 + 8 bytes) and 8 chunks of 32
+// bytes holding 4 nibble bytes of each row (low nibbles: group 2k, high:
+// group 2k+1): 1184 bytes. Per superblock and token, isum = Σ sc_j·S_j,
+// summs = Σ m_j·Σq_j (exact) and acc += (d·dy)·float(isum) -
+// (dmin·dy)·float(summs), as the generic code.
+func (g *gen) q4kKernel(T int) string {
+	name := fmt.Sprintf("gemmQ4_Kx8_%d", T)
+	g.kPrologue(name)
+	for t := 0; t < T; t++ {
+		g.i("VPXORD Y%d, Y%d, Y%d", t, t, t)
+	}
+	g.i("VMOVDQU64 nibbleMask<>(SB), Y30")
+	outer, inner := name+"_sb", name+"_pair"
+	g.label(outer)
+	g.i("MOVQ SI, R15")
+	g.i("ADDQ $96, SI")
+	for t := 0; t < T; t++ {
+		g.i("VPXORD Y%d, Y%d, Y%d", 4+t, 4+t, 4+t)
+	}
+	g.i("MOVQ $4, AX")
+	g.label(inner)
+	g.i("VPMOVZXBD (SI), Y24")
+	g.i("VPMOVZXBD 8(SI), Y25")
+	for t := 0; t < T; t++ {
+		g.i("VPXORD Y%d, Y%d, Y%d", 8+t, 8+t, 8+t)
+		g.i("VPXORD Y%d, Y%d, Y%d", 12+t, 12+t, 12+t)
+	}
+	for h := 0; h < 2; h++ {
+		for i := 0; i < 4; i++ {
+			c := 4*h + i
+			g.i("VPANDD %d(SI), Y30, Y%d", 16+32*c, 16+i)
+			g.i("VPSRLW $4, %d(SI), Y%d", 16+32*c, 20+i)
+			g.i("VPANDD Y30, Y%d, Y%d", 20+i, 20+i)
+		}
+		for t := 0; t < T; t++ {
+			for i := 0; i < 4; i++ {
+				c := 4*h + i
+				g.i("VPDPBUSD.BCST %s, Y%d, Y%d", kx(t, 4*c), 16+i, 8+t)
+				g.i("VPDPBUSD.BCST %s, Y%d, Y%d", kx(t, 32+4*c), 20+i, 12+t)
+			}
+		}
+	}
+	for t := 0; t < T; t++ {
+		g.i("VPMULLD Y24, Y%d, Y%d", 8+t, 8+t)
+		g.i("VPMULLD Y25, Y%d, Y%d", 12+t, 12+t)
+		g.i("VPADDD Y%d, Y%d, Y%d", 8+t, 4+t, 4+t)
+		g.i("VPADDD Y%d, Y%d, Y%d", 12+t, 4+t, 4+t)
+	}
+	g.i("ADDQ $272, SI")
+	g.i("ADDQ $64, DI")
+	g.i("DECQ AX")
+	g.i("JNZ %s", inner)
+	// mins · group sums, then the float step.
+	for j := 0; j < 8; j++ {
+		g.i("VPMOVZXBD %d(R15), Y%d", 32+8*j, 16+j)
+	}
+	g.i("VCVTPH2PS (R15), Y28")
+	g.i("VCVTPH2PS 16(R15), Y29")
+	for t := 0; t < T; t++ {
+		g.i("VPXORD Y8, Y8, Y8")
+		for j := 0; j < 8; j++ {
+			g.i("VPMULLD.BCST %s, Y%d, Y26", kc(t, 8*j), 16+j)
+			g.i("VPADDD Y26, Y8, Y8")
+		}
+		g.i("VMULPS.BCST %s, Y28, Y25", kd(t))
+		g.i("VCVTDQ2PS Y%d, Y%d", 4+t, 4+t)
+		g.i("VMULPS Y%d, Y25, Y25", 4+t)
+		g.i("VMULPS.BCST %s, Y29, Y26", kd(t))
+		g.i("VCVTDQ2PS Y8, Y8")
+		g.i("VMULPS Y8, Y26, Y26")
+		g.i("VSUBPS Y26, Y25, Y25")
+		g.i("VADDPS Y25, Y%d, Y%d", t, t)
+	}
+	g.i("ADDQ $64, CX")
+	g.i("ADDQ $4, BX")
+	g.i("DECQ DX")
+	g.i("JNZ %s", outer)
+	g.kEpilogue(T)
+	return name
+}
+
 func main() {
 	out := flag.String("out", "../compute", "output folder")
 	flag.Parse()
@@ -317,6 +496,19 @@ func main() {
 			g.g.WriteString(n)
 		}
 		g.g.WriteString("}\n")
+	}
+	for _, k := range []struct {
+		name string
+		f    func(int) string
+	}{{"Q4_K", g.q4kKernel}, {"Q6_K", g.q6kKernel}} {
+		var names []string
+		for T := 1; T <= 4; T++ {
+			names = append(names, k.f(T))
+		}
+		for _, n := range names {
+			fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n", n)
+		}
+		fmt.Fprintf(&g.g, "\nvar tiles%sx8 = [8]func(*gemmArgs){%s, %s, %s, %s}\n", k.name, names[0], names[1], names[2], names[3])
 	}
 	shapes := [][2]int{{4, 1}, {4, 2}, {4, 3}, {4, 4}, {1, 1}, {1, 2}, {1, 3}, {1, 4}}
 	for _, kind := range []string{"F16", "BF16"} {

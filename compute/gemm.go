@@ -33,6 +33,8 @@ type tileKernel struct {
 	blockBytes int   // int8 kernels: bytes per weight block
 	step       int   // elements per kernel step (cols must be a multiple)
 	roundF16   bool  // float kernels: round activations to F16
+	kquant     int   // K-quant kernels: 4 (Q4_K) or 6 (Q6_K); Q8_K activations
+	maxT       int   // int8 kernels: most tokens per tile
 }
 
 // gemmArgs is the argument block of a tile kernel; its layout is known to
@@ -48,6 +50,7 @@ type gemmArgs struct {
 	n       uintptr        // steps: blocks (int8) or 16-element groups (float)
 	out     unsafe.Pointer // out[token 0][row 0]
 	ldo     uintptr        // bytes between tokens' output rows
+	cstride uintptr        // K-quants: bytes between tokens' per-16 values
 }
 
 // kernelFor returns the tiled kernel for weight type t and a matrix of
@@ -67,6 +70,9 @@ var tileKernels = map[gguf.Type]*tileKernel{}
 
 // actBytes is the scratch an activation of n rows of cols needs.
 func (k *tileKernel) actBytes(n, cols int) int {
+	if k.kquant != 0 {
+		return n * (cols + cols/256*4 + cols/16*4)
+	}
 	if k.int8 {
 		return n * (cols + cols/32*8)
 	}
@@ -82,10 +88,19 @@ type act struct {
 	cols    int
 	xstride uintptr
 	dstride uintptr
+	cstride uintptr
 }
 
 func (k *tileKernel) layout(buf []byte, n, cols int) act {
 	a := act{cols: cols}
+	if k.kquant != 0 {
+		ns, ng := cols/256, cols/16
+		a.q = unsafe.Slice((*int8)(unsafe.Pointer(&buf[0])), n*cols)
+		a.d = unsafe.Slice((*float32)(unsafe.Pointer(&buf[n*cols])), n*ns)
+		a.c = unsafe.Slice((*int32)(unsafe.Pointer(&buf[n*cols+4*n*ns])), n*ng)
+		a.xstride, a.dstride, a.cstride = uintptr(cols), uintptr(4*ns), uintptr(4*ng)
+		return a
+	}
 	if k.int8 {
 		nb := cols / 32
 		a.q = unsafe.Slice((*int8)(unsafe.Pointer(&buf[0])), n*cols)
@@ -111,8 +126,60 @@ func (k *tileKernel) prepare(a *act, t int, x []float32) {
 		}
 		return
 	}
+	if k.kquant != 0 {
+		ns, ng := cols/256, cols/16
+		quantizeRowQ8K(a.q[t*cols:(t+1)*cols], a.d[t*ns:(t+1)*ns], a.c[t*ng:(t+1)*ng], x, k.kquant)
+		return
+	}
 	nb := cols / 32
 	quantizeRowQ8(a.q[t*cols:(t+1)*cols], a.d[t*nb:(t+1)*nb], a.c[t*nb:(t+1)*nb], x, k.offset)
+}
+
+// quantizeRowQ8K is quant's Q8_K activation quantization (per superblock
+// of 256: m the value of largest magnitude, iscale = -127/m, q =
+// clamp(nearest-even(iscale·x)), d = 1/iscale) writing the K kernels'
+// layout: for Q6_K (kind 6) c[g] = -32·Σq over each 16 columns; for Q4_K
+// (kind 4) c[2j] = Σq over each 32 columns j, c[2j+1] = 0.
+func quantizeRowQ8K(q []int8, d []float32, c []int32, x []float32, kind int) {
+	for b := range d {
+		xb := x[256*b : 256*b+256]
+		qb := q[256*b : 256*b+256]
+		cb := c[16*b : 16*b+16]
+		var m, amax float32
+		for _, v := range xb {
+			if a := float32(math.Abs(float64(v))); a > amax {
+				amax, m = a, v
+			}
+		}
+		if amax == 0 {
+			clear(qb)
+			clear(cb)
+			d[b] = 0
+			continue
+		}
+		iscale := -127 / m
+		for j, v := range xb {
+			r := math.RoundToEven(float64(iscale * v))
+			qb[j] = int8(min(127, max(-128, r)))
+		}
+		for g := 0; g < 16; g++ {
+			var s int32
+			for _, v := range qb[16*g : 16*g+16] {
+				s += int32(v)
+			}
+			cb[g] = s
+		}
+		if kind == 6 {
+			for g := range cb {
+				cb[g] *= -32
+			}
+		} else {
+			for j := 0; j < 8; j++ {
+				cb[2*j], cb[2*j+1] = cb[2*j]+cb[2*j+1], 0
+			}
+		}
+		d[b] = 1 / iscale
+	}
 }
 
 // quantizeRowQ8Generic is quant's Q8_0 activation quantization (the

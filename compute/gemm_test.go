@@ -184,3 +184,43 @@ func TestQuantizeRowQ8Ties(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeRowQ8K checks the K kernels' activations against quant's
+// Q8_K quantization, bit for bit.
+func TestQuantizeRowQ8K(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	tr, _ := quant.Lookup(gguf.TypeQ8_K)
+	x := randRows(1, 1024, r)
+	clear(x[256:512]) // an all-zero superblock
+	x[600] = -50      // a negative extreme
+	ref := make([]byte, tr.RowBytes(len(x)))
+	tr.Quantize(ref, x)
+	for _, kind := range []int{4, 6} {
+		q, d, c := make([]int8, len(x)), make([]float32, 4), make([]int32, 64)
+		quantizeRowQ8K(q, d, c, x, kind)
+		for b := 0; b < 4; b++ {
+			blk := ref[292*b:]
+			if want := math.Float32frombits(uint32(blk[0]) | uint32(blk[1])<<8 | uint32(blk[2])<<16 | uint32(blk[3])<<24); d[b] != want {
+				t.Fatalf("kind %d block %d: d %g, want %g", kind, b, d[b], want)
+			}
+			for i := 0; i < 256; i++ {
+				if q[256*b+i] != int8(blk[4+i]) {
+					t.Fatalf("kind %d block %d: q[%d] %d, want %d", kind, b, i, q[256*b+i], int8(blk[4+i]))
+				}
+			}
+			for g := 0; g < 16; g++ {
+				bs := int32(int16(uint16(blk[260+2*g]) | uint16(blk[261+2*g])<<8))
+				want := -32 * bs
+				if kind == 4 {
+					want = 0
+					if g%2 == 0 {
+						want = bs + int32(int16(uint16(blk[262+2*g])|uint16(blk[263+2*g])<<8))
+					}
+				}
+				if c[16*b+g] != want {
+					t.Fatalf("kind %d block %d: c[%d] %d, want %d", kind, b, g, c[16*b+g], want)
+				}
+			}
+		}
+	}
+}

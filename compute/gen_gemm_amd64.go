@@ -57,6 +57,34 @@ func gemmQ8_0x8_8(a *gemmArgs)
 var tilesQ8_0x8 = [8]func(*gemmArgs){gemmQ8_0x8_1, gemmQ8_0x8_2, gemmQ8_0x8_3, gemmQ8_0x8_4, gemmQ8_0x8_5, gemmQ8_0x8_6, gemmQ8_0x8_7, gemmQ8_0x8_8}
 
 //go:noescape
+func gemmQ4_Kx8_1(a *gemmArgs)
+
+//go:noescape
+func gemmQ4_Kx8_2(a *gemmArgs)
+
+//go:noescape
+func gemmQ4_Kx8_3(a *gemmArgs)
+
+//go:noescape
+func gemmQ4_Kx8_4(a *gemmArgs)
+
+var tilesQ4_Kx8 = [8]func(*gemmArgs){gemmQ4_Kx8_1, gemmQ4_Kx8_2, gemmQ4_Kx8_3, gemmQ4_Kx8_4}
+
+//go:noescape
+func gemmQ6_Kx8_1(a *gemmArgs)
+
+//go:noescape
+func gemmQ6_Kx8_2(a *gemmArgs)
+
+//go:noescape
+func gemmQ6_Kx8_3(a *gemmArgs)
+
+//go:noescape
+func gemmQ6_Kx8_4(a *gemmArgs)
+
+var tilesQ6_Kx8 = [8]func(*gemmArgs){gemmQ6_Kx8_1, gemmQ6_Kx8_2, gemmQ6_Kx8_3, gemmQ6_Kx8_4}
+
+//go:noescape
 func gemmF16_4x1(a *gemmArgs)
 
 //go:noescape

@@ -202,7 +202,7 @@ type tileJob struct {
 // paddedArgs keeps each worker's argument block on its own cache lines.
 type paddedArgs struct {
 	a gemmArgs
-	_ [48]byte
+	_ [40]byte
 }
 
 func (j *tileJob) Run(worker, lo, hi int) {
@@ -218,17 +218,22 @@ func (j *tileJob) Run(worker, lo, hi int) {
 	g := &j.args[worker].a
 	g.xstride = j.a.xstride
 	g.dstride = j.a.dstride
+	g.cstride = j.a.cstride
 	g.ldo = uintptr(4 * j.ldo)
 	g.n = uintptr(cols / k.step)
 	if k.int8 {
 		// Row ranges start at multiples of 8 (the chunk size is one).
-		nb := cols / 32
-		gb := 8 * w.rowBytes
-		for t0 := 0; t0 < j.n; t0 += 8 {
-			T := min(8, j.n-t0)
+		dn, cn := int(g.dstride/4), int(g.dstride/4)
+		if k.kquant != 0 {
+			g.n = uintptr(cols / 256)
+			cn = int(g.cstride / 4)
+		}
+		gb := len(w.packed) / (w.Rows / 8)
+		for t0 := 0; t0 < j.n; t0 += k.maxT {
+			T := min(k.maxT, j.n-t0)
 			g.x = unsafe.Pointer(&j.a.q[t0*cols])
-			g.xd = unsafe.Pointer(&j.a.d[t0*nb])
-			g.xc = unsafe.Pointer(&j.a.c[t0*nb])
+			g.xd = unsafe.Pointer(&j.a.d[t0*dn])
+			g.xc = unsafe.Pointer(&j.a.c[t0*cn])
 			for r := lo; r < hi; r += 8 {
 				g.w = unsafe.Pointer(&w.packed[r/8*gb])
 				g.out = unsafe.Pointer(&j.out[t0*j.ldo+r])

@@ -19,15 +19,39 @@ type packJob struct {
 	dst []byte
 }
 
+// Q4_K and Q6_K get their own layouts (see q4kKernel and q6kKernel in
+// _asm): scales and mins unpacked to bytes, Q6_K's 6-bit values to whole
+// bytes (2192 bytes per 8 rows and 256 columns instead of 1680: +30% for
+// Q6_K tensors; Q4_K: 1184 instead of 1152).
+
+// packedGroupBytes is the size of 8 packed rows.
+func packedGroupBytes(w *Matrix) int {
+	switch w.k.kquant {
+	case 4:
+		return w.Cols / 256 * 1184
+	case 6:
+		return w.Cols / 256 * 2192
+	}
+	return 8 * w.rowBytes
+}
+
 // pack fills w.packed using the pool (the caller holds p.mu).
 func (p *Pool) pack(w *Matrix) {
-	j := &packJob{w: w, dst: make([]byte, len(w.Data))}
+	j := &packJob{w: w, dst: make([]byte, w.Rows/8*packedGroupBytes(w))}
 	p.runLocked(j, w.Rows/8, 0)
 	w.packed = j.dst
 }
 
 func (j *packJob) Run(_, lo, hi int) {
 	w := j.w
+	switch w.k.kquant {
+	case 4:
+		j.packQ4K(lo, hi)
+		return
+	case 6:
+		j.packQ6K(lo, hi)
+		return
+	}
 	nb := w.Cols / 32
 	bb := w.k.blockBytes
 	q8 := w.k.offset == 128
@@ -47,6 +71,82 @@ func (j *packJob) Run(_, lo, hi int) {
 				}
 				for c := 0; c < 4; c++ {
 					copy(dst[16+32*c+4*r:16+32*c+4*r+4], src[2+4*c:2+4*c+4])
+				}
+			}
+		}
+	}
+}
+
+func (j *packJob) packQ6K(lo, hi int) {
+	w := j.w
+	gb := packedGroupBytes(w)
+	var q [8][256]uint8
+	for g := lo; g < hi; g++ {
+		for b := 0; b < w.Cols/256; b++ {
+			dst := j.dst[g*gb+b*2192 : g*gb+(b+1)*2192]
+			for r := 0; r < 8; r++ {
+				blk := w.Data[(8*g+r)*w.rowBytes+b*210:]
+				unpackQ6KBytes(&q[r], blk)
+				dst[2*r], dst[2*r+1] = blk[208], blk[209]
+			}
+			for grp := 0; grp < 16; grp++ {
+				o := dst[16+136*grp:]
+				for r := 0; r < 8; r++ {
+					o[r] = w.Data[(8*g+r)*w.rowBytes+b*210+192+grp]
+				}
+				for c := 0; c < 4; c++ {
+					for r := 0; r < 8; r++ {
+						copy(o[8+32*c+4*r:8+32*c+4*r+4], q[r][16*grp+4*c:16*grp+4*c+4])
+					}
+				}
+			}
+		}
+	}
+}
+
+// unpackQ6KBytes decodes a Q6_K block's 256 values as q+32 (0..63).
+func unpackQ6KBytes(q *[256]uint8, blk []byte) {
+	for h := 0; h < 2; h++ {
+		ql, qh := blk[64*h:64*h+64], blk[128+32*h:128+32*h+32]
+		o := q[128*h : 128*h+128]
+		for l := 0; l < 32; l++ {
+			o[l] = ql[l]&15 | (qh[l]&3)<<4
+			o[l+32] = ql[l+32]&15 | (qh[l]>>2&3)<<4
+			o[l+64] = ql[l]>>4 | (qh[l]>>4&3)<<4
+			o[l+96] = ql[l+32]>>4 | (qh[l]>>6&3)<<4
+		}
+	}
+}
+
+// scaleMinK4 reads the 6-bit scale and min of group j (as quant does).
+func scaleMinK4(j int, q []byte) (sc, m uint8) {
+	if j < 4 {
+		return q[j] & 63, q[j+4] & 63
+	}
+	return q[j+4]&15 | (q[j-4]>>6)<<4, q[j+4]>>4 | (q[j]>>6)<<4
+}
+
+func (j *packJob) packQ4K(lo, hi int) {
+	w := j.w
+	gb := packedGroupBytes(w)
+	for g := lo; g < hi; g++ {
+		for b := 0; b < w.Cols/256; b++ {
+			dst := j.dst[g*gb+b*1184 : g*gb+(b+1)*1184]
+			for r := 0; r < 8; r++ {
+				blk := w.Data[(8*g+r)*w.rowBytes+b*144:]
+				dst[2*r], dst[2*r+1] = blk[0], blk[1]     // d
+				dst[16+2*r], dst[17+2*r] = blk[2], blk[3] // dmin
+				for jj := 0; jj < 8; jj++ {
+					sc, m := scaleMinK4(jj, blk[4:16])
+					dst[32+8*jj+r] = m
+					k, hi := jj/2, jj%2
+					dst[96+272*k+8*hi+r] = sc
+				}
+				for k := 0; k < 4; k++ {
+					for c := 0; c < 8; c++ {
+						o := 96 + 272*k + 16 + 32*c + 4*r
+						copy(dst[o:o+4], blk[16+32*k+4*c:16+32*k+4*c+4])
+					}
 				}
 			}
 		}
