@@ -18,6 +18,10 @@ type Matrix struct {
 	Type       gguf.Type
 	Rows, Cols int
 	Data       []byte
+	// Mapped says Data is a read-only file mapping: once the rows have
+	// been repacked for a SIMD kernel its pages are released (they come
+	// back from the page cache if an embedding lookup reads them).
+	Mapped bool
 
 	rowBytes int
 	tr       *quant.Traits // the weight type
@@ -174,6 +178,9 @@ func (p *Pool) tileMatMul(w *Matrix, x []float32, n int, out []float32, ldo int,
 			if !w.isPacked.Load() {
 				p.pack(w)
 				w.isPacked.Store(true)
+				if w.Mapped {
+					releasePages(w.Data)
+				}
 			}
 			w.packMu.Unlock()
 		}

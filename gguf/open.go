@@ -27,7 +27,7 @@ func Open(path string) (*File, error) {
 	if int64(int(size)) != size {
 		return nil, fmt.Errorf("gguf: %s: file too large to map", path)
 	}
-	data, release, err := mapFile(fh, int(size))
+	data, release, mapped, err := mapFile(fh, int(size))
 	if err != nil {
 		return nil, fmt.Errorf("gguf: map %s: %w", path, err)
 	}
@@ -37,5 +37,6 @@ func Open(path string) (*File, error) {
 		return nil, fmt.Errorf("%w (in %s)", err, path)
 	}
 	f.release = release
+	f.mapped = mapped
 	return f, nil
 }

@@ -88,6 +88,7 @@ type File struct {
 	kvIndex     map[string]int
 	tensorIndex map[string]int
 	release     func() error
+	mapped      bool
 }
 
 // Get returns the metadata value stored under key.
@@ -107,6 +108,11 @@ func (f *File) Tensor(name string) (*TensorInfo, bool) {
 	}
 	return &f.Tensors[i], true
 }
+
+// Mapped reports whether tensor data are a read-only file mapping (rather
+// than memory read from the file): then pages that are not needed can be
+// dropped from memory and are read back from the file when touched.
+func (f *File) Mapped() bool { return f.mapped }
 
 // Close releases the file mapping. Tensor data must not be used afterwards.
 func (f *File) Close() error {

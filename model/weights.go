@@ -78,6 +78,7 @@ func (w *Weights) matrix(name string, optional bool, cols, rows int) *compute.Ma
 		w.fail("%v", err)
 		return nil
 	}
+	m.Mapped = w.f.Mapped()
 	return m
 }
 
@@ -141,6 +142,7 @@ func (w *Weights) Split(name string, cols int, rows ...int) []*compute.Matrix {
 			w.fail("%v", err)
 			return parts
 		}
+		p.Mapped = m.Mapped
 		parts[i] = p
 		at += r
 	}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package compute
+
+func releasePages([]byte) {}
