@@ -21,6 +21,12 @@ import (
 	"path/filepath"
 )
 
+// Software prefetch distances in bytes of the decode tiles.
+const (
+	prefetchInt8  = 1024
+	prefetchFloat = 512
+)
+
 type gen struct {
 	s, g bytes.Buffer // assembly, Go declarations
 }
@@ -185,6 +191,18 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 	}
 	loop := name + "_loop"
 	g.label(loop)
+	if T <= 2 {
+		// Decode streams the weights once: fetch ahead of the loads.
+		g.i("PREFETCHT0 %d(SI)", prefetchInt8)
+		g.i("PREFETCHT0 %d(SI)", prefetchInt8+64)
+		if k.blockBytes > 128 {
+			g.i("PREFETCHT0 %d(SI)", prefetchInt8+128)
+		}
+		if k.blockBytes > 192 {
+			g.i("PREFETCHT0 %d(SI)", prefetchInt8+192)
+			g.i("PREFETCHT0 %d(SI)", prefetchInt8+256)
+		}
+	}
 	g.i("VCVTPH2PS (SI), Y24")
 	// Weight registers Y16..Y23 hold, in order, the operands for the
 	// activation dwords at column offsets woff[j].
@@ -253,6 +271,7 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 func (g *gen) floatKernel(kind string, R, T int) string {
 	name := fmt.Sprintf("gemm%s_%dx%d", kind, R, T)
 	g.prologue(name)
+
 	acc := func(r, t int) int { return r*T + t }
 	for r := 0; r < R; r++ {
 		for t := 0; t < T; t++ {
@@ -261,6 +280,12 @@ func (g *gen) floatKernel(kind string, R, T int) string {
 	}
 	loop := name + "_loop"
 	g.label(loop)
+	if T == 1 {
+		// Decode streams the weights once: fetch ahead in each row.
+		for r := 0; r < R; r++ {
+			g.i("PREFETCHT0 %s", rowAddr(r, prefetchFloat))
+		}
+	}
 	for r := 0; r < R; r++ {
 		w := 16 + r
 		switch kind {
