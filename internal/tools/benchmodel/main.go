@@ -7,9 +7,11 @@
 // Weights are i.i.d. normal draws (σ = 0.02, norms 1) from a fixed seed,
 // so files are reproducible; the tokenizer is the Llama 2 SentencePiece
 // vocabulary (ggml-vocab-llama-spm.gguf from the shared test data, or
-// -vocab). Quantized files follow llama-quantize's choice of types where
-// shimmer has them: every 2-D weight gets the file's type except the
-// output matrix of Q4_0 files, which is Q8_0 (llama-quantize uses Q6_K).
+// -vocab). F16, Q8_0 and Q4_0 files are written directly (every 2-D
+// weight of the file's type, except the output matrix of Q4_0 files,
+// which is Q8_0); any other type, such as Q4_K_M, is quantized from the
+// F16 file (written first when missing) by the quantize package, with
+// llama-quantize's per-tensor mixture.
 package main
 
 import (
@@ -25,6 +27,7 @@ import (
 	"github.com/shimmer-llm/shimmer/gguf"
 	"github.com/shimmer-llm/shimmer/internal/testdata"
 	"github.com/shimmer-llm/shimmer/quant"
+	"github.com/shimmer-llm/shimmer/quantize"
 )
 
 // shape is a model architecture and its dimensions.
@@ -63,7 +66,7 @@ var fileTypes = map[string]struct {
 func main() {
 	out := flag.String("out", "/work/bench-models", "output folder")
 	only := flag.String("shape", "", "comma-separated shapes (default all: "+shapeNames()+")")
-	types := flag.String("types", "Q4_0,Q8_0,F16", "comma-separated file types")
+	types := flag.String("types", "Q4_0,Q8_0,F16,Q4_K_M", "comma-separated file types (F16, Q8_0, Q4_0 written directly; others quantized from F16)")
 	vocab := flag.String("vocab", "", "vocabulary GGUF (default: the shared test data's ggml-vocab-llama-spm.gguf)")
 	flag.Parse()
 	if err := run(*out, *only, *types, *vocab); err != nil {
@@ -101,11 +104,14 @@ func run(outDir, only, types, vocabPath string) error {
 			continue
 		}
 		for _, t := range strings.Split(types, ",") {
+			path := filepath.Join(outDir, sh.name+"-"+t+".gguf")
 			ft, ok := fileTypes[t]
 			if !ok {
-				return fmt.Errorf("unknown type %q", t)
+				if err := requantize(outDir, path, sh, t, voc); err != nil {
+					return err
+				}
+				continue
 			}
-			path := filepath.Join(outDir, sh.name+"-"+t+".gguf")
 			fmt.Println("writing", path)
 			if err := write(path, sh, t, ft.ftype, ft.weight, ft.output, voc); err != nil {
 				return err
@@ -113,6 +119,46 @@ func run(outDir, only, types, vocabPath string) error {
 		}
 	}
 	return nil
+}
+
+// requantize writes path as the F16 file of shape sh quantized to the
+// llama-quantize type or mix t.
+func requantize(outDir, path string, sh shape, t string, voc *gguf.File) error {
+	ftype, err := quantize.ParseFileType(t)
+	if err != nil {
+		return err
+	}
+	src := filepath.Join(outDir, sh.name+"-F16.gguf")
+	if _, err := os.Stat(src); err != nil {
+		fmt.Println("writing", src)
+		ft := fileTypes["F16"]
+		if err := write(src, sh, "F16", ft.ftype, ft.weight, ft.output, voc); err != nil {
+			return err
+		}
+	}
+	in, err := gguf.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fmt.Println("writing", path, "from", src)
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := quantize.Quantize(in, bw, quantize.Options{FileType: ftype}); err != nil {
+		f.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
 }
 
 func contains(list, s string) bool {
