@@ -262,17 +262,24 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 	return name
 }
 
-// Float kernels: weights F16 or BF16 in their file layout, activations
-// float32 (xstride bytes per token), 16 elements per step in Z registers;
-// per (row, token) one 16-lane accumulator, acc += w·x with FMA. The
-// lanes are added in a fixed order, the same for every tile shape, so a
-// result does not depend on its tile (it differs from the generic code's
-// only by summation order and fused rounding).
+// Float kernels: weights F16 or BF16, activations float32 (xstride bytes
+// per token), 16 elements per step in Z registers; per (row, token) one
+// 16-lane accumulator, acc += w·x with FMA. The lanes are added in a fixed
+// order, the same for every tile shape, so a result does not depend on its
+// tile (it differs from the generic code's only by summation order and
+// fused rounding). Tiles of 4 rows read weights repacked by 4 rows (per
+// step of 16 columns the 4 rows' 32 bytes in order, so a tile streams one
+// contiguous run); single-row tiles read the file layout (wstride).
 func (g *gen) floatKernel(kind string, R, T int) string {
 	name := fmt.Sprintf("gemm%s_%dx%d", kind, R, T)
 	g.prologue(name)
-
 	acc := func(r, t int) int { return r*T + t }
+	addr := func(r int) string {
+		if R == 4 {
+			return fmt.Sprintf("%d(SI)", 32*r)
+		}
+		return rowAddr(r, 0)
+	}
 	for r := 0; r < R; r++ {
 		for t := 0; t < T; t++ {
 			g.i("VPXORD Z%d, Z%d, Z%d", acc(r, t), acc(r, t), acc(r, t))
@@ -281,18 +288,19 @@ func (g *gen) floatKernel(kind string, R, T int) string {
 	loop := name + "_loop"
 	g.label(loop)
 	if T == 1 {
-		// Decode streams the weights once: fetch ahead in each row.
-		for r := 0; r < R; r++ {
-			g.i("PREFETCHT0 %s", rowAddr(r, prefetchFloat))
+		// Decode streams the weights once: fetch ahead.
+		g.i("PREFETCHT0 %d(SI)", prefetchFloat)
+		if R == 4 {
+			g.i("PREFETCHT0 %d(SI)", prefetchFloat+64)
 		}
 	}
 	for r := 0; r < R; r++ {
 		w := 16 + r
 		switch kind {
 		case "F16":
-			g.i("VCVTPH2PS %s, Z%d", rowAddr(r, 0), w)
+			g.i("VCVTPH2PS %s, Z%d", addr(r), w)
 		case "BF16":
-			g.i("VPMOVZXWD %s, Z%d", rowAddr(r, 0), w)
+			g.i("VPMOVZXWD %s, Z%d", addr(r), w)
 			g.i("VPSLLD $16, Z%d, Z%d", w, w)
 		}
 	}
@@ -302,7 +310,7 @@ func (g *gen) floatKernel(kind string, R, T int) string {
 			g.i("VFMADD231PS Z24, Z%d, Z%d", 16+r, acc(r, t))
 		}
 	}
-	g.i("ADDQ $32, SI")
+	g.i("ADDQ $%d, SI", 32*R)
 	g.i("ADDQ $64, DI")
 	g.i("DECQ DX")
 	g.i("JNZ %s", loop)

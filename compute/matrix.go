@@ -172,18 +172,16 @@ func (j *matmulJob) Run(_, lo, hi int) {
 // tokens run in parallel over row ranges.
 func (p *Pool) tileMatMul(w *Matrix, x []float32, n int, out []float32, ldo int, qbuf []byte) {
 	k := w.k
-	if k.int8 {
+	if !w.isPacked.Load() {
+		w.packMu.Lock()
 		if !w.isPacked.Load() {
-			w.packMu.Lock()
-			if !w.isPacked.Load() {
-				p.pack(w)
-				w.isPacked.Store(true)
-				if w.Mapped {
-					releasePages(w.Data)
-				}
+			p.pack(w)
+			w.isPacked.Store(true)
+			if w.Mapped {
+				releasePages(w.Data)
 			}
-			w.packMu.Unlock()
 		}
+		w.packMu.Unlock()
 	}
 	p.tj = tileJob{w: w, x: x, n: n, out: out, ldo: ldo, args: p.gargs}
 	p.tj.a = k.layout(qbuf[:k.actBytes(n, w.Cols)], n, w.Cols)
@@ -255,7 +253,7 @@ func (j *tileJob) Run(worker, lo, hi int) {
 		g.x = unsafe.Pointer(&j.a.f[t0*cols])
 		r := lo
 		for ; r+4 <= hi; r += 4 {
-			g.w = unsafe.Pointer(&w.Data[r*w.rowBytes])
+			g.w = unsafe.Pointer(&w.packed[r*w.rowBytes])
 			g.out = unsafe.Pointer(&j.out[t0*j.ldo+r])
 			k.tiles[1][T-1](g)
 		}

@@ -24,8 +24,21 @@ type packJob struct {
 // bytes (2192 bytes per 8 rows and 256 columns instead of 1680: +30% for
 // Q6_K tensors; Q4_K: 1184 instead of 1152).
 
-// packedGroupBytes is the size of 8 packed rows.
+// packRows is how many rows a packed group holds: 8 for the int8
+// kernels, 4 for the float kernels (F16/BF16: per 16 columns the 4 rows'
+// 32 bytes in order; rows past the last whole group stay in the file).
+func packRows(w *Matrix) int {
+	if w.k.int8 {
+		return 8
+	}
+	return 4
+}
+
+// packedGroupBytes is the size of a packed group.
 func packedGroupBytes(w *Matrix) int {
+	if !w.k.int8 {
+		return 4 * w.rowBytes
+	}
 	switch w.k.kquant {
 	case 4:
 		return w.Cols / 256 * 1184
@@ -37,13 +50,26 @@ func packedGroupBytes(w *Matrix) int {
 
 // pack fills w.packed using the pool (the caller holds p.mu).
 func (p *Pool) pack(w *Matrix) {
-	j := &packJob{w: w, dst: make([]byte, w.Rows/8*packedGroupBytes(w))}
-	p.runLocked(j, w.Rows/8, 0)
+	n := w.Rows / packRows(w)
+	j := &packJob{w: w, dst: make([]byte, n*packedGroupBytes(w))}
+	p.runLocked(j, n, 0)
 	w.packed = j.dst
 }
 
 func (j *packJob) Run(_, lo, hi int) {
 	w := j.w
+	if !w.k.int8 {
+		rb := w.rowBytes
+		for g := lo; g < hi; g++ {
+			dst := j.dst[g*4*rb : (g+1)*4*rb]
+			for s := 0; s < rb/32; s++ {
+				for r := 0; r < 4; r++ {
+					copy(dst[128*s+32*r:128*s+32*r+32], w.Data[(4*g+r)*rb+32*s:])
+				}
+			}
+		}
+		return
+	}
 	switch w.k.kquant {
 	case 4:
 		j.packQ4K(lo, hi)
