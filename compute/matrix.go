@@ -188,7 +188,14 @@ func (p *Pool) tileMatMul(w *Matrix, x []float32, n int, out []float32, ldo int,
 	p.tj.prep = true
 	p.runLocked(&p.tj, n, max(1, n/(2*p.threads)))
 	p.tj.prep = false
+	// Decode (few tokens) streams each weight once: few large contiguous
+	// row ranges keep the hardware prefetchers on long runs; prefill
+	// re-reads the chunk's rows for every token tile from cache, so it
+	// takes smaller pieces for balance.
 	chunk := max(8, min(64, w.Rows/(8*p.threads))&^7)
+	if n <= 2 {
+		chunk = max(8, w.Rows/(2*p.threads)&^7)
+	}
 	p.runLocked(&p.tj, w.Rows, chunk)
 	p.tj = tileJob{}
 }

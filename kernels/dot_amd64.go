@@ -71,3 +71,36 @@ func AXPYRows(o, p, v []float32, stride int) {
 	}
 	axpyRowsGeneric(o, p, v, stride)
 }
+
+//go:noescape
+func expSubAVX512(dst, src *float32, n int, sub float32)
+
+//go:noescape
+func swigluAVX512(dst, gate, up *float32, n int)
+
+// useAVX512 enables the float64-precision vector exponential (Softmax,
+// SwiGLU): its float32 results are those of float32(math.Exp(x)) but for
+// values within ~1e-16 of a rounding boundary (≤ 1 ulp apart then).
+var useAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL && os.Getenv("SHIMMER_NOSIMD") == ""
+
+func expSub(dst, src []float32, sub float32) {
+	n := len(src) &^ 7
+	dst = dst[:len(src)]
+	if useAVX512 && n > 0 {
+		expSubAVX512(&dst[0], &src[0], n, sub)
+	} else {
+		n = 0
+	}
+	expSubGeneric(dst[n:], src[n:], sub)
+}
+
+func swiglu(dst, gate, up []float32) {
+	n := len(gate) &^ 7
+	dst, up = dst[:len(gate)], up[:len(gate)]
+	if useAVX512 && n > 0 {
+		swigluAVX512(&dst[0], &gate[0], &up[0], n)
+	} else {
+		n = 0
+	}
+	swigluGeneric(dst[n:], gate[n:], up[n:])
+}

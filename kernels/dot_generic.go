@@ -15,3 +15,7 @@ func DotRows(out, q, k []float32, stride int) { dotRowsGeneric(out, q, k, stride
 // AXPYRows adds p[i]·v[i·stride:i·stride+len(o)] to o for each i in order,
 // as len(p) calls of AXPY would.
 func AXPYRows(o, p, v []float32, stride int) { axpyRowsGeneric(o, p, v, stride) }
+
+func expSub(dst, src []float32, sub float32) { expSubGeneric(dst, src, sub) }
+
+func swiglu(dst, gate, up []float32) { swigluGeneric(dst, gate, up) }

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -60,4 +61,45 @@ func TestRowsMatchGeneric(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The vector exponential gives float32(math.Exp(x)) but, in rare cases
+// where the exact value lies within ~1e-16 of a float32 rounding boundary,
+// the neighbouring float32: count those and bound them to one ulp.
+func TestExpMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	const n = 1 << 20
+	x := make([]float32, n+5)
+	up := make([]float32, n+5)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * 8)
+		up[i] = float32(r.NormFloat64())
+		if i%1000 == 0 {
+			x[i] = float32(r.Float64()*220 - 120) // overflow and underflow ranges
+		}
+	}
+	x[1], x[2], x[3] = 0, -103.9, 88.7
+	got, want := make([]float32, len(x)), make([]float32, len(x))
+	check := func(what string) {
+		off := 0
+		for i := range got {
+			if got[i] == want[i] {
+				continue
+			}
+			off++
+			if d := math.Float32bits(got[i]) - math.Float32bits(want[i]); d != 1 && d != ^uint32(0) {
+				t.Fatalf("%s(%g): %g, generic %g", what, x[i], got[i], want[i])
+			}
+		}
+		if off > len(got)/100000 {
+			t.Fatalf("%s: %d of %d results differ from the generic ones", what, off, len(got))
+		}
+		t.Logf("%s: %d of %d results one ulp from the generic ones", what, off, len(got))
+	}
+	expSub(got, x, 0.75)
+	expSubGeneric(want, x, 0.75)
+	check("exp")
+	swiglu(got, x, up)
+	swigluGeneric(want, x, up)
+	check("swiglu")
 }

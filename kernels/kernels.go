@@ -60,10 +60,9 @@ func Softmax(x []float32) {
 			m = v
 		}
 	}
+	expSub(x, x, m)
 	var sum float64
-	for i, v := range x {
-		e := Exp(v - m)
-		x[i] = e
+	for _, e := range x {
 		sum += float64(e)
 	}
 	inv := float32(1 / sum)
@@ -76,7 +75,16 @@ func Softmax(x []float32) {
 func Exp(x float32) float32 { return float32(math.Exp(float64(x))) }
 
 // SwiGLU writes silu(gate)·up to dst.
-func SwiGLU(dst, gate, up []float32) {
+func SwiGLU(dst, gate, up []float32) { swiglu(dst, gate, up) }
+
+// expSubGeneric sets dst[i] = Exp(src[i] - sub).
+func expSubGeneric(dst, src []float32, sub float32) {
+	for i, v := range src {
+		dst[i] = Exp(v - sub)
+	}
+}
+
+func swigluGeneric(dst, gate, up []float32) {
 	up = up[:len(gate)]
 	dst = dst[:len(gate)]
 	for i, g := range gate {
