@@ -115,11 +115,12 @@ func (g *gen) reduceStore(acc, r, t int) {
 	g.i("VMOVSS X%d, %s", acc, tokAddr("AX", "R14", "R15", t, 4*r))
 }
 
-// Int8 kernels work on weights repacked in groups of 8 rows (see
-// compute/pack.go): per block of 32 columns the 8 f16 scales, then chunks
-// of 32 bytes holding 4 consecutive weight bytes of each of the 8 rows, so
-// one VPDPBUSD with a broadcast dword of activations yields 4 products
-// for each of 8 rows in its 8 lanes. Lane r of a token's int accumulator
+// Int8 kernels work on weights repacked in groups of 16 rows (see
+// compute/pack.go): per block of 32 columns the 16 f16 scales, then chunks
+// of 64 bytes holding 4 consecutive weight bytes of each of the 16 rows,
+// so one VPDPBUSD with a broadcast dword of activations yields 4 products
+// for each of 16 rows in its 16 lanes (one Z register: half the
+// broadcasts and float steps per row of 8-row Y tiles). Lane r of a token's int accumulator
 // thus ends each block with row r's exact integer dot product (started at
 // the correction -offset·Σq), and the float part is the generic code's,
 // lane-wise and in block order:
@@ -129,7 +130,7 @@ func (g *gen) reduceStore(acc, r, t int) {
 // so results are bit-identical to quant's VecDot for every tile shape.
 type int8Kind struct {
 	name       string
-	blockBytes int // bytes of one block of 8 rows
+	blockBytes int // bytes of one block of 8 rows (a 16-row block is twice that)
 	chunks     int // 32-byte chunks per block (Q4_0: 4 holding both nibbles; Q8_0: 8)
 }
 
@@ -158,7 +159,9 @@ func cAddr(t int) string {
 }
 
 func (g *gen) int8Kernel(k int8Kind, T int) string {
-	name := fmt.Sprintf("gemm%sx8_%d", k.name, T)
+	name := fmt.Sprintf("gemm%sx16_%d", k.name, T)
+	// 16 rows per group in Z registers: scales 32 bytes, chunks 64 bytes.
+	const V = "Z"
 	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
 	g.i("MOVQ a+0(FP), AX")
 	g.i("MOVQ %d(AX), SI", argW)
@@ -184,61 +187,58 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 	}
 	ia := func(t, c int) int { return 8 + t*C + c }
 	for t := 0; t < T; t++ {
-		g.i("VPXORD Y%d, Y%d, Y%d", t, t, t)
+		g.i("VPXORD %s%d, %s%d, %s%d", V, t, V, t, V, t)
 	}
 	if k.name == "Q4_0" {
 		g.i("VMOVDQU64 nibbleMask<>(SB), Y27")
+		g.i("VINSERTI64X4 $1, Y27, Z27, Z27")
 	}
 	loop := name + "_loop"
 	g.label(loop)
-	if T <= 2 {
+	if T <= 8 {
 		// Decode streams the weights once: fetch ahead of the loads.
 		g.i("PREFETCHT0 %d(SI)", prefetchInt8)
 		g.i("PREFETCHT0 %d(SI)", prefetchInt8+64)
-		if k.blockBytes > 128 {
-			g.i("PREFETCHT0 %d(SI)", prefetchInt8+128)
-		}
-		if k.blockBytes > 192 {
-			g.i("PREFETCHT0 %d(SI)", prefetchInt8+192)
-			g.i("PREFETCHT0 %d(SI)", prefetchInt8+256)
+		for off := 128; off < 2*k.blockBytes; off += 64 {
+			g.i("PREFETCHT0 %d(SI)", prefetchInt8+off)
 		}
 	}
-	g.i("VCVTPH2PS (SI), Y24")
+	g.i("VCVTPH2PS (SI), Z24")
 	// Weight registers Y16..Y23 hold, in order, the operands for the
 	// activation dwords at column offsets woff[j].
 	var woff []int
 	switch k.name {
 	case "Q4_0":
 		for c := 0; c < 4; c++ {
-			g.i("VPANDD %d(SI), Y27, Y%d", 16+32*c, 16+2*c)
-			g.i("VPSRLW $4, %d(SI), Y%d", 16+32*c, 17+2*c)
-			g.i("VPANDD Y27, Y%d, Y%d", 17+2*c, 17+2*c)
+			g.i("VPANDD %d(SI), Z27, Z%d", 32+64*c, 16+2*c)
+			g.i("VPSRLW $4, %d(SI), Z%d", 32+64*c, 17+2*c)
+			g.i("VPANDD Z27, Z%d, Z%d", 17+2*c, 17+2*c)
 			woff = append(woff, 4*c, 16+4*c)
 		}
 	case "Q8_0":
 		for c := 0; c < 8; c++ {
-			g.i("VMOVDQU64 %d(SI), Y%d", 16+32*c, 16+c)
+			g.i("VMOVDQU64 %d(SI), Z%d", 32+64*c, 16+c)
 			woff = append(woff, 4*c)
 		}
 	}
 	for t := 0; t < T; t++ {
-		g.i("VPBROADCASTD %s, Y%d", cAddr(t), ia(t, 0))
+		g.i("VPBROADCASTD %s, Z%d", cAddr(t), ia(t, 0))
 		for c := 1; c < C; c++ {
-			g.i("VPXORD Y%d, Y%d, Y%d", ia(t, c), ia(t, c), ia(t, c))
+			g.i("VPXORD Z%d, Z%d, Z%d", ia(t, c), ia(t, c), ia(t, c))
 		}
 		for j, off := range woff {
-			g.i("VPDPBUSD.BCST %s, Y%d, Y%d", xAddr(t, off), 16+j, ia(t, j%C))
+			g.i("VPDPBUSD.BCST %s, Z%d, Z%d", xAddr(t, off), 16+j, ia(t, j%C))
 		}
 		for c := 1; c < C; c++ {
-			g.i("VPADDD Y%d, Y%d, Y%d", ia(t, c), ia(t, 0), ia(t, 0))
+			g.i("VPADDD Z%d, Z%d, Z%d", ia(t, c), ia(t, 0), ia(t, 0))
 		}
 		d := 25 + t%2
-		g.i("VCVTDQ2PS Y%d, Y%d", ia(t, 0), ia(t, 0))
-		g.i("VMULPS.BCST %s, Y24, Y%d", dAddr(t), d)
-		g.i("VMULPS Y%d, Y%d, Y%d", d, ia(t, 0), ia(t, 0))
-		g.i("VADDPS Y%d, Y%d, Y%d", ia(t, 0), t, t)
+		g.i("VCVTDQ2PS Z%d, Z%d", ia(t, 0), ia(t, 0))
+		g.i("VMULPS.BCST %s, Z24, Z%d", dAddr(t), d)
+		g.i("VMULPS Z%d, Z%d, Z%d", d, ia(t, 0), ia(t, 0))
+		g.i("VADDPS Z%d, Z%d, Z%d", ia(t, 0), t, t)
 	}
-	g.i("ADDQ $%d, SI", k.blockBytes)
+	g.i("ADDQ $%d, SI", 2*k.blockBytes)
 	g.i("ADDQ $32, DI")
 	g.i("ADDQ $32, R8")
 	g.i("ADDQ $4, BX")
@@ -255,7 +255,7 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 		if t == 4 {
 			g.i("LEAQ (AX)(R14*4), AX")
 		}
-		g.i("VMOVUPS Y%d, %s", t, tokAddr("AX", "R14", "R15", t%4, 0))
+		g.i("VMOVUPS Z%d, %s", t, tokAddr("AX", "R14", "R15", t%4, 0))
 	}
 	g.i("VZEROUPPER")
 	g.i("RET")
@@ -521,7 +521,7 @@ func main() {
 		for _, n := range names {
 			fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n", n)
 		}
-		fmt.Fprintf(&g.g, "\nvar tiles%sx8 = [8]func(*gemmArgs){", k.name)
+		fmt.Fprintf(&g.g, "\nvar tiles%sx16 = [8]func(*gemmArgs){", k.name)
 		for i, n := range names {
 			if i > 0 {
 				g.g.WriteString(", ")

@@ -27,7 +27,8 @@ import (
 // values as they are.
 type tileKernel struct {
 	tiles      *[2][4]func(*gemmArgs) // float kernels: [R==4][T-1]
-	tiles8     *[8]func(*gemmArgs)    // int8 kernels: 8 packed rows × [T-1] tokens
+	tiles8     *[8]func(*gemmArgs)    // int8 kernels: a packed group of rows × [T-1] tokens
+	rows       int                    // int8 kernels: rows per packed group (16 or 8)
 	int8       bool
 	offset     int32 // int8 kernels: the weight offset
 	blockBytes int   // int8 kernels: bytes per weight block
@@ -55,10 +56,10 @@ type gemmArgs struct {
 
 // kernelFor returns the tiled kernel for weight type t and a matrix of
 // rows × cols, or nil. The int8 kernels take weights repacked in groups of
-// 8 rows (pack.go).
+// 16 (Q4_0, Q8_0) or 8 rows (K-quants) (pack.go).
 func kernelFor(t gguf.Type, rows, cols int) *tileKernel {
 	k := tileKernels[t]
-	if k == nil || cols%k.step != 0 || k.int8 && rows%8 != 0 {
+	if k == nil || cols%k.step != 0 || k.int8 && rows%k.rows != 0 {
 		return nil
 	}
 	return k

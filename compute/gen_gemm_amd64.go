@@ -5,56 +5,56 @@
 package compute
 
 //go:noescape
-func gemmQ4_0x8_1(a *gemmArgs)
+func gemmQ4_0x16_1(a *gemmArgs)
 
 //go:noescape
-func gemmQ4_0x8_2(a *gemmArgs)
+func gemmQ4_0x16_2(a *gemmArgs)
 
 //go:noescape
-func gemmQ4_0x8_3(a *gemmArgs)
+func gemmQ4_0x16_3(a *gemmArgs)
 
 //go:noescape
-func gemmQ4_0x8_4(a *gemmArgs)
+func gemmQ4_0x16_4(a *gemmArgs)
 
 //go:noescape
-func gemmQ4_0x8_5(a *gemmArgs)
+func gemmQ4_0x16_5(a *gemmArgs)
 
 //go:noescape
-func gemmQ4_0x8_6(a *gemmArgs)
+func gemmQ4_0x16_6(a *gemmArgs)
 
 //go:noescape
-func gemmQ4_0x8_7(a *gemmArgs)
+func gemmQ4_0x16_7(a *gemmArgs)
 
 //go:noescape
-func gemmQ4_0x8_8(a *gemmArgs)
+func gemmQ4_0x16_8(a *gemmArgs)
 
-var tilesQ4_0x8 = [8]func(*gemmArgs){gemmQ4_0x8_1, gemmQ4_0x8_2, gemmQ4_0x8_3, gemmQ4_0x8_4, gemmQ4_0x8_5, gemmQ4_0x8_6, gemmQ4_0x8_7, gemmQ4_0x8_8}
-
-//go:noescape
-func gemmQ8_0x8_1(a *gemmArgs)
+var tilesQ4_0x16 = [8]func(*gemmArgs){gemmQ4_0x16_1, gemmQ4_0x16_2, gemmQ4_0x16_3, gemmQ4_0x16_4, gemmQ4_0x16_5, gemmQ4_0x16_6, gemmQ4_0x16_7, gemmQ4_0x16_8}
 
 //go:noescape
-func gemmQ8_0x8_2(a *gemmArgs)
+func gemmQ8_0x16_1(a *gemmArgs)
 
 //go:noescape
-func gemmQ8_0x8_3(a *gemmArgs)
+func gemmQ8_0x16_2(a *gemmArgs)
 
 //go:noescape
-func gemmQ8_0x8_4(a *gemmArgs)
+func gemmQ8_0x16_3(a *gemmArgs)
 
 //go:noescape
-func gemmQ8_0x8_5(a *gemmArgs)
+func gemmQ8_0x16_4(a *gemmArgs)
 
 //go:noescape
-func gemmQ8_0x8_6(a *gemmArgs)
+func gemmQ8_0x16_5(a *gemmArgs)
 
 //go:noescape
-func gemmQ8_0x8_7(a *gemmArgs)
+func gemmQ8_0x16_6(a *gemmArgs)
 
 //go:noescape
-func gemmQ8_0x8_8(a *gemmArgs)
+func gemmQ8_0x16_7(a *gemmArgs)
 
-var tilesQ8_0x8 = [8]func(*gemmArgs){gemmQ8_0x8_1, gemmQ8_0x8_2, gemmQ8_0x8_3, gemmQ8_0x8_4, gemmQ8_0x8_5, gemmQ8_0x8_6, gemmQ8_0x8_7, gemmQ8_0x8_8}
+//go:noescape
+func gemmQ8_0x16_8(a *gemmArgs)
+
+var tilesQ8_0x16 = [8]func(*gemmArgs){gemmQ8_0x16_1, gemmQ8_0x16_2, gemmQ8_0x16_3, gemmQ8_0x16_4, gemmQ8_0x16_5, gemmQ8_0x16_6, gemmQ8_0x16_7, gemmQ8_0x16_8}
 
 //go:noescape
 func gemmQ4_Kx8_1(a *gemmArgs)

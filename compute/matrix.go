@@ -192,9 +192,9 @@ func (p *Pool) tileMatMul(w *Matrix, x []float32, n int, out []float32, ldo int,
 	// row ranges keep the hardware prefetchers on long runs; prefill
 	// re-reads the chunk's rows for every token tile from cache, so it
 	// takes smaller pieces for balance.
-	chunk := max(8, min(64, w.Rows/(8*p.threads))&^7)
+	chunk := max(16, min(64, w.Rows/(8*p.threads))&^15)
 	if n <= 2 {
-		chunk = max(8, w.Rows/(2*p.threads)&^7)
+		chunk = max(16, w.Rows/(2*p.threads)&^15)
 	}
 	p.runLocked(&p.tj, w.Rows, chunk)
 	p.tj = tileJob{}
@@ -234,20 +234,21 @@ func (j *tileJob) Run(worker, lo, hi int) {
 	g.ldo = uintptr(4 * j.ldo)
 	g.n = uintptr(cols / k.step)
 	if k.int8 {
-		// Row ranges start at multiples of 8 (the chunk size is one).
+		// Row ranges start at multiples of the group size (the chunk
+		// size is one).
 		dn, cn := int(g.dstride/4), int(g.dstride/4)
 		if k.kquant != 0 {
 			g.n = uintptr(cols / 256)
 			cn = int(g.cstride / 4)
 		}
-		gb := len(w.packed) / (w.Rows / 8)
+		gb := len(w.packed) / (w.Rows / k.rows)
 		for t0 := 0; t0 < j.n; t0 += k.maxT {
 			T := min(k.maxT, j.n-t0)
 			g.x = unsafe.Pointer(&j.a.q[t0*cols])
 			g.xd = unsafe.Pointer(&j.a.d[t0*dn])
 			g.xc = unsafe.Pointer(&j.a.c[t0*cn])
-			for r := lo; r < hi; r += 8 {
-				g.w = unsafe.Pointer(&w.packed[r/8*gb])
+			for r := lo; r < hi; r += k.rows {
+				g.w = unsafe.Pointer(&w.packed[r/k.rows*gb])
 				g.out = unsafe.Pointer(&j.out[t0*j.ldo+r])
 				k.tiles8[T-1](g)
 			}

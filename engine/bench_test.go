@@ -88,3 +88,14 @@ func TestDecodeAllocs(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkParallel decodes 8 sequences together (32 steps per iteration).
+func BenchmarkParallel(b *testing.B) {
+	m := benchModel(b)
+	defer m.Close()
+	for i := 0; i < b.N; i++ {
+		if _, err := Bench(m.Model, m.Pool, BenchOptions{Gen: 64, Parallel: 8, Reps: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
