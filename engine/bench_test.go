@@ -94,7 +94,7 @@ func BenchmarkParallel(b *testing.B) {
 	m := benchModel(b)
 	defer m.Close()
 	for i := 0; i < b.N; i++ {
-		if _, err := Bench(m.Model, m.Pool, BenchOptions{Gen: 64, Parallel: 8, Reps: 1}); err != nil {
+		if _, err := Bench(m.Model, m.Pool, BenchOptions{Prompt: 128, Gen: 64, Parallel: 8, Reps: 1}); err != nil {
 			b.Fatal(err)
 		}
 	}
