@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -54,13 +55,14 @@ func newBenchCmd() *cobra.Command {
 				size = st.Size()
 			}
 			h := e.Model.Hyper()
-			fmt.Fprintf(w, "| model | size | params | threads | test | t/s |\n")
+			fmt.Fprintf(w, "| model | size | arch | threads | test | t/s |\n")
 			fmt.Fprintf(w, "| --- | ---: | ---: | ---: | ---: | ---: |\n")
 			name := strings.TrimSuffix(filepath.Base(mf.path), ".gguf")
 			for _, r := range res {
 				fmt.Fprintf(w, "| %s | %.2f GiB | %s | %d | %s | %.2f ± %.2f |\n",
 					name, float64(size)/(1<<30), h.Arch, e.Pool.Threads(), r.Test, r.Mean, r.StdDev)
 			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "load %v (not timed above; weights are repacked during the warm-up)\n", e.LoadTime.Round(time.Millisecond))
 			return nil
 		},
 	}
