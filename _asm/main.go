@@ -505,6 +505,152 @@ func (g *gen) q4kKernel(T int) string {
 	return name
 }
 
+// AVX2 kernels, for CPUs without AVX-512 (VEX encodings, Y0-Y15 only).
+// Integer: weights repacked by 8 rows as for the 8-row layout of the
+// AVX-512 kernels (16-byte scale header, 32-byte chunks), 1-4 tokens.
+// Without VPDPBUSD a chunk product is VPMADDUBSW (u8·s8 pairs to s16) then
+// VPMADDWD by ones (pairs to s32): Q4_0 nibbles (≤ 15) cannot saturate the
+// s16 pairs; Q8_0 weights are kept signed and multiplied as |w| by x with
+// w's sign (VPSIGNB), so no correction applies (offset 0). Results are
+// bit-identical to the generic code, as for the AVX-512 kernels.
+func (g *gen) avx2Int8Kernel(k int8Kind, T int) string {
+	name := fmt.Sprintf("gemm%sAVX2x8_%d", k.name, T)
+	g.kPrologue(name) // x DI/R10/R11, d BX/R12/R13, c CX with d's stride
+	// Registers: acc Y0-Y3, int Y4-Y7, weights Y8-Y9, temps Y10-Y11,
+	// ones (16-bit) Y12, nibble mask Y13, dw Y14, d·dx Y15.
+	for t := 0; t < T; t++ {
+		g.i("VPXOR Y%d, Y%d, Y%d", t, t, t)
+	}
+	g.i("VPCMPEQW Y12, Y12, Y12")
+	g.i("VPSRLW $15, Y12, Y12")
+	if k.name == "Q4_0" {
+		g.i("VMOVDQU nibbleMask<>(SB), Y13")
+	}
+	loop := name + "_loop"
+	g.label(loop)
+	if T <= 2 {
+		for off := 0; off < k.blockBytes; off += 64 {
+			g.i("PREFETCHT0 %d(SI)", prefetchInt8+off)
+		}
+	}
+	g.i("VCVTPH2PS (SI), Y14")
+	for t := 0; t < T; t++ {
+		g.i("VPBROADCASTD %s, Y%d", tokAddr("CX", "R12", "R13", t, 0), 4+t)
+	}
+	// product adds u8(w)·s8(x dword at off) of token t to int t.
+	product := func(w, t, off int) {
+		g.i("VPBROADCASTD %s, Y10", kx(t, off))
+		if k.name == "Q8_0" {
+			g.i("VPSIGNB Y%d, Y10, Y10", w)
+			g.i("VPABSB Y%d, Y11", w)
+			g.i("VPMADDUBSW Y10, Y11, Y10")
+		} else {
+			g.i("VPMADDUBSW Y10, Y%d, Y10", w)
+		}
+		g.i("VPMADDWD Y12, Y10, Y10")
+		g.i("VPADDD Y10, Y%d, Y%d", 4+t, 4+t)
+	}
+	switch k.name {
+	case "Q4_0":
+		for c := 0; c < 4; c++ {
+			g.i("VMOVDQU %d(SI), Y9", 16+32*c)
+			g.i("VPAND Y13, Y9, Y8")
+			g.i("VPSRLW $4, Y9, Y9")
+			g.i("VPAND Y13, Y9, Y9")
+			for t := 0; t < T; t++ {
+				product(8, t, 4*c)
+				product(9, t, 16+4*c)
+			}
+		}
+	case "Q8_0":
+		for c := 0; c < 8; c++ {
+			g.i("VMOVDQU %d(SI), Y8", 16+32*c)
+			for t := 0; t < T; t++ {
+				product(8, t, 4*c)
+			}
+		}
+	}
+	for t := 0; t < T; t++ {
+		g.i("VBROADCASTSS %s, Y15", kd(t))
+		g.i("VMULPS Y15, Y14, Y15")
+		g.i("VCVTDQ2PS Y%d, Y%d", 4+t, 4+t)
+		g.i("VMULPS Y15, Y%d, Y%d", 4+t, 4+t)
+		g.i("VADDPS Y%d, Y%d, Y%d", 4+t, t, t)
+	}
+	g.i("ADDQ $%d, SI", k.blockBytes)
+	g.i("ADDQ $32, DI")
+	g.i("ADDQ $4, BX")
+	g.i("ADDQ $4, CX")
+	g.i("DECQ DX")
+	g.i("JNZ %s", loop)
+	g.kEpilogue(T)
+	return name
+}
+
+// avx2FloatKernel: F16/BF16 weights repacked by 4 rows (R = 4) or in the
+// file layout (R = 1), one token, 16 columns per step as two 8-lane Y
+// halves with their own accumulators per row, FMA.
+func (g *gen) avx2FloatKernel(kind string, R int) string {
+	const T = 1
+	name := fmt.Sprintf("gemm%sAVX2_%dx%d", kind, R, T)
+	g.prologue(name)
+	acc := func(r, t, h int) int { return (r*T+t)*2 + h }
+	n := 2 * R * T
+	for i := 0; i < n; i++ {
+		g.i("VPXOR Y%d, Y%d, Y%d", i, i, i)
+	}
+	addr := func(r, h int) string {
+		if R == 4 {
+			return fmt.Sprintf("%d(SI)", 32*r+16*h)
+		}
+		return rowAddr(r, 16*h)
+	}
+	loop := name + "_loop"
+	g.label(loop)
+	if T == 1 {
+		g.i("PREFETCHT0 %d(SI)", prefetchFloat)
+		if R == 4 {
+			g.i("PREFETCHT0 %d(SI)", prefetchFloat+64)
+		}
+	}
+	for r := 0; r < R; r++ {
+		for h := 0; h < 2; h++ {
+			w := 14 + h
+			switch kind {
+			case "F16":
+				g.i("VCVTPH2PS %s, Y%d", addr(r, h), w)
+			case "BF16":
+				g.i("VPMOVZXWD %s, Y%d", addr(r, h), w)
+				g.i("VPSLLD $16, Y%d, Y%d", w, w)
+			}
+			for t := 0; t < T; t++ {
+				g.i("VMOVUPS %s, Y%d", tokAddr("DI", "R10", "R11", t, 32*h), 12+t%2)
+				g.i("VFMADD231PS Y%d, Y%d, Y%d", 12+t%2, w, acc(r, t, h))
+			}
+		}
+	}
+	g.i("ADDQ $%d, SI", 32*R)
+	g.i("ADDQ $64, DI")
+	g.i("DECQ DX")
+	g.i("JNZ %s", loop)
+	for r := 0; r < R; r++ {
+		for t := 0; t < T; t++ {
+			a := acc(r, t, 0)
+			g.i("VADDPS Y%d, Y%d, Y%d", a+1, a, a)
+			g.i("VEXTRACTF128 $1, Y%d, X%d", a, a+1)
+			g.i("VADDPS X%d, X%d, X%d", a+1, a, a)
+			g.i("VMOVSHDUP X%d, X%d", a, a+1)
+			g.i("VADDPS X%d, X%d, X%d", a+1, a, a)
+			g.i("VMOVHLPS X%d, X%d, X%d", a, a, a+1)
+			g.i("VADDSS X%d, X%d, X%d", a+1, a, a)
+			g.i("VMOVSS X%d, %s", a, tokAddr("AX", "R14", "R15", t, 4*r))
+		}
+	}
+	g.i("VZEROUPPER")
+	g.i("RET")
+	return name
+}
+
 func main() {
 	out := flag.String("out", "../compute", "output folder")
 	flag.Parse()
@@ -550,6 +696,23 @@ func main() {
 			names = append(names, g.floatKernel(kind, sh[0], sh[1]))
 		}
 		g.decls(kind, names)
+	}
+	for _, k := range []int8Kind{{"Q4_0", 8 * 18, 4}, {"Q8_0", 8 * 34, 8}} {
+		var names []string
+		for T := 1; T <= 4; T++ {
+			names = append(names, g.avx2Int8Kernel(k, T))
+		}
+		for _, n := range names {
+			fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n", n)
+		}
+		fmt.Fprintf(&g.g, "\nvar tiles%sAVX2x8 = [8]func(*gemmArgs){%s, %s, %s, %s}\n", k.name, names[0], names[1], names[2], names[3])
+	}
+	for _, kind := range []string{"F16", "BF16"} {
+		names := []string{g.avx2FloatKernel(kind, 1), g.avx2FloatKernel(kind, 4)}
+		for _, n := range names {
+			fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n", n)
+		}
+		fmt.Fprintf(&g.g, "\nvar tiles%sAVX2 = [2][4]func(*gemmArgs){\n\t{%s},\n\t{%s},\n}\n", kind, names[0], names[1])
 	}
 	write := func(name string, b []byte) {
 		if err := os.WriteFile(filepath.Join(*out, name), b, 0o644); err != nil {

@@ -35,7 +35,7 @@ type tileKernel struct {
 	step       int   // elements per kernel step (cols must be a multiple)
 	roundF16   bool  // float kernels: round activations to F16
 	kquant     int   // K-quant kernels: 4 (Q4_K) or 6 (Q6_K); Q8_K activations
-	maxT       int   // int8 kernels: most tokens per tile
+	maxT       int   // most tokens per tile (float kernels: 0 means 4)
 }
 
 // gemmArgs is the argument block of a tile kernel; its layout is known to

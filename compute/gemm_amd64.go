@@ -14,10 +14,34 @@ import (
 // BW and VL; the int8 ones also VNNI (VPDPBUSD). Without them the generic
 // path runs.
 func init() {
-	x := &cpu.X86
 	if os.Getenv("SHIMMER_NOSIMD") != "" {
 		return
 	}
+	if os.Getenv("SHIMMER_AVX2") == "" {
+		registerAVX512()
+	}
+	if len(tileKernels) == 0 {
+		registerAVX2()
+	}
+}
+
+// registerAVX2 sets the AVX2 kernels (FMA and F16C too), for CPUs without
+// AVX-512 (SHIMMER_AVX2=1 selects them on any CPU, for comparison).
+func registerAVX2() {
+	x := &cpu.X86
+	if !(x.HasAVX2 && x.HasFMA && x.HasF16C) {
+		return
+	}
+	tileKernels[gguf.TypeQ4_0] = &tileKernel{tiles8: &tilesQ4_0AVX2x8, rows: 8, int8: true, offset: 8, blockBytes: 18, step: 32, maxT: 4}
+	tileKernels[gguf.TypeQ8_0] = &tileKernel{tiles8: &tilesQ8_0AVX2x8, rows: 8, int8: true, offset: 0, blockBytes: 34, step: 32, maxT: 4}
+	tileKernels[gguf.TypeF16] = &tileKernel{tiles: &tilesF16AVX2, step: 16, roundF16: true, maxT: 1}
+	tileKernels[gguf.TypeBF16] = &tileKernel{tiles: &tilesBF16AVX2, step: 16, maxT: 1}
+}
+
+// registerAVX512 sets the AVX-512 kernels (F, BW, VL; VNNI for the
+// integer ones).
+func registerAVX512() {
+	x := &cpu.X86
 	if !(x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasFMA && x.HasAVX2) {
 		return
 	}

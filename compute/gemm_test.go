@@ -53,6 +53,10 @@ func TestTileKernels(t *testing.T) {
 	if len(tileKernels) == 0 {
 		t.Skip("no tile kernels on this CPU/build")
 	}
+	checkTileKernels(t)
+}
+
+func checkTileKernels(t *testing.T) {
 	pool := NewPool(2)
 	defer pool.Close()
 	r := rand.New(rand.NewPCG(1, 2))

@@ -141,3 +141,53 @@ var tilesBF16 = [2][4]func(*gemmArgs){
 	{gemmBF16_1x1, gemmBF16_1x2, gemmBF16_1x3, gemmBF16_1x4},
 	{gemmBF16_4x1, gemmBF16_4x2, gemmBF16_4x3, gemmBF16_4x4},
 }
+
+//go:noescape
+func gemmQ4_0AVX2x8_1(a *gemmArgs)
+
+//go:noescape
+func gemmQ4_0AVX2x8_2(a *gemmArgs)
+
+//go:noescape
+func gemmQ4_0AVX2x8_3(a *gemmArgs)
+
+//go:noescape
+func gemmQ4_0AVX2x8_4(a *gemmArgs)
+
+var tilesQ4_0AVX2x8 = [8]func(*gemmArgs){gemmQ4_0AVX2x8_1, gemmQ4_0AVX2x8_2, gemmQ4_0AVX2x8_3, gemmQ4_0AVX2x8_4}
+
+//go:noescape
+func gemmQ8_0AVX2x8_1(a *gemmArgs)
+
+//go:noescape
+func gemmQ8_0AVX2x8_2(a *gemmArgs)
+
+//go:noescape
+func gemmQ8_0AVX2x8_3(a *gemmArgs)
+
+//go:noescape
+func gemmQ8_0AVX2x8_4(a *gemmArgs)
+
+var tilesQ8_0AVX2x8 = [8]func(*gemmArgs){gemmQ8_0AVX2x8_1, gemmQ8_0AVX2x8_2, gemmQ8_0AVX2x8_3, gemmQ8_0AVX2x8_4}
+
+//go:noescape
+func gemmF16AVX2_1x1(a *gemmArgs)
+
+//go:noescape
+func gemmF16AVX2_4x1(a *gemmArgs)
+
+var tilesF16AVX2 = [2][4]func(*gemmArgs){
+	{gemmF16AVX2_1x1},
+	{gemmF16AVX2_4x1},
+}
+
+//go:noescape
+func gemmBF16AVX2_1x1(a *gemmArgs)
+
+//go:noescape
+func gemmBF16AVX2_4x1(a *gemmArgs)
+
+var tilesBF16AVX2 = [2][4]func(*gemmArgs){
+	{gemmBF16AVX2_1x1},
+	{gemmBF16AVX2_4x1},
+}

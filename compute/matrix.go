@@ -256,8 +256,12 @@ func (j *tileJob) Run(worker, lo, hi int) {
 		return
 	}
 	g.wstride = uintptr(w.rowBytes)
-	for t0 := 0; t0 < j.n; t0 += 4 {
-		T := min(4, j.n-t0)
+	maxT := k.maxT
+	if maxT == 0 {
+		maxT = 4
+	}
+	for t0 := 0; t0 < j.n; t0 += maxT {
+		T := min(maxT, j.n-t0)
 		g.x = unsafe.Pointer(&j.a.f[t0*cols])
 		r := lo
 		for ; r+4 <= hi; r += 4 {

@@ -80,7 +80,11 @@ func (j *packJob) Run(_, lo, hi int) {
 	}
 	nb := w.Cols / 32
 	bb := w.k.blockBytes
-	q8 := w.k.offset == 128
+	q8 := w.k.blockBytes == 34
+	var bias byte
+	if w.k.offset == 128 {
+		bias = 0x80 // VPDPBUSD's unsigned operand; the AVX2 kernels keep the sign
+	}
 	R := w.k.rows
 	for g := lo; g < hi; g++ {
 		for b := 0; b < nb; b++ {
@@ -91,7 +95,7 @@ func (j *packJob) Run(_, lo, hi int) {
 				if q8 {
 					for c := 0; c < 8; c++ {
 						for i := 0; i < 4; i++ {
-							dst[2*R+4*R*c+4*r+i] = src[2+4*c+i] ^ 0x80
+							dst[2*R+4*R*c+4*r+i] = src[2+4*c+i] ^ bias
 						}
 					}
 					continue
