@@ -429,9 +429,27 @@ func (g *gen) q6kKernel(T int) string {
 // group 2k+1): 1184 bytes. Per superblock and token, isum = Σ sc_j·S_j,
 // summs = Σ m_j·Σq_j (exact) and acc += (d·dy)·float(isum) -
 // (dmin·dy)·float(summs), as the generic code.
-func (g *gen) q4kKernel(T int) string {
+func (g *gen) q4kKernel(T int) string { return g.k45Kernel(T, false) }
+
+// Q5_K, repacked by 8 rows as Q4_K plus, after each pair's chunks, the
+// fifth bits: for each chunk c a 32-bit mask for its low-nibble values
+// and one for its high-nibble values (bit 4r+i: row r, column i), 64
+// bytes per pair: 1440 bytes per superblock. A mask becomes +16 on the
+// bytes it selects (KMOVD, VPMOVM2B, AND 16, OR).
+func (g *gen) q5kKernel(T int) string { return g.k45Kernel(T, true) }
+
+func (g *gen) k45Kernel(T int, q5 bool) string {
 	name := fmt.Sprintf("gemmQ4_Kx8_%d", T)
+	pair := 272
+	if q5 {
+		name = fmt.Sprintf("gemmQ5_Kx8_%d", T)
+		pair = 336
+	}
 	g.kPrologue(name)
+	if q5 {
+		g.i("MOVL $0x10101010, AX")
+		g.i("VPBROADCASTD AX, Y31")
+	}
 	for t := 0; t < T; t++ {
 		g.i("VPXORD Y%d, Y%d, Y%d", t, t, t)
 	}
@@ -457,6 +475,14 @@ func (g *gen) q4kKernel(T int) string {
 			g.i("VPANDD %d(SI), Y30, Y%d", 16+32*c, 16+i)
 			g.i("VPSRLW $4, %d(SI), Y%d", 16+32*c, 20+i)
 			g.i("VPANDD Y30, Y%d, Y%d", 20+i, 20+i)
+			if q5 {
+				for hl, w := range []int{16 + i, 20 + i} {
+					g.i("KMOVD %d(SI), K1", 272+8*c+4*hl)
+					g.i("VPMOVM2B K1, Y26")
+					g.i("VPANDD Y31, Y26, Y26")
+					g.i("VPORD Y26, Y%d, Y%d", w, w)
+				}
+			}
 		}
 		for t := 0; t < T; t++ {
 			for i := 0; i < 4; i++ {
@@ -472,7 +498,7 @@ func (g *gen) q4kKernel(T int) string {
 		g.i("VPADDD Y%d, Y%d, Y%d", 8+t, 4+t, 4+t)
 		g.i("VPADDD Y%d, Y%d, Y%d", 12+t, 4+t, 4+t)
 	}
-	g.i("ADDQ $272, SI")
+	g.i("ADDQ $%d, SI", pair)
 	g.i("ADDQ $64, DI")
 	g.i("DECQ AX")
 	g.i("JNZ %s", inner)
@@ -679,7 +705,7 @@ func main() {
 	for _, k := range []struct {
 		name string
 		f    func(int) string
-	}{{"Q4_K", g.q4kKernel}, {"Q6_K", g.q6kKernel}} {
+	}{{"Q4_K", g.q4kKernel}, {"Q5_K", g.q5kKernel}, {"Q6_K", g.q6kKernel}} {
 		var names []string
 		for T := 1; T <= 4; T++ {
 			names = append(names, k.f(T))

@@ -34,7 +34,7 @@ type tileKernel struct {
 	blockBytes int   // int8 kernels: bytes per weight block
 	step       int   // elements per kernel step (cols must be a multiple)
 	roundF16   bool  // float kernels: round activations to F16
-	kquant     int   // K-quant kernels: 4 (Q4_K) or 6 (Q6_K); Q8_K activations
+	kquant     int   // K-quant kernels: 4 (Q4_K, Q5_K) or 6 (Q6_K); Q8_K activations
 	maxT       int   // most tokens per tile (float kernels: 0 means 4)
 }
 

@@ -71,6 +71,20 @@ func gemmQ4_Kx8_4(a *gemmArgs)
 var tilesQ4_Kx8 = [8]func(*gemmArgs){gemmQ4_Kx8_1, gemmQ4_Kx8_2, gemmQ4_Kx8_3, gemmQ4_Kx8_4}
 
 //go:noescape
+func gemmQ5_Kx8_1(a *gemmArgs)
+
+//go:noescape
+func gemmQ5_Kx8_2(a *gemmArgs)
+
+//go:noescape
+func gemmQ5_Kx8_3(a *gemmArgs)
+
+//go:noescape
+func gemmQ5_Kx8_4(a *gemmArgs)
+
+var tilesQ5_Kx8 = [8]func(*gemmArgs){gemmQ5_Kx8_1, gemmQ5_Kx8_2, gemmQ5_Kx8_3, gemmQ5_Kx8_4}
+
+//go:noescape
 func gemmQ6_Kx8_1(a *gemmArgs)
 
 //go:noescape

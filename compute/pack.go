@@ -1,5 +1,7 @@
 package compute
 
+import "github.com/shimmer-llm/shimmer/gguf"
+
 // Repacking for the int8 tile kernels. A group of 16 weight rows becomes,
 // per block of 32 columns, the 16 f16 scales (32 bytes) followed by chunks
 // of 64 bytes, each holding 4 consecutive quant bytes of row 0, then of
@@ -41,6 +43,9 @@ func packedGroupBytes(w *Matrix) int {
 	}
 	switch w.k.kquant {
 	case 4:
+		if w.Type == gguf.TypeQ5_K {
+			return w.Cols / 256 * 1440
+		}
 		return w.Cols / 256 * 1184
 	case 6:
 		return w.Cols / 256 * 2192
@@ -72,7 +77,7 @@ func (j *packJob) Run(_, lo, hi int) {
 	}
 	switch w.k.kquant {
 	case 4:
-		j.packQ4K(lo, hi)
+		j.packQ45K(lo, hi)
 		return
 	case 6:
 		j.packQ6K(lo, hi)
@@ -158,26 +163,48 @@ func scaleMinK4(j int, q []byte) (sc, m uint8) {
 	return q[j+4]&15 | (q[j-4]>>6)<<4, q[j+4]>>4 | (q[j]>>6)<<4
 }
 
-func (j *packJob) packQ4K(lo, hi int) {
+// packQ45K packs Q4_K, or Q5_K with its fifth bits after each pair of
+// groups (see q4kKernel and q5kKernel in _asm).
+func (j *packJob) packQ45K(lo, hi int) {
 	w := j.w
 	gb := packedGroupBytes(w)
+	q5 := w.Type == gguf.TypeQ5_K
+	bb, sb, qsOff, pair := 144, 1184, 16, 272
+	if q5 {
+		bb, sb, qsOff, pair = 176, 1440, 48, 336
+	}
 	for g := lo; g < hi; g++ {
 		for b := 0; b < w.Cols/256; b++ {
-			dst := j.dst[g*gb+b*1184 : g*gb+(b+1)*1184]
+			dst := j.dst[g*gb+b*sb : g*gb+(b+1)*sb]
+			if q5 {
+				clear(dst)
+			}
 			for r := 0; r < 8; r++ {
-				blk := w.Data[(8*g+r)*w.rowBytes+b*144:]
+				blk := w.Data[(8*g+r)*w.rowBytes+b*bb:]
 				dst[2*r], dst[2*r+1] = blk[0], blk[1]     // d
 				dst[16+2*r], dst[17+2*r] = blk[2], blk[3] // dmin
 				for jj := 0; jj < 8; jj++ {
 					sc, m := scaleMinK4(jj, blk[4:16])
 					dst[32+8*jj+r] = m
-					k, hi := jj/2, jj%2
-					dst[96+272*k+8*hi+r] = sc
+					k, h := jj/2, jj%2
+					dst[96+pair*k+8*h+r] = sc
 				}
 				for k := 0; k < 4; k++ {
 					for c := 0; c < 8; c++ {
-						o := 96 + 272*k + 16 + 32*c + 4*r
-						copy(dst[o:o+4], blk[16+32*k+4*c:16+32*k+4*c+4])
+						o := 96 + pair*k + 16 + 32*c + 4*r
+						copy(dst[o:o+4], blk[qsOff+32*k+4*c:qsOff+32*k+4*c+4])
+						if !q5 {
+							continue
+						}
+						qh := blk[16:48]
+						for i := 0; i < 4; i++ {
+							for hl := 0; hl < 2; hl++ {
+								e := 64*k + 32*hl + 4*c + i
+								if qh[e%32]>>(e/32)&1 != 0 {
+									dst[96+pair*k+272+8*c+4*hl+(4*r+i)/8] |= 1 << ((4*r + i) % 8)
+								}
+							}
+						}
 					}
 				}
 			}
