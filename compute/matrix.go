@@ -193,7 +193,7 @@ func (p *Pool) tileMatMul(w *Matrix, x []float32, n int, out []float32, ldo int,
 	// re-reads the chunk's rows for every token tile from cache, so it
 	// takes smaller pieces for balance.
 	chunk := max(16, min(64, w.Rows/(8*p.threads))&^15)
-	if n <= 2 {
+	if n <= decodeTokens {
 		chunk = max(16, w.Rows/(2*p.threads)&^15)
 	}
 	p.runLocked(&p.tj, w.Rows, chunk)
@@ -276,3 +276,7 @@ func (j *tileJob) Run(worker, lo, hi int) {
 		}
 	}
 }
+
+// decodeTokens is the most tokens of a product that is split like a decode
+// step (few long row ranges: each weight is read once from memory).
+const decodeTokens = 8
