@@ -103,7 +103,9 @@ func (s *State) Attention(l int, b *Batch, q, k, v, out []float32) {
 		scale = 1
 	}
 	s.att = attentionJob{s: s, l: l, b: b, q: q, out: out, window: window, scale: scale}
-	s.Pool.Run(&s.att, b.Len()*h.Heads, 1)
+	// Whole query groups per piece: the heads that share a KV head read
+	// the same cached rows, so one thread should read them once.
+	s.Pool.Run(&s.att, b.Len()*h.Heads, h.Heads/h.KVHeads)
 	s.att = attentionJob{}
 }
 
