@@ -228,3 +228,31 @@ func TestQuantizeRowQ8K(t *testing.T) {
 		}
 	}
 }
+
+// MatMul3 gives exactly the results of separate products.
+func TestMatMul3(t *testing.T) {
+	pool := NewPool(2)
+	defer pool.Close()
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeF16, gguf.TypeF32} {
+		for _, n := range []int{1, 3, 9, 40} {
+			var ws [3]*Matrix
+			var outs, want [3][]float32
+			for i, rows := range []int{48, 16, 32} {
+				ws[i], _ = randMatrix(t, typ, rows, 512, r)
+				outs[i], want[i] = make([]float32, n*rows), make([]float32, n*rows)
+			}
+			x := randRows(n, 512, r)
+			qbuf := make([]byte, 4*n*512+512)
+			pool.MatMul3(ws, x, n, outs, qbuf)
+			for i := range ws {
+				pool.MatMul(ws[i], x, n, want[i], qbuf)
+				for e := range want[i] {
+					if outs[i][e] != want[i][e] {
+						t.Fatalf("%s n=%d matrix %d: [%d] %g, alone %g", typ, n, i, e, outs[i][e], want[i][e])
+					}
+				}
+			}
+		}
+	}
+}

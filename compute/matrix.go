@@ -171,44 +171,92 @@ func (j *matmulJob) Run(_, lo, hi int) {
 // converted once (in parallel over tokens), then tiles of 4 rows × 4
 // tokens run in parallel over row ranges.
 func (p *Pool) tileMatMul(w *Matrix, x []float32, n int, out []float32, ldo int, qbuf []byte) {
-	k := w.k
-	if !w.isPacked.Load() {
-		w.packMu.Lock()
-		if !w.isPacked.Load() {
-			p.pack(w)
-			w.isPacked.Store(true)
-			if w.Mapped {
-				releasePages(w.Data)
+	p.tileMatMuls([3]*Matrix{w}, x, n, [3][]float32{out}, [3]int{ldo}, qbuf)
+}
+
+// MatMul3 computes up to three products of the same activations (nil
+// matrices are skipped), such as a layer's query, key and value
+// projections: out[i][t·Rows_i + r] = ws[i][r]·x[t]. With tile kernels the
+// activations are converted once and all rows run as one parallel job;
+// the results are those of separate MatMul calls.
+func (p *Pool) MatMul3(ws [3]*Matrix, x []float32, n int, outs [3][]float32, qbuf []byte) {
+	fused := ws[0] != nil && ws[0].k != nil
+	for _, w := range ws[1:] {
+		if w != nil && (w.k != ws[0].k || w.Cols != ws[0].Cols) {
+			fused = false
+		}
+	}
+	if !fused {
+		for i, w := range ws {
+			if w != nil {
+				p.MatMul(w, x, n, outs[i], qbuf)
 			}
 		}
-		w.packMu.Unlock()
+		return
 	}
-	p.tj = tileJob{w: w, x: x, n: n, out: out, ldo: ldo, args: p.gargs}
-	p.tj.a = k.layout(qbuf[:k.actBytes(n, w.Cols)], n, w.Cols)
+	var ldo [3]int
+	for i, w := range ws {
+		if w != nil {
+			ldo[i] = w.Rows
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tileMatMuls(ws, x, n, outs, ldo, qbuf)
+}
+
+// tileMatMuls runs the products of ws (same tile kernel and row length)
+// with the activations converted once, in parallel over tokens, then
+// tiles of rows × tokens in parallel over pieces of row ranges.
+func (p *Pool) tileMatMuls(ws [3]*Matrix, x []float32, n int, outs [3][]float32, ldo [3]int, qbuf []byte) {
+	w0 := ws[0]
+	k := w0.k
+	p.tj = tileJob{x: x, n: n, args: p.gargs}
+	for i, w := range ws {
+		if w == nil {
+			continue
+		}
+		if !w.isPacked.Load() {
+			w.packMu.Lock()
+			if !w.isPacked.Load() {
+				p.pack(w)
+				w.isPacked.Store(true)
+				if w.Mapped {
+					releasePages(w.Data)
+				}
+			}
+			w.packMu.Unlock()
+		}
+		// Decode (few tokens) streams each weight once: few large
+		// contiguous row ranges keep the hardware prefetchers on long
+		// runs; prefill re-reads a piece's rows for every token tile from
+		// cache, so it takes smaller pieces for balance.
+		chunk := max(16, min(64, w.Rows/(8*p.threads))&^15)
+		if n <= decodeTokens {
+			chunk = max(16, w.Rows/(2*p.threads)&^15)
+		}
+		p.tj.ws[i], p.tj.outs[i], p.tj.ldo[i] = w, outs[i], ldo[i]
+		p.tj.chunk[i], p.tj.pieces[i] = chunk, (w.Rows+chunk-1)/chunk
+	}
+	p.tj.a = k.layout(qbuf[:k.actBytes(n, w0.Cols)], n, w0.Cols)
 	p.tj.prep = true
 	p.runLocked(&p.tj, n, max(1, n/(2*p.threads)))
 	p.tj.prep = false
-	// Decode (few tokens) streams each weight once: few large contiguous
-	// row ranges keep the hardware prefetchers on long runs; prefill
-	// re-reads the chunk's rows for every token tile from cache, so it
-	// takes smaller pieces for balance.
-	chunk := max(16, min(64, w.Rows/(8*p.threads))&^15)
-	if n <= decodeTokens {
-		chunk = max(16, w.Rows/(2*p.threads)&^15)
-	}
-	p.runLocked(&p.tj, w.Rows, chunk)
+	p.runLocked(&p.tj, p.tj.pieces[0]+p.tj.pieces[1]+p.tj.pieces[2], 1)
 	p.tj = tileJob{}
 }
 
 type tileJob struct {
-	w    *Matrix
-	x    []float32
-	n    int
-	out  []float32
-	ldo  int
-	a    act
-	prep bool // convert activations (items are tokens) or multiply (items are rows)
-	args []paddedArgs
+	ws     [3]*Matrix
+	outs   [3][]float32
+	ldo    [3]int
+	chunk  [3]int // rows per piece of each matrix
+	pieces [3]int // pieces of each matrix
+	x      []float32
+	n      int
+	a      act
+	prep   bool // convert activations (items are tokens) or multiply (items are pieces)
+	args   []paddedArgs
 }
 
 // paddedArgs keeps each worker's argument block on its own cache lines.
@@ -218,20 +266,35 @@ type paddedArgs struct {
 }
 
 func (j *tileJob) Run(worker, lo, hi int) {
-	w, k, cols := j.w, j.w.k, j.w.Cols
 	if j.prep {
+		k, cols := j.ws[0].k, j.ws[0].Cols
 		for t := lo; t < hi; t++ {
 			k.prepare(&j.a, t, j.x[t*cols:(t+1)*cols])
 		}
 		return
 	}
+	for it := lo; it < hi; it++ {
+		m, idx := 0, it
+		for idx >= j.pieces[m] {
+			idx -= j.pieces[m]
+			m++
+		}
+		w := j.ws[m]
+		r0 := idx * j.chunk[m]
+		j.rows(worker, w, j.outs[m], j.ldo[m], r0, min(r0+j.chunk[m], w.Rows))
+	}
+}
+
+// rows multiplies rows [lo, hi) of w with every token into out.
+func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
+	k, cols := w.k, w.Cols
 	// The argument block lives in the pool (per worker): the kernels are
 	// called through function values, so a local would escape.
 	g := &j.args[worker].a
 	g.xstride = j.a.xstride
 	g.dstride = j.a.dstride
 	g.cstride = j.a.cstride
-	g.ldo = uintptr(4 * j.ldo)
+	g.ldo = uintptr(4 * ldo)
 	g.n = uintptr(cols / k.step)
 	if k.int8 {
 		// Row ranges start at multiples of the group size (the chunk
@@ -249,7 +312,7 @@ func (j *tileJob) Run(worker, lo, hi int) {
 			g.xc = unsafe.Pointer(&j.a.c[t0*cn])
 			for r := lo; r < hi; r += k.rows {
 				g.w = unsafe.Pointer(&w.packed[r/k.rows*gb])
-				g.out = unsafe.Pointer(&j.out[t0*j.ldo+r])
+				g.out = unsafe.Pointer(&out[t0*ldo+r])
 				k.tiles8[T-1](g)
 			}
 		}
@@ -266,12 +329,12 @@ func (j *tileJob) Run(worker, lo, hi int) {
 		r := lo
 		for ; r+4 <= hi; r += 4 {
 			g.w = unsafe.Pointer(&w.packed[r*w.rowBytes])
-			g.out = unsafe.Pointer(&j.out[t0*j.ldo+r])
+			g.out = unsafe.Pointer(&out[t0*ldo+r])
 			k.tiles[1][T-1](g)
 		}
 		for ; r < hi; r++ {
 			g.w = unsafe.Pointer(&w.Data[r*w.rowBytes])
-			g.out = unsafe.Pointer(&j.out[t0*j.ldo+r])
+			g.out = unsafe.Pointer(&out[t0*ldo+r])
 			k.tiles[0][T-1](g)
 		}
 	}

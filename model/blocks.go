@@ -80,6 +80,12 @@ func (s *State) MatMul(w *compute.Matrix, x []float32, n int, out []float32) {
 	s.Pool.MatMul(w, x, n, out, s.QBuf)
 }
 
+// MatMul3 multiplies n activation rows x by up to three matrices (nil ones
+// skipped) into the matching outputs, converting x once.
+func (s *State) MatMul3(w0, w1, w2 *compute.Matrix, x []float32, n int, o0, o1, o2 []float32) {
+	s.Pool.MatMul3([3]*compute.Matrix{w0, w1, w2}, x, n, [3][]float32{o0, o1, o2}, s.QBuf)
+}
+
 // Attention stores the batch's keys k [n][KDim] and values v [n][VDim] in
 // layer l of the cache, then computes causal attention for every entry and
 // query head of q [n][QDim] into out [n][Heads·ValueDim]: each entry sees

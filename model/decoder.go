@@ -126,9 +126,7 @@ func (d *Decoder) ropeTables(s *State, b *Batch) (global, swa []float32) {
 // s.XB and leaves its projected output in s.XB.
 func (d *Decoder) attention(s *State, b *Batch, li int, cs []float32) {
 	h, l, n := d.H, &d.Layers[li], b.Len()
-	s.MatMul(l.Q, s.XB, n, s.Q)
-	s.MatMul(l.K, s.XB, n, s.K)
-	s.MatMul(l.V, s.XB, n, s.V)
+	s.MatMul3(l.Q, l.K, l.V, s.XB, n, s.Q, s.K, s.V)
 	if l.QBias != nil {
 		AddBias(s.Q, l.QBias, n)
 		AddBias(s.K, l.KBias, n)
@@ -151,8 +149,7 @@ func (d *Decoder) attention(s *State, b *Batch, li int, cs []float32) {
 // s.XB and leaves its output in s.XB.
 func (d *Decoder) feedForward(s *State, l *Layer, n int) {
 	ff := d.H.FF
-	s.MatMul(l.Gate, s.XB, n, s.FF1)
-	s.MatMul(l.Up, s.XB, n, s.FF2)
+	s.MatMul3(l.Gate, l.Up, nil, s.XB, n, s.FF1, s.FF2, nil)
 	g, u := s.FF1[:n*ff], s.FF2[:n*ff]
 	if d.Act == ActGELU {
 		GeGLU(g, g, u)
