@@ -57,6 +57,7 @@ func packedGroupBytes(w *Matrix) int {
 func (p *Pool) pack(w *Matrix) {
 	n := w.Rows / packRows(w)
 	j := &packJob{w: w, dst: make([]byte, n*packedGroupBytes(w))}
+	adviseHugePages(j.dst)
 	p.runLocked(j, n, 0)
 	w.packed = j.dst
 }

@@ -3,3 +3,5 @@
 package compute
 
 func releasePages([]byte) {}
+
+func adviseHugePages([]byte) {}
