@@ -111,11 +111,11 @@ func (p *Pool) MatMulStrided(w *Matrix, x []float32, n int, out []float32, ldo i
 		xrb = w.xtr.RowBytes(w.Cols)
 		xb = qbuf[:n*xrb]
 		p.qj = quantJob{tr: w.xtr, x: x, cols: w.Cols, dst: xb, rowBytes: xrb}
-		p.runLocked(&p.qj, n, 1)
+		p.runSized(&p.qj, n, 1, n*w.Cols)
 	}
 	p.mm = matmulJob{w: w, x: x, xb: xb, xrb: xrb, n: n, out: out, ldo: ldo}
 	chunk := max(1, min(64, w.Rows/(8*p.threads)))
-	p.runLocked(&p.mm, w.Rows, chunk)
+	p.runSized(&p.mm, w.Rows, chunk, w.Rows*w.Cols*n)
 	p.mm = matmulJob{}
 	p.qj = quantJob{}
 }
@@ -239,10 +239,16 @@ func (p *Pool) tileMatMuls(ws [3]*Matrix, x []float32, n int, outs [3][]float32,
 		p.tj.chunk[i], p.tj.pieces[i] = chunk, (w.Rows+chunk-1)/chunk
 	}
 	p.tj.a = k.layout(qbuf[:k.actBytes(n, w0.Cols)], n, w0.Cols)
+	work := 0
+	for _, w := range ws {
+		if w != nil {
+			work += w.Rows * w.Cols * n
+		}
+	}
 	p.tj.prep = true
-	p.runLocked(&p.tj, n, max(1, n/(2*p.threads)))
+	p.runSized(&p.tj, n, max(1, n/(2*p.threads)), work/8)
 	p.tj.prep = false
-	p.runLocked(&p.tj, p.tj.pieces[0]+p.tj.pieces[1]+p.tj.pieces[2], 1)
+	p.runSized(&p.tj, p.tj.pieces[0]+p.tj.pieces[1]+p.tj.pieces[2], 1, work)
 	p.tj = tileJob{}
 }
 

@@ -141,6 +141,32 @@ func (p *Pool) Run(job Job, total, chunk int) {
 	p.runLocked(job, total, chunk)
 }
 
+// minParallelWork is the least work, in multiply-adds, worth spreading over
+// the threads: below it, handing pieces to helpers costs more than it
+// saves (and on a busy machine a helper that is not running stalls the
+// whole step).
+const minParallelWork = 1 << 16
+
+// RunWork is Run for a job of about work multiply-adds in all: a small job
+// runs on the caller alone.
+func (p *Pool) RunWork(job Job, total, chunk, work int) {
+	if total <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.runSized(job, total, chunk, work)
+}
+
+// runSized is runLocked, or job.Run on the caller alone when work is small.
+func (p *Pool) runSized(job Job, total, chunk, work int) {
+	if work < minParallelWork {
+		job.Run(0, 0, total)
+		return
+	}
+	p.runLocked(job, total, chunk)
+}
+
 func (p *Pool) runLocked(job Job, total, chunk int) {
 	if chunk <= 0 {
 		chunk = max(1, total/(4*p.threads))

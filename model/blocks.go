@@ -111,7 +111,16 @@ func (s *State) Attention(l int, b *Batch, q, k, v, out []float32) {
 	s.att = attentionJob{s: s, l: l, b: b, q: q, out: out, window: window, scale: scale}
 	// Whole query groups per piece: the heads that share a KV head read
 	// the same cached rows, so one thread should read them once.
-	s.Pool.Run(&s.att, b.Len()*h.Heads, h.Heads/h.KVHeads)
+	work := 0
+	for _, pos := range b.Pos {
+		span := int(pos) + 1
+		if window > 0 {
+			span = min(span, window)
+		}
+		work += span
+	}
+	work *= 2 * h.Heads * h.HeadDim
+	s.Pool.RunWork(&s.att, b.Len()*h.Heads, h.Heads/h.KVHeads, work)
 	s.att = attentionJob{}
 }
 
