@@ -37,6 +37,9 @@ type Pool struct {
 	gen     atomic.Uint64
 	pending atomic.Int64 // helpers that have not finished the current job
 
+	panicMu  sync.Mutex
+	panicked any // the first panic of a piece of the current job
+
 	mm    matmulJob
 	qj    quantJob
 	tj    tileJob
@@ -115,9 +118,25 @@ func (p *Pool) work(id int, w *worker) {
 			spins = 0
 		}
 		seen = p.gen.Load()
-		p.drain(id)
+		p.safeDrain(id)
 		p.pending.Add(-1)
 	}
+}
+
+// safeDrain is drain that records a panic instead of crashing the
+// process; runLocked raises it again on the caller's goroutine.
+func (p *Pool) safeDrain(id int) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.panicMu.Lock()
+			if p.panicked == nil {
+				p.panicked = r
+			}
+			p.panicMu.Unlock()
+			p.next.Store(int64(p.total)) // hand out no more pieces
+		}
+	}()
+	p.drain(id)
 }
 
 func (p *Pool) drain(id int) {
@@ -186,13 +205,22 @@ func (p *Pool) runLocked(job Job, total, chunk int) {
 			w.wake <- struct{}{}
 		}
 	}
-	p.drain(0)
+	p.safeDrain(0)
 	for spins := 0; p.pending.Load() != 0; spins++ {
 		if spins > spinLimit {
 			runtime.Gosched()
 		}
 	}
 	p.job = nil
+	p.panicMu.Lock()
+	r := p.panicked
+	p.panicked = nil
+	p.panicMu.Unlock()
+	if r != nil {
+		// Every thread has stopped working on the job: the panic can
+		// unwind the caller, whose recover (if any) sees a quiet pool.
+		panic(r)
+	}
 }
 
 // FuncJob adapts a function to Job.

@@ -285,11 +285,13 @@ func (s *scheduler) step() {
 		s.publish()
 		return
 	}
-	if err := s.e.model.Forward(s.e.state, b, s.logits); err != nil {
+	if err := s.forward(b); err != nil {
 		for _, sl := range s.slots {
 			if sl.req != nil {
 				s.finish(sl, StopCancelled, err)
 			}
+			// The cache may hold a half-written step: reuse none of it.
+			sl.cached = sl.cached[:0]
 		}
 		return
 	}
@@ -335,6 +337,17 @@ func (s *scheduler) prefillOrder() []*slot {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].req.order < out[j].req.order })
 	return out
+}
+
+// forward runs the model on b. A panic in the model (a bug) becomes an
+// error for the requests of this step instead of ending the process.
+func (s *scheduler) forward(b *model.Batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("engine: internal error in the forward pass: %v", r)
+		}
+	}()
+	return s.e.model.Forward(s.e.state, b, s.logits)
 }
 
 // produce samples the next token of sl from logits and delivers it.
