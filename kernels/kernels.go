@@ -39,7 +39,8 @@ func RMSNorm(dst, x, w []float32, eps float32) {
 		sum += float64(v * v)
 	}
 	mean := float32(sum / float64(len(x)))
-	scale := float32(1 / math.Sqrt(float64(mean+eps)))
+	// 1.0f/sqrtf(mean+eps): the square root rounded to float32 first, as in C.
+	scale := 1 / float32(math.Sqrt(float64(mean+eps)))
 	if w == nil {
 		for i, v := range x {
 			dst[i] = v * scale
