@@ -56,10 +56,11 @@ type gemmArgs struct {
 
 // kernelFor returns the tiled kernel for weight type t and a matrix of
 // rows × cols, or nil. The int8 kernels take weights repacked in groups of
-// 16 (Q4_0, Q8_0) or 8 rows (K-quants) (pack.go).
+// 16 (Q4_0, Q8_0) or 8 rows (K-quants) (pack.go); a last, partial group is
+// padded with zero rows.
 func kernelFor(t gguf.Type, rows, cols int) *tileKernel {
 	k := tileKernels[t]
-	if k == nil || cols%k.step != 0 || k.int8 && rows%k.rows != 0 {
+	if k == nil || cols%k.step != 0 {
 		return nil
 	}
 	return k

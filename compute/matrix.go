@@ -211,7 +211,7 @@ func (p *Pool) MatMul3(ws [3]*Matrix, x []float32, n int, outs [3][]float32, qbu
 func (p *Pool) tileMatMuls(ws [3]*Matrix, x []float32, n int, outs [3][]float32, ldo [3]int, qbuf []byte) {
 	w0 := ws[0]
 	k := w0.k
-	p.tj = tileJob{x: x, n: n, args: p.gargs}
+	p.tj = tileJob{x: x, n: n, args: p.gargs, tails: p.tails}
 	for i, w := range ws {
 		if w == nil {
 			continue
@@ -263,7 +263,11 @@ type tileJob struct {
 	a      act
 	prep   bool // convert activations (items are tokens) or multiply (items are pieces)
 	args   []paddedArgs
+	tails  [][]float32 // per worker: the outputs of a padded row group
 }
+
+// maxTileOutputs bounds rows × tokens of one int8 tile call.
+const maxTileOutputs = 16 * 8
 
 // paddedArgs keeps each worker's argument block on its own cache lines.
 type paddedArgs struct {
@@ -310,7 +314,7 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 			g.n = uintptr(cols / 256)
 			cn = int(g.cstride / 4)
 		}
-		gb := len(w.packed) / (w.Rows / k.rows)
+		gb := packedGroupBytes(w)
 		for t0 := 0; t0 < j.n; t0 += k.maxT {
 			T := min(k.maxT, j.n-t0)
 			g.x = unsafe.Pointer(&j.a.q[t0*cols])
@@ -318,8 +322,21 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 			g.xc = unsafe.Pointer(&j.a.c[t0*cn])
 			for r := lo; r < hi; r += k.rows {
 				g.w = unsafe.Pointer(&w.packed[r/k.rows*gb])
-				g.out = unsafe.Pointer(&out[t0*ldo+r])
+				if r+k.rows <= w.Rows {
+					g.out = unsafe.Pointer(&out[t0*ldo+r])
+					k.tiles8[T-1](g)
+					continue
+				}
+				// The last group is padded with zero rows: the kernel
+				// writes the whole group to this worker's scratch, and
+				// the real rows are copied out.
+				tail := j.tails[worker]
+				g.out, g.ldo = unsafe.Pointer(&tail[0]), uintptr(4*k.rows)
 				k.tiles8[T-1](g)
+				g.ldo = uintptr(4 * ldo)
+				for t := 0; t < T; t++ {
+					copy(out[(t0+t)*ldo+r:(t0+t)*ldo+w.Rows], tail[t*k.rows:])
+				}
 			}
 		}
 		return

@@ -18,6 +18,7 @@ import "github.com/shimmer-llm/shimmer/gguf"
 
 type packJob struct {
 	w   *Matrix
+	src []byte // the rows, padded with zero rows to whole groups
 	dst []byte
 }
 
@@ -56,7 +57,15 @@ func packedGroupBytes(w *Matrix) int {
 // pack fills w.packed using the pool (the caller holds p.mu).
 func (p *Pool) pack(w *Matrix) {
 	n := w.Rows / packRows(w)
-	j := &packJob{w: w, dst: make([]byte, n*packedGroupBytes(w))}
+	src := w.Data
+	if w.k.int8 && w.Rows%w.k.rows != 0 {
+		// The int8 kernels work on whole groups: the last one gets zero
+		// rows (their outputs are dropped, see tileJob.rows).
+		n++
+		src = make([]byte, n*w.k.rows*w.rowBytes)
+		copy(src, w.Data)
+	}
+	j := &packJob{w: w, src: src, dst: make([]byte, n*packedGroupBytes(w))}
 	adviseHugePages(j.dst)
 	p.runLocked(j, n, 0)
 	w.packed = j.dst
@@ -96,7 +105,7 @@ func (j *packJob) Run(_, lo, hi int) {
 		for b := 0; b < nb; b++ {
 			dst := j.dst[(g*nb+b)*R*bb : (g*nb+b+1)*R*bb]
 			for r := 0; r < R; r++ {
-				src := w.Data[(R*g+r)*w.rowBytes+b*bb:]
+				src := j.src[(R*g+r)*w.rowBytes+b*bb:]
 				dst[2*r], dst[2*r+1] = src[0], src[1]
 				if q8 {
 					for c := 0; c < 8; c++ {
@@ -123,14 +132,14 @@ func (j *packJob) packQ6K(lo, hi int) {
 		for b := 0; b < w.Cols/256; b++ {
 			dst := j.dst[g*gb+b*2192 : g*gb+(b+1)*2192]
 			for r := 0; r < 8; r++ {
-				blk := w.Data[(8*g+r)*w.rowBytes+b*210:]
+				blk := j.src[(8*g+r)*w.rowBytes+b*210:]
 				unpackQ6KBytes(&q[r], blk)
 				dst[2*r], dst[2*r+1] = blk[208], blk[209]
 			}
 			for grp := 0; grp < 16; grp++ {
 				o := dst[16+136*grp:]
 				for r := 0; r < 8; r++ {
-					o[r] = w.Data[(8*g+r)*w.rowBytes+b*210+192+grp]
+					o[r] = j.src[(8*g+r)*w.rowBytes+b*210+192+grp]
 				}
 				for c := 0; c < 4; c++ {
 					for r := 0; r < 8; r++ {
@@ -181,7 +190,7 @@ func (j *packJob) packQ45K(lo, hi int) {
 				clear(dst)
 			}
 			for r := 0; r < 8; r++ {
-				blk := w.Data[(8*g+r)*w.rowBytes+b*bb:]
+				blk := j.src[(8*g+r)*w.rowBytes+b*bb:]
 				dst[2*r], dst[2*r+1] = blk[0], blk[1]     // d
 				dst[16+2*r], dst[17+2*r] = blk[2], blk[3] // dmin
 				for jj := 0; jj < 8; jj++ {

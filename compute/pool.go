@@ -44,6 +44,7 @@ type Pool struct {
 	qj    quantJob
 	tj    tileJob
 	gargs []paddedArgs
+	tails [][]float32
 }
 
 type worker struct {
@@ -61,7 +62,10 @@ func NewPool(n int) *Pool {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	p := &Pool{threads: n, quit: make(chan struct{}), gargs: make([]paddedArgs, n)}
+	p := &Pool{threads: n, quit: make(chan struct{}), gargs: make([]paddedArgs, n), tails: make([][]float32, n)}
+	for i := range p.tails {
+		p.tails[i] = make([]float32, maxTileOutputs)
+	}
 	for i := 1; i < n; i++ {
 		w := &worker{wake: make(chan struct{}, 1)}
 		p.workers = append(p.workers, w)

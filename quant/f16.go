@@ -31,15 +31,30 @@ func quantizeF16(dst []byte, src []float32) {
 // within ~6e-3 elsewhere.
 func vecDotF16(n int, w, x []byte) float32 {
 	var acc [8]float32
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		wb, xb := w[2*i:2*i+16], x[2*i:2*i+16]
-		for l := 0; l < 8; l++ {
-			acc[l] += FP16ToFP32(binary.LittleEndian.Uint16(wb[2*l:])) * FP16ToFP32(binary.LittleEndian.Uint16(xb[2*l:]))
-		}
+	i := n &^ 7
+	if f16SIMD {
+		f16LanesSIMD(&acc, w[:2*i], x[:2*i])
+	} else {
+		f16LanesGeneric(&acc, w[:2*i], x[:2*i])
 	}
 	for ; i < n; i++ {
 		acc[0] += FP16ToFP32(binary.LittleEndian.Uint16(w[2*i:])) * FP16ToFP32(binary.LittleEndian.Uint16(x[2*i:]))
 	}
 	return reduce8(&acc)
+}
+
+// f16SIMD is set at start-up where f16LanesSIMD runs SIMD code (AVX2 and
+// F16C: the same operations in the same order as f16LanesGeneric, so the
+// same bits). Direct calls, not a function value, keep acc on the stack.
+var f16SIMD bool
+
+// f16LanesGeneric adds w[8k+l]·x[8k+l] to acc[l] for every k (len(w) =
+// len(x), a multiple of 16 bytes), each product rounded before it is added.
+func f16LanesGeneric(acc *[8]float32, w, x []byte) {
+	for i := 0; i+16 <= len(w); i += 16 {
+		wb, xb := w[i:i+16], x[i:i+16]
+		for l := 0; l < 8; l++ {
+			acc[l] += FP16ToFP32(binary.LittleEndian.Uint16(wb[2*l:])) * FP16ToFP32(binary.LittleEndian.Uint16(xb[2*l:]))
+		}
+	}
 }

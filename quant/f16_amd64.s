@@ -1,0 +1,26 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func f16LanesAsm(acc *[8]float32, w, x *byte, n int)
+// For each of n groups of 8 half-precision values: convert w and x to
+// float32, multiply (rounded), add to the eight accumulators (rounded),
+// exactly as f16LanesGeneric does lane by lane.
+TEXT ·f16LanesAsm(SB), NOSPLIT, $0-32
+	MOVQ acc+0(FP), DX
+	MOVQ w+8(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
+	VMOVUPS (DX), Y0
+loop:
+	VCVTPH2PS (SI), Y1
+	VCVTPH2PS (DI), Y2
+	VMULPS Y2, Y1, Y1
+	VADDPS Y1, Y0, Y0
+	ADDQ $16, SI
+	ADDQ $16, DI
+	DECQ CX
+	JNZ loop
+	VMOVUPS Y0, (DX)
+	VZEROUPPER
+	RET
