@@ -23,8 +23,8 @@ import (
 // -offset·Σq, offset being what the kernel adds to the weight values to
 // make them unsigned for VPDPBUSD (8 for Q4_0, 128 for Q8_0).
 // Activations for the float kernels are float32 rows: F16 kernels get the
-// values rounded to F16 (as quant's F16 activations), BF16 kernels the
-// values as they are.
+// values rounded to F16, BF16 kernels rounded to BF16 (as quant's F16 and
+// BF16 activations).
 type tileKernel struct {
 	tiles      *[2][4]func(*gemmArgs) // float kernels: [R==4][T-1]
 	tiles8     *[8]func(*gemmArgs)    // int8 kernels: a packed group of rows × [T-1] tokens
@@ -34,6 +34,7 @@ type tileKernel struct {
 	blockBytes int   // int8 kernels: bytes per weight block
 	step       int   // elements per kernel step (cols must be a multiple)
 	roundF16   bool  // float kernels: round activations to F16
+	roundBF16  bool  // float kernels: round activations to BF16
 	kquant     int   // K-quant kernels: 4 (Q4_K, Q5_K) or 6 (Q6_K); Q8_K activations
 	maxT       int   // most tokens per tile (float kernels: 0 means 4)
 }
@@ -121,9 +122,14 @@ func (k *tileKernel) prepare(a *act, t int, x []float32) {
 	cols := a.cols
 	if !k.int8 {
 		dst := a.f[t*cols : (t+1)*cols]
-		if k.roundF16 {
+		switch {
+		case k.roundF16:
 			roundF16Row(dst, x)
-		} else {
+		case k.roundBF16:
+			for i, v := range x {
+				dst[i] = quant.BF16ToFP32(quant.FP32ToBF16(v))
+			}
+		default:
 			copy(dst, x)
 		}
 		return

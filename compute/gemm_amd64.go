@@ -35,7 +35,7 @@ func registerAVX2() {
 	tileKernels[gguf.TypeQ4_0] = &tileKernel{tiles8: &tilesQ4_0AVX2x8, rows: 8, int8: true, offset: 8, blockBytes: 18, step: 32, maxT: 4}
 	tileKernels[gguf.TypeQ8_0] = &tileKernel{tiles8: &tilesQ8_0AVX2x8, rows: 8, int8: true, offset: 0, blockBytes: 34, step: 32, maxT: 4}
 	tileKernels[gguf.TypeF16] = &tileKernel{tiles: &tilesF16AVX2, step: 16, roundF16: true, maxT: 1}
-	tileKernels[gguf.TypeBF16] = &tileKernel{tiles: &tilesBF16AVX2, step: 16, maxT: 1}
+	tileKernels[gguf.TypeBF16] = &tileKernel{tiles: &tilesBF16AVX2, step: 16, roundBF16: true, maxT: 1}
 }
 
 // registerAVX512 sets the AVX-512 kernels (F, BW, VL; VNNI for the
@@ -53,7 +53,7 @@ func registerAVX512() {
 		tileKernels[gguf.TypeQ6_K] = &tileKernel{tiles8: &tilesQ6_Kx8, rows: 8, int8: true, kquant: 6, blockBytes: 210, step: 256, maxT: 4}
 	}
 	tileKernels[gguf.TypeF16] = &tileKernel{tiles: &tilesF16, step: 16, roundF16: true}
-	tileKernels[gguf.TypeBF16] = &tileKernel{tiles: &tilesBF16, step: 16}
+	tileKernels[gguf.TypeBF16] = &tileKernel{tiles: &tilesBF16, step: 16, roundBF16: true}
 }
 
 //go:noescape

@@ -141,28 +141,68 @@ func TestQuantizeRowQ8(t *testing.T) {
 	}
 }
 
-// TestRoundF16Row checks the SIMD F16 rounding of activations against
-// quant's conversion at lengths around the vector width.
+// f16Oracle rounds x to the nearest half-precision value (ties to an even
+// mantissa, overflow to ±Inf) by searching every finite half value,
+// decoded from its fields: an oracle independent of quant's conversion.
+func f16Oracle(x float32) float32 {
+	if x != x {
+		return x
+	}
+	v := math.Abs(float64(x))
+	best, bestBits := math.Inf(1), -1
+	for bits := 0; bits < 0x7c00; bits++ {
+		e, m := bits>>10, bits&1023
+		h := math.Ldexp(float64(m), -24)
+		if e > 0 {
+			h = math.Ldexp(float64(1024+m), e-25)
+		}
+		d := math.Abs(h - v)
+		if d < best || d == best && bits%2 == 0 {
+			best, bestBits = d, bits
+		}
+	}
+	// Past the largest half (65504) by half an ulp (16) or more: infinity.
+	out := 0.0
+	if v >= 65520 {
+		out = math.Inf(1)
+	} else {
+		e, m := bestBits>>10, bestBits&1023
+		out = math.Ldexp(float64(m), -24)
+		if e > 0 {
+			out = math.Ldexp(float64(1024+m), e-25)
+		}
+	}
+	if math.Signbit(float64(x)) {
+		out = -out
+	}
+	return float32(out)
+}
+
+// TestRoundF16Row checks the F16 rounding of activations (SIMD where
+// available, else generic) against an independent oracle at lengths around
+// the vector width, subnormals, ties and overflow included.
 func TestRoundF16Row(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for n := 0; n < 40; n++ {
 		x := randRows(1, n, r)
-		if n > 3 {
-			x[1], x[2], x[3] = 1e-7, 65519, -3e-5 // subnormal, rounding to max, small
+		if n > 8 {
+			x[1], x[2], x[3], x[4] = 1e-7, 65519, -3e-5, 65520
+			x[5], x[6], x[7], x[8] = 1+1.0/2048, 1+3.0/2048, 2.9802322e-08, -0
 		}
-		got, want := make([]float32, n), make([]float32, n)
+		got := make([]float32, n)
 		roundF16Row(got, x)
-		roundF16RowGeneric(want, x)
 		for i := range got {
-			if got[i] != want[i] {
-				t.Fatalf("n=%d: [%d] %g → %g, generic %g", n, i, x[i], got[i], want[i])
+			if want := f16Oracle(x[i]); math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("n=%d: [%d] %g → %g, oracle %g", n, i, x[i], got[i], want)
 			}
 		}
 	}
 }
 
-// TestQuantizeRowQ8Ties checks ties and near-ties of the rounding (half
-// away from zero) and random scales against the generic code.
+// TestQuantizeRowQ8Ties checks the activation quantization (SIMD where
+// available, else generic) on a block whose scale is exactly 1 against the
+// values llama.cpp's roundf gives (half away from zero), and, with SIMD,
+// random blocks against the generic code.
 func TestQuantizeRowQ8Ties(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	const nb = 200
@@ -171,11 +211,28 @@ func TestQuantizeRowQ8Ties(t *testing.T) {
 		x[i] = float32(r.NormFloat64() * math.Exp(r.NormFloat64()*3))
 	}
 	// Block 0: d = 1 exactly, so the values are the scaled ones.
-	copy(x, []float32{127, 2.5, -2.5, 0.5, -0.5, 0.49999997, -0.49999997, 126.5, -1.5, 3.4999998, 0, -0})
+	tie := []float32{127, 2.5, -2.5, 0.5, -0.5, 0.49999997, -0.49999997, 126.5, -1.5, 3.4999998, 0, -0}
+	want := []int8{127, 3, -3, 1, -1, 0, 0, 127, -2, 3, 0, 0}
+	copy(x, tie)
+	clear(x[len(tie):32])
 	clear(x[64:96]) // an all-zero block
 	q1, d1, c1 := make([]int8, len(x)), make([]float32, nb), make([]int32, nb)
-	q2, d2, c2 := make([]int8, len(x)), make([]float32, nb), make([]int32, nb)
 	quantizeRowQ8(q1, d1, c1, x, 128)
+	var sum int32
+	for i, w := range want {
+		if q1[i] != w {
+			t.Errorf("q of %g: %d, want %d", tie[i], q1[i], w)
+		}
+		sum += int32(w)
+	}
+	if d1[0] != 1 || c1[0] != -128*sum || d1[2] != 0 || c1[2] != 0 {
+		t.Errorf("block 0: d %g c %d (want 1, %d); zero block: d %g c %d", d1[0], c1[0], -128*sum, d1[2], c1[2])
+	}
+	if len(tileKernels) == 0 {
+		t.Log("no SIMD quantization in this build: random blocks are covered by TestQuantizeRowQ8 against quant")
+		return
+	}
+	q2, d2, c2 := make([]int8, len(x)), make([]float32, nb), make([]int32, nb)
 	quantizeRowQ8Generic(q2, d2, c2, x, 128)
 	for i := range q1 {
 		if q1[i] != q2[i] {

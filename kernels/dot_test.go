@@ -9,6 +9,7 @@ import (
 // Dot and AXPY (SIMD where available) equal their generic twins bit for
 // bit at every length around the vector width.
 func TestDotAXPYMatchGeneric(t *testing.T) {
+	requireSIMD(t)
 	r := rand.New(rand.NewPCG(7, 8))
 	for n := 0; n <= 70; n++ {
 		a, b := make([]float32, n), make([]float32, n)
@@ -31,6 +32,7 @@ func TestDotAXPYMatchGeneric(t *testing.T) {
 
 // DotRows and AXPYRows equal their generic twins bit for bit.
 func TestRowsMatchGeneric(t *testing.T) {
+	requireSIMD(t)
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, dim := range []int{8, 16, 56, 64, 72, 128, 136, 6} {
 		for _, n := range []int{0, 1, 3, 4, 5, 9, 33} {
@@ -67,6 +69,7 @@ func TestRowsMatchGeneric(t *testing.T) {
 // where the exact value lies within ~1e-16 of a float32 rounding boundary,
 // the neighbouring float32: count those and bound them to one ulp.
 func TestExpMatchesGeneric(t *testing.T) {
+	requireSIMD(t)
 	r := rand.New(rand.NewPCG(21, 22))
 	const n = 1 << 20
 	x := make([]float32, n+5)

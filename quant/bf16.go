@@ -2,7 +2,6 @@ package quant
 
 import (
 	"encoding/binary"
-	"math"
 
 	"github.com/shimmer-llm/shimmer/gguf"
 )
@@ -10,7 +9,7 @@ import (
 var bf16Traits = Traits{
 	Type: gguf.TypeBF16, BlockSize: 1, BlockBytes: 2,
 	Dequantize: dequantizeBF16, Quantize: quantizeBF16,
-	VecDotType: gguf.TypeF32, VecDot: vecDotBF16F32,
+	VecDotType: gguf.TypeBF16, VecDot: vecDotBF16,
 }
 
 func dequantizeBF16(dst []float32, src []byte) {
@@ -25,22 +24,23 @@ func quantizeBF16(dst []byte, src []float32) {
 	}
 }
 
-// vecDotBF16F32 multiplies a BF16 weight row with an F32 activation row in
-// float32, summing in eight lanes . Activations stay F32
-// rather than being rounded to BF16 as llama.cpp does: its BF16 reference
-// logits cannot be reproduced that way (0.03–0.04 apart), while F32
-// activations match the -deqf32 reference to ~4e-6.
-func vecDotBF16F32(n int, w, x []byte) float32 {
+// vecDotBF16 multiplies two BF16 rows in float32, summing in eight lanes
+// (each product of two BF16 values is exact in float32). Activations are
+// rounded to BF16 first, as llama.cpp does (its vec_dot_type for BF16).
+// This is llama.cpp's result on CPUs without AVX512_BF16; with that
+// extension its VDPBF16PS kernel sums the products in another order, which
+// moves the reference logits by up to ~4e-2 (see model/archs tests).
+func vecDotBF16(n int, w, x []byte) float32 {
 	var acc [8]float32
 	i := 0
 	for ; i+8 <= n; i += 8 {
-		wb, xb := w[2*i:2*i+16], x[4*i:4*i+32]
+		wb, xb := w[2*i:2*i+16], x[2*i:2*i+16]
 		for l := 0; l < 8; l++ {
-			acc[l] += BF16ToFP32(binary.LittleEndian.Uint16(wb[2*l:])) * math.Float32frombits(binary.LittleEndian.Uint32(xb[4*l:]))
+			acc[l] += BF16ToFP32(binary.LittleEndian.Uint16(wb[2*l:])) * BF16ToFP32(binary.LittleEndian.Uint16(xb[2*l:]))
 		}
 	}
 	for ; i < n; i++ {
-		acc[0] += BF16ToFP32(binary.LittleEndian.Uint16(w[2*i:])) * math.Float32frombits(binary.LittleEndian.Uint32(x[4*i:]))
+		acc[0] += BF16ToFP32(binary.LittleEndian.Uint16(w[2*i:])) * BF16ToFP32(binary.LittleEndian.Uint16(x[2*i:]))
 	}
 	return reduce8(&acc)
 }

@@ -76,16 +76,14 @@ func TestQuantizedFilesQuality(t *testing.T) {
 		}
 		rr := testdata.LoadReference(t, c.name+".ids")
 		p, g := reftest.Logits(t, path, rr)
-		rp, rg := reftest.Logits(t, testdata.Path(t, "models", c.name+".gguf"), rr)
-		worst := testdata.MaxAbsDiff(p, rr.Logits)
-		same := testdata.MaxAbsDiff(p, rp) == 0 && testdata.MaxAbsDiff(g, rg) == 0
-		t.Logf("%-26s %-7s weight RMSE %.4g, reference %.4g, ratio %.4f; logits vs llama.cpp: worst prompt row %.2e, same as the reference file's: %v",
-			c.name, c.opts.FileType, ours, theirs, ratio, worst, same)
+		d := reftest.Compare(append(p, g...), append(rr.Logits, rr.GenLogits...))
+		t.Logf("%-26s %-7s weight RMSE %.4g, reference %.4g, ratio %.4f; logits vs llama.cpp's: %s",
+			c.name, c.opts.FileType, ours, theirs, ratio, d)
 		if ratio > 1.05 || math.IsNaN(ratio) {
 			t.Errorf("%s: weight RMSE %.4g is %.3f× the reference file's", c.name, ours, ratio)
 		}
-		if !same && worst > 3e-2 {
-			t.Errorf("%s: logits differ from llama.cpp's by %.3g", c.name, worst)
+		if d.MeanKL > reftest.MaxMeanKL || math.IsNaN(d.MeanKL) || d.Top1Rate() < reftest.MinTop1 {
+			t.Errorf("%s: logits vs llama.cpp's: %s (limits: mean KL %.0e, top-1 %.0f%%)", c.name, d, reftest.MaxMeanKL, 100*reftest.MinTop1)
 		}
 	}
 }

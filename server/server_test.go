@@ -21,11 +21,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if _, err := testdata.Find(); err != nil {
-		// Every test here runs a model from the reference data.
-		fmt.Println("server tests skipped: reference data not available:", err)
-		os.Exit(0)
-	}
+	// Every test here runs a model from the reference data.
+	testdata.Require("server")
 	os.Exit(m.Run())
 }
 

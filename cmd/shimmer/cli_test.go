@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	shimmerBin = filepath.Join(dir, "shimmer")
-	if out, err := exec.Command("go", "build", "-o", shimmerBin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", append(append([]string{"build"}, buildTags...), "-o", shimmerBin, ".")...).CombinedOutput(); err != nil {
 		fmt.Printf("building shimmer: %v\n%s", err, out)
 		os.Exit(1)
 	}

@@ -10,18 +10,51 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 )
 
-// Dir returns the shared testdata folder, or skips the test with a clear
-// message when it is absent. SHIMMER_TESTDATA overrides the location.
+// Dir returns the shared testdata folder. When it is absent the test
+// fails in CI (CI set to anything but "" or "false": a run without the
+// reference data proves nothing) and is skipped elsewhere, the first skip
+// of the test binary printing one line on stderr. SHIMMER_TESTDATA
+// overrides the location.
 func Dir(tb testing.TB) string {
 	tb.Helper()
 	d, err := Find()
 	if err != nil {
+		if InCI() {
+			tb.Fatalf("reference data missing in CI: %v", err)
+		}
+		skipOnce.Do(func() {
+			fmt.Fprintf(os.Stderr, "%s: reference tests skipped: %v\n", filepath.Base(os.Args[0]), err)
+		})
 		tb.Skipf("reference data not available: %v", err)
 	}
 	return d
+}
+
+var skipOnce sync.Once
+
+// InCI reports whether the tests run in CI (the CI variable set, as CI
+// services and .ci/run do).
+func InCI() bool {
+	v := os.Getenv("CI")
+	return v != "" && v != "false" && v != "0"
+}
+
+// Require is for a package's TestMain whose every test needs the reference
+// data: when it is absent it prints one line and exits, with status 1 in CI
+// and 0 elsewhere.
+func Require(pkg string) {
+	if _, err := Find(); err != nil {
+		if InCI() {
+			fmt.Printf("%s tests: reference data missing in CI: %v\n", pkg, err)
+			os.Exit(1)
+		}
+		fmt.Printf("%s tests skipped: reference data not available: %v\n", pkg, err)
+		os.Exit(0)
+	}
 }
 
 // Path joins elems onto Dir.

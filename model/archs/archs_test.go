@@ -15,35 +15,61 @@ import (
 	_ "github.com/shimmer-llm/shimmer/model/archs"
 )
 
-// families are the tiny model families of the reference data, one per
-// architecture variant.
-var families = []string{"tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3"}
+// families are the model families of the reference data that shimmer
+// runs, one per architecture variant (the quantization matrix and
+// stories260K are llama).
+var families = []string{"stories260K", "tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3", "tiny-qmatrix"}
 
-// tolerances returns the tolerances for a model: MODELS.md's numpy
-// float64 forward pass reaches ~2e-5 on every F32 model except gemma3,
-// whose fp16 GELU table alone moves logits by up to ~3e-3.
-func tolerances(name string) reftest.Tolerances {
-	tol := reftest.Tolerances{F32: 1e-3, HalfDeq: 2e-3, HalfNat: 3e-2, MinMargin: 0.01, Gen: true}
-	if strings.HasPrefix(name, "tiny-gemma3") {
-		tol.F32 = 5e-3
-	}
-	return tol
-}
-
-// Every tiny model of every architecture matches llama.cpp's logits on the
-// ids case, prompt (one batch) and generation (one token per step) rows,
-// and picks the reference greedy tokens wherever the margin is clear.
+// Every model of every family matches llama.cpp's logits on every native
+// reference case, prompt (one batch) and generation (one token per step)
+// rows, within the thresholds of reftest.CheckModel for its weight kind.
 func TestReferenceLogits(t *testing.T) {
-	names := reftest.Models(t, families...)
+	names := reftest.ModelsOf(t, families...)
 	for _, fam := range families {
-		if !slices.Contains(names, fam) {
+		if !slices.Contains(names, fam) && fam != "tiny-qmatrix" {
 			t.Errorf("no %s model in the reference data", fam)
 		}
 	}
+	if len(names) < 40 {
+		t.Errorf("only %d models with reference cases: %v", len(names), names)
+	}
 	for _, name := range names {
-		t.Run(name, func(t *testing.T) {
-			reftest.Report(t, reftest.Check(t, name, tolerances(name)))
-		})
+		t.Run(name, func(t *testing.T) { reftest.CheckModel(t, name).Report(t) })
+	}
+}
+
+// Reference models that shimmer does not run yet load with a clear error
+// (the issue that adds each is in reftest.Pending), and every model file
+// of the reference data is either checked above or pending.
+func TestPendingModels(t *testing.T) {
+	paths, _ := filepath.Glob(testdata.Path(t, "models", "*.gguf"))
+	checked := reftest.ModelsOf(t, families...)
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), ".gguf")
+		issue, pending := reftest.PendingIssue(name)
+		switch {
+		case pending:
+			f, err := gguf.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = model.New(f)
+			f.Close()
+			if err == nil {
+				t.Errorf("%s loads: add its family to the checked ones and drop it from reftest.Pending (%s)", name, issue)
+			} else if !strings.Contains(err.Error(), "unsupported") && !strings.Contains(err.Error(), "not supported") {
+				t.Errorf("%s: unclear error %q", name, err)
+			} else {
+				t.Logf("%s: not run yet (%s): %v", name, issue, err)
+			}
+		case slices.Contains(checked, name):
+		default:
+			if _, err := os.Stat(testdata.Path(t, "reference", name+".ids.json")); err == nil {
+				t.Errorf("%s has reference logits but no test checks them", name)
+			} else {
+				t.Logf("%s: no logit reference (embedding, reranking or adapter file, checked elsewhere)", name)
+			}
+		}
 	}
 }
 
@@ -59,14 +85,17 @@ func TestBatchSchedules(t *testing.T) {
 		{Chunks: []int{24}, Seqs: 2},
 		{Chunks: []int{3, 10, 2}, Seqs: 2, MaxBatch: 20},
 	}
-	for _, name := range reftest.Models(t, families...) {
+	for _, name := range reftest.ModelsOf(t, families[1:len(families)-1]...) {
 		if strings.HasSuffix(name, "-F16") && !strings.HasPrefix(name, "tiny-gemma3") {
 			continue // the F32 file covers the architecture
 		}
 		t.Run(name, func(t *testing.T) {
-			tol := tolerances(name).F32
+			tol := reftest.F32Tol
+			if strings.HasPrefix(name, "tiny-gemma3") {
+				tol = reftest.GELUTol
+			}
 			if strings.HasSuffix(name, "-F16") {
-				tol = tolerances(name).HalfNat
+				tol = reftest.F16Tol
 			}
 			ref := testdata.LoadReference(t, name+".ids")
 			path := testdata.Path(t, "models", name+".gguf")
