@@ -189,3 +189,13 @@ func newEnvironment() *exec.Environment {
 		Methods:           builtins.Methods,
 	}
 }
+
+// ContentBytes is the length of the messages' contents, a lower bound on
+// the text the template renders from them.
+func ContentBytes(msgs []Message) int {
+	n := 0
+	for _, m := range msgs {
+		n += len(strings.TrimSpace(m.Content))
+	}
+	return n
+}

@@ -83,6 +83,10 @@ type Result struct {
 // stops generation and is returned. Cancelling ctx stops generation and
 // frees the sequence at the next step.
 func (e *Engine) Generate(ctx context.Context, prompt string, opts GenerateOptions, onToken func(Token) error) (Result, error) {
+	// A text too long for the context is refused before it is tokenized.
+	if n := e.tok.MinTokens(prompt); n > e.opts.Context {
+		return Result{}, &ContextError{Tokens: n, Context: e.opts.Context, AtLeast: true}
+	}
 	ids := e.tok.Encode(prompt, !opts.NoSpecial, !opts.NoSpecial)
 	return e.GenerateTokens(ctx, ids, opts, onToken)
 }
@@ -125,9 +129,15 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int32, opts Genera
 // ContextError reports a prompt longer than the context.
 type ContextError struct {
 	Tokens, Context int
+	// AtLeast says Tokens is a lower bound: the text was refused by its
+	// length before it was tokenized.
+	AtLeast bool
 }
 
 func (e *ContextError) Error() string {
+	if e.AtLeast {
+		return fmt.Sprintf("engine: the prompt has at least %d tokens, more than the context of %d", e.Tokens, e.Context)
+	}
 	return fmt.Sprintf("engine: the prompt has %d tokens, more than the context of %d", e.Tokens, e.Context)
 }
 

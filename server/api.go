@@ -14,6 +14,7 @@ import (
 type apiError struct {
 	status     int
 	retryAfter int     // seconds, for 503
+	limit      int64   // 413: the body limit that was hit
 	Message    string  `json:"message"`
 	Type       string  `json:"type"`
 	Param      *string `json:"param"`
@@ -101,7 +102,7 @@ func jsonKind(goType string) string {
 }
 
 func tooLarge(limit int64) *apiError {
-	return &apiError{status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
+	return &apiError{status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", limit: limit,
 		Message: fmt.Sprintf("the request body is larger than %d bytes", limit)}
 }
 

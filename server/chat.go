@@ -29,9 +29,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	prompt, err := s.tpl.Prompt(s.e.Tokenizer(), msgs, req.ChatTemplateKwargs)
-	if err != nil {
-		writeError(w, invalid("messages", "the chat template cannot render these messages: %s", strings.TrimPrefix(err.Error(), "chat: ")))
+	prompt, e := s.chatPrompt(r.Context(), msgs, req.ChatTemplateKwargs)
+	if e != nil {
+		writeError(w, e)
 		return
 	}
 	id, created := newID("chatcmpl-"), time.Now().Unix()

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -40,7 +41,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.Logprobs, opts.TopLogprobs = true, *req.Logprobs
 	}
-	prompt, e := s.completionPrompt(req.Prompt)
+	prompt, e := s.completionPrompt(r.Context(), req.Prompt)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -100,14 +101,14 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 // completionPrompt reads a prompt: a string, an array of token ids, or an
 // array holding one of those. Text is tokenized as `shimmer run` does (BOS
 // as the vocabulary asks, special tokens parsed).
-func (s *Server) completionPrompt(raw json.RawMessage) ([]int32, *apiError) {
+func (s *Server) completionPrompt(ctx context.Context, raw json.RawMessage) ([]int32, *apiError) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, invalid("prompt", "'prompt' is missing")
 	}
 	var text string
 	if json.Unmarshal(raw, &text) == nil {
-		return s.e.Tokenizer().Encode(text, true, true), nil
+		return s.encode(ctx, text, "prompt")
 	}
 	var ids []int32
 	if json.Unmarshal(raw, &ids) == nil {
@@ -121,7 +122,7 @@ func (s *Server) completionPrompt(raw json.RawMessage) ([]int32, *apiError) {
 		if len(texts) != 1 {
 			return nil, invalid("prompt", "'prompt' must hold one prompt: this server returns one choice per request")
 		}
-		return s.e.Tokenizer().Encode(texts[0], true, true), nil
+		return s.encode(ctx, texts[0], "prompt")
 	}
 	var lists [][]int32
 	if json.Unmarshal(raw, &lists) == nil {

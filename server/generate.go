@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shimmer-llm/shimmer/chat"
 	"github.com/shimmer-llm/shimmer/engine"
 )
 
@@ -346,4 +347,56 @@ func (s *Server) runStream(w http.ResponseWriter, r *http.Request, prompt []int3
 	if end(out, st.res) == nil {
 		out.raw([]byte("[DONE]"))
 	}
+}
+
+// tooLong is the 400 for a prompt that cannot fit the context.
+func (s *Server) tooLong(param string, err *engine.ContextError) *apiError {
+	return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Param: strPtr(param), Code: strPtr("context_length_exceeded"),
+		Message: strings.TrimPrefix(err.Error(), "engine: ") + "; shorten it"}
+}
+
+// tokenizeSlot waits for one of the slots that bound how many requests
+// tokenize at once (each holds its prompt's text and tokens in memory).
+func (s *Server) tokenizeSlot(ctx context.Context) (release func(), e *apiError) {
+	select {
+	case s.tokSem <- struct{}{}:
+		return func() { <-s.tokSem }, nil
+	case <-ctx.Done():
+		return nil, &apiError{status: clientGone, Type: "invalid_request_error", Message: "the client went away"}
+	}
+}
+
+// encode tokenizes a prompt text as `shimmer run` does (BOS as the
+// vocabulary asks, special tokens parsed), refusing a text that cannot fit
+// the context before tokenizing it.
+func (s *Server) encode(ctx context.Context, text, param string) ([]int32, *apiError) {
+	tok, c := s.e.Tokenizer(), s.e.Options().Context
+	if n := tok.MinTokens(text); n > c {
+		return nil, s.tooLong(param, &engine.ContextError{Tokens: n, Context: c, AtLeast: true})
+	}
+	release, e := s.tokenizeSlot(ctx)
+	if e != nil {
+		return nil, e
+	}
+	defer release()
+	return tok.Encode(text, true, true), nil
+}
+
+// chatPrompt renders and tokenizes chat messages, refusing messages whose
+// text alone cannot fit the context before rendering them.
+func (s *Server) chatPrompt(ctx context.Context, msgs []chat.Message, vars map[string]any) ([]int32, *apiError) {
+	tok, c := s.e.Tokenizer(), s.e.Options().Context
+	if n := tok.MinTokensOf(chat.ContentBytes(msgs)); n > c {
+		return nil, s.tooLong("messages", &engine.ContextError{Tokens: n, Context: c, AtLeast: true})
+	}
+	release, e := s.tokenizeSlot(ctx)
+	if e != nil {
+		return nil, e
+	}
+	defer release()
+	prompt, err := s.tpl.Prompt(tok, msgs, vars)
+	if err != nil {
+		return nil, invalid("messages", "the chat template cannot render these messages: %s", strings.TrimPrefix(err.Error(), "chat: "))
+	}
+	return prompt, nil
 }

@@ -71,7 +71,12 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) {
 	}
 	parse := req.ParseSpecial == nil || *req.ParseSpecial
 	tok := s.e.Tokenizer()
+	release, e := s.tokenizeSlot(r.Context())
+	if e != nil {
+		return
+	}
 	ids := tok.Encode(*req.Content, req.AddSpecial, parse)
+	release()
 	if !req.WithPieces {
 		if ids == nil {
 			ids = []int32{}

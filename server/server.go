@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -71,7 +72,26 @@ type Server struct {
 	created  int64
 	log      *slog.Logger
 	draining atomic.Bool
-	running  atomic.Int64 // requests being handled
+	running  atomic.Int64  // requests being handled
+	tokSem   chan struct{} // bounds the requests tokenizing at once
+	// promptLimit bounds the bodies of generation requests: past it no
+	// prompt they hold can fit the context (promptBodyLimit).
+	promptLimit int64
+}
+
+// promptBodyLimit is the largest generation request body that can hold a
+// prompt fitting a context of ctx tokens: the prompt text is at most ctx ×
+// the longest token's bytes, each byte at most 6 in JSON (\u00XX), plus
+// 1 MiB for the other fields (and token-id prompts, at most ~11 bytes an
+// id). WordPiece text has no such bound (0: no limit).
+func promptBodyLimit(tok interface {
+	MinTokensOf(int) int
+	MaxTokenBytes() int
+}, ctx int) int64 {
+	if tok.MinTokensOf(1<<20) == 0 {
+		return 0
+	}
+	return 6*int64(ctx)*int64(max(tok.MaxTokenBytes(), 2)) + 1<<20
 }
 
 // New returns the API server for e.
@@ -94,7 +114,12 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{e: e, opts: opts, tpl: opts.ChatTemplate, created: time.Now().Unix(), log: opts.Logger}
+	s := &Server{e: e, opts: opts, tpl: opts.ChatTemplate, created: time.Now().Unix(), log: opts.Logger,
+		tokSem: make(chan struct{}, max(2, runtime.NumCPU()))}
+	s.promptLimit = opts.MaxBodyBytes
+	if l := promptBodyLimit(e.Tokenizer(), e.Options().Context); l > 0 && l < s.promptLimit {
+		s.promptLimit = l
+	}
 	if s.tpl == nil {
 		tok := e.Tokenizer()
 		tpl, err := chat.ForModel(e.File(), "", tokenText(tok.BOS(), tok), tokenText(tok.EOS(), tok))
@@ -223,7 +248,11 @@ func (s *Server) wrap(name, method string, h func(http.ResponseWriter, *http.Req
 				Message: "invalid or missing API key: send it as 'Authorization: Bearer KEY'"})
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		limit := s.opts.MaxBodyBytes
+		if name == "chat" || name == "completions" {
+			limit = s.promptLimit
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		h(w, r)
 	})
 }
@@ -244,14 +273,14 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) *apiErr
 	// which must not time out.
 	defer rc.SetReadDeadline(time.Time{})
 	if e := decodeJSON(r.Body, v); e != nil {
-		return e
+		return s.bodyLimitError(e)
 	}
 	// Read to the end, so that the server starts watching the connection
 	// for a client that goes away.
 	if _, err := io.Copy(io.Discard, r.Body); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return tooLarge(mbe.Limit)
+			return s.bodyLimitError(tooLarge(mbe.Limit))
 		}
 		return invalid("", "reading the request body: %v", err)
 	}
@@ -305,4 +334,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil
+}
+
+// bodyLimitError turns the 413 of a generation request cut at promptLimit
+// into the 400 of a prompt that cannot fit the context.
+func (s *Server) bodyLimitError(e *apiError) *apiError {
+	if e.status != http.StatusRequestEntityTooLarge || e.limit != s.promptLimit || s.promptLimit >= s.opts.MaxBodyBytes {
+		return e
+	}
+	return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Code: strPtr("context_length_exceeded"),
+		Message: fmt.Sprintf("the request body exceeds %d bytes, more than any prompt that fits the context of %d tokens can take; shorten it", s.promptLimit, s.e.Options().Context)}
 }

@@ -220,3 +220,24 @@ func (t *Tokenizer) EOG() []int32 {
 }
 
 func (t *Tokenizer) valid(id int32) bool { return id >= 0 && int(id) < len(t.tokens) }
+
+// MinTokens is a lower bound on the number of tokens Encode gives for
+// text, known without tokenizing it: no token covers more bytes of the
+// text than its own vocabulary string is long (SentencePiece's ▁ and
+// byte-level BPE's byte symbols are at least as long as what they stand
+// for). WordPiece drops whitespace and accents, so it has no such bound
+// and gets 0. Callers use it to refuse a prompt that cannot fit a context
+// before spending memory on its tokens.
+func (t *Tokenizer) MinTokens(text string) int { return t.MinTokensOf(len(text)) }
+
+// MinTokensOf is MinTokens for any text of n bytes.
+func (t *Tokenizer) MinTokensOf(n int) int {
+	if t.fam == famWPM || t.maxTokenLen == 0 {
+		return 0
+	}
+	return n / t.maxTokenLen
+}
+
+// MaxTokenBytes is the length of the longest vocabulary string: no token
+// covers more bytes of a text (but for WordPiece, see MinTokens).
+func (t *Tokenizer) MaxTokenBytes() int { return t.maxTokenLen }
