@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -297,16 +298,21 @@ func TestPanicRecovered(t *testing.T) {
 	get(t, f.ts.URL+"/health", "")
 }
 
-// Serve shuts down gracefully: it stops accepting, lets a short stream
-// finish, cancels a long one after the grace period, and returns nil.
+// On shutdown the server drains: /health answers 503 and new requests get
+// the shutting_down 503 while running requests have the grace period; a
+// stream that finishes within it ends normally. Past the grace, a running
+// stream ends with a shutting_down error event, and a running and a queued
+// non-streamed request get the shutting_down 503: no client is left with
+// an empty 200.
 func TestGracefulShutdown(t *testing.T) {
-	// A context long enough for the long stream to outlast the grace.
+	// A context long enough for the long requests to outlast the grace.
 	f := newFixture(t, engine.Options{Sequences: 2, Context: 16384}, Options{ShutdownGrace: time.Second})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := "http://" + ln.Addr().String() + "/v1/completions"
+	base := "http://" + ln.Addr().String()
+	url := base + "/v1/completions"
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- f.s.Serve(ctx, ln) }()
@@ -315,6 +321,26 @@ func TestGracefulShutdown(t *testing.T) {
 	defer longResp.Body.Close()
 	short, shortResp := openStream(t, context.Background(), url, `{"prompt":"Once","max_tokens":10,"temperature":0,"stream":true}`, 1)
 	defer shortResp.Body.Close()
+	// Two non-streamed requests: one runs once the short stream is done,
+	// the other stays queued.
+	type answer struct {
+		status int
+		body   string
+	}
+	answers := make(chan answer, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			resp, err := http.Post(url, "application/json", strings.NewReader(`{"prompt":"Once","max_tokens":100000,"ignore_eos":true}`))
+			if err != nil {
+				answers <- answer{0, err.Error()}
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			answers <- answer{resp.StatusCode, string(b)}
+		}()
+	}
+	waitFor(t, func() bool { st := f.e.Stats(); return st.Queued == 1 && st.Active == 2 })
 	stop()
 	var shortEnd, longEnd string
 	var wg sync.WaitGroup
@@ -333,20 +359,42 @@ func TestGracefulShutdown(t *testing.T) {
 	wg.Add(2)
 	go readAll(short, &shortEnd)
 	go readAll(long, &longEnd)
+	// During the drain: /health says 503, new work is refused.
+	waitFor(t, func() bool { return f.s.draining.Load() })
+	if resp, err := http.Get(base + "/health"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/health while draining: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := http.Post(url, "application/json", strings.NewReader(`{"prompt":"Once","max_tokens":1}`)); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a new request while draining: %v %v", resp, err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "shutting_down") {
+			t.Errorf("a new request while draining: %s", b)
+		}
+	}
 	select {
 	case err := <-served:
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(15 * time.Second):
 		t.Fatal("Serve did not return")
 	}
 	wg.Wait()
 	if strings.TrimSpace(shortEnd) != "data: [DONE]" {
 		t.Errorf("the short stream did not finish: %q", shortEnd)
 	}
-	if strings.Contains(longEnd, "[DONE]") {
-		t.Errorf("the long stream was not cancelled")
+	if !strings.Contains(longEnd, "shutting_down") {
+		t.Errorf("the long stream did not end with a shutting_down event: %q", longEnd)
+	}
+	for i := 0; i < 2; i++ {
+		a := <-answers
+		if a.status != http.StatusServiceUnavailable || !strings.Contains(a.body, "shutting_down") {
+			t.Errorf("non-streamed request: %d %s", a.status, a.body)
+		}
 	}
 	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
 		t.Error("still accepting connections")

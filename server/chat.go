@@ -38,9 +38,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	if !req.Stream {
 		toks, res, err := s.collect(r.Context(), prompt, opts)
 		if err != nil {
-			if r.Context().Err() == nil {
-				writeError(w, generationError(err, "messages"))
-			}
+			s.failGeneration(w, r.Context(), err, "messages")
 			return
 		}
 		text := joinText(toks)

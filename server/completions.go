@@ -50,9 +50,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 	if !req.Stream {
 		toks, res, err := s.collect(r.Context(), prompt, opts)
 		if err != nil {
-			if r.Context().Err() == nil {
-				writeError(w, generationError(err, "prompt"))
-			}
+			s.failGeneration(w, r.Context(), err, "prompt")
 			return
 		}
 		choice := completionChoice{Text: joinText(toks), FinishReason: finishReason(res.StopReason)}

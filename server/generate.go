@@ -318,9 +318,7 @@ func (s *Server) runStream(w http.ResponseWriter, r *http.Request, prompt []int3
 	}()
 	toks, ended := st.next()
 	if ended && st.err != nil {
-		if ctx.Err() == nil {
-			writeError(w, generationError(st.err, promptParam))
-		}
+		s.failGeneration(w, ctx, st.err, promptParam)
 		return
 	}
 	out := s.startSSE(w)
@@ -339,8 +337,11 @@ func (s *Server) runStream(w http.ResponseWriter, r *http.Request, prompt []int3
 		toks, ended = st.next()
 	}
 	if st.err != nil {
-		if ctx.Err() == nil {
+		switch {
+		case ctx.Err() == nil:
 			out.send(map[string]any{"error": generationError(st.err, promptParam)})
+		case shuttingDown(ctx):
+			out.send(map[string]any{"error": generationError(engine.ErrClosed, promptParam)})
 		}
 		return
 	}
@@ -399,4 +400,23 @@ func (s *Server) chatPrompt(ctx context.Context, msgs []chat.Message, vars map[s
 		return nil, invalid("messages", "the chat template cannot render these messages: %s", strings.TrimPrefix(err.Error(), "chat: "))
 	}
 	return prompt, nil
+}
+
+// errShuttingDown is the cause with which Serve cancels the requests still
+// running when its grace period is over.
+var errShuttingDown = errors.New("server: shutting down")
+
+func shuttingDown(ctx context.Context) bool { return errors.Is(context.Cause(ctx), errShuttingDown) }
+
+// failGeneration answers a generation that ended in err: with its error
+// while the client waits, with the shutting_down 503 when the server
+// cancelled it, and not at all when the client went away.
+func (s *Server) failGeneration(w http.ResponseWriter, ctx context.Context, err error, param string) {
+	switch {
+	case ctx.Err() == nil:
+		writeError(w, generationError(err, param))
+	case shuttingDown(ctx):
+		w.Header().Set("Connection", "close")
+		writeError(w, generationError(engine.ErrClosed, param))
+	}
 }

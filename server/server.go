@@ -252,6 +252,11 @@ func (s *Server) wrap(name, method string, h func(http.ResponseWriter, *http.Req
 		if name == "chat" || name == "completions" {
 			limit = s.promptLimit
 		}
+		if s.draining.Load() && name != "health" && name != "metrics" {
+			w.Header().Set("Connection", "close")
+			writeError(w, generationError(engine.ErrClosed, ""))
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		h(w, r)
 	})
@@ -295,12 +300,14 @@ func (s *Server) writeJSON(w http.ResponseWriter, v any) {
 }
 
 // Serve accepts connections on ln until ctx is done, then shuts down
-// gracefully: it stops accepting, lets running requests finish for
-// Options.ShutdownGrace, cancels those still running (streams end at their
-// next token) and returns nil. It does not close the engine.
+// gracefully: for Options.ShutdownGrace it keeps the listener open,
+// answering /health with 503 and new requests with the shutting_down 503,
+// while running and queued requests finish; then it cancels those left
+// (streams end with a shutting_down error event, the others get the 503),
+// closes the listener and returns nil. It does not close the engine.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	base, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	base, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -316,18 +323,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("server: %w", err)
 	case <-ctx.Done():
 	}
+	// Draining: the listener stays open so that /health answers 503 to
+	// load balancers; new generation requests get the shutting_down 503
+	// (wrap); running and queued ones have the grace period to finish.
 	s.draining.Store(true)
+	hs.SetKeepAlivesEnabled(false)
 	s.log.Info("shutting down", "grace", s.opts.ShutdownGrace)
-	grace, stop := context.WithTimeout(context.Background(), s.opts.ShutdownGrace)
-	defer stop()
-	if err := hs.Shutdown(grace); err != nil {
+	for end := time.Now().Add(s.opts.ShutdownGrace); s.running.Load() > 0 && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s.running.Load() > 0 {
 		s.log.Info("cancelling the requests still running")
-		cancel()
-		// Handlers see their contexts cancelled and end within a decode
-		// step; give them a moment before closing the connections.
+		// Handlers see errShuttingDown as the cause: queued requests get
+		// the 503, streams a final error event, within a decode step.
+		cancel(errShuttingDown)
 		for end := time.Now().Add(5 * time.Second); s.running.Load() > 0 && time.Now().Before(end); {
 			time.Sleep(10 * time.Millisecond)
 		}
+	}
+	closing, stop := context.WithTimeout(context.Background(), time.Second)
+	defer stop()
+	if err := hs.Shutdown(closing); err != nil {
 		hs.Close()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
