@@ -42,6 +42,37 @@ type Options struct {
 	// QueueSize bounds the requests waiting for a free sequence (default
 	// 64); Generate fails with ErrBusy beyond it.
 	QueueSize int
+	// Memory bounds the bytes Load may commit to the model file and the KV
+	// cache (default: the machine's physical memory); Load fails with a
+	// MemoryError past it instead of the process dying later.
+	Memory int64
+}
+
+// MemoryError reports a KV cache (with the model) larger than the memory.
+type MemoryError struct {
+	Need, Cache, Model, Have int64
+	Context, Sequences      int
+	Budget                  bool // Have is Options.Memory, not the physical memory
+}
+
+func (e *MemoryError) Error() string {
+	what := fmt.Sprintf("the machine's %s of memory", humanBytes(e.Have))
+	if e.Budget {
+		what = "the memory budget of " + humanBytes(e.Have)
+	}
+	return fmt.Sprintf("engine: the KV cache for a context of %d × %d sequences needs %s (with the %s model: %s), more than %s; lower the context (-c) or the sequences (--parallel)",
+		e.Context, e.Sequences, humanBytes(e.Cache), humanBytes(e.Model), humanBytes(e.Need), what)
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
 }
 
 // ErrBusy is returned when every sequence is busy and the queue is full.
@@ -118,6 +149,9 @@ func newEngine(f *gguf.File, opts Options) (*Engine, error) {
 	if opts.Context > 1<<24 || opts.Sequences > 1024 || opts.BatchSize > 1<<16 {
 		return nil, fmt.Errorf("engine: context %d × %d sequences, batch %d: too large", opts.Context, opts.Sequences, opts.BatchSize)
 	}
+	if err := checkMemory(f, h, opts); err != nil {
+		return nil, err
+	}
 	e := &Engine{file: f, model: m, tok: tok, opts: opts}
 	e.pool = compute.NewPool(opts.Threads)
 	if e.cache, err = model.NewKVCache(h, opts.Sequences, opts.Context, opts.BatchSize); err != nil {
@@ -154,3 +188,20 @@ func (e *Engine) Options() Options { return e.opts }
 
 // KVCacheBytes returns the memory held by the KV cache.
 func (e *Engine) KVCacheBytes() int64 { return e.cache.Bytes() }
+
+// checkMemory refuses a KV cache that, with the model file, cannot fit the
+// memory budget or the physical memory, before allocating it.
+func checkMemory(f *gguf.File, h *model.Hyper, opts Options) error {
+	cache := model.KVCacheBytes(h, opts.Sequences, opts.Context, opts.BatchSize)
+	// The scratch of a forward pass: per thread a row of attention scores.
+	cache += int64(opts.Threads) * int64(opts.Context) * 4
+	need := cache + int64(f.Size)
+	have, budget := opts.Memory, opts.Memory > 0
+	if !budget {
+		have = physicalMemory()
+	}
+	if have > 0 && need > have {
+		return &MemoryError{Need: need, Cache: cache, Model: int64(f.Size), Have: have, Context: opts.Context, Sequences: opts.Sequences, Budget: budget}
+	}
+	return nil
+}

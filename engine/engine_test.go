@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -262,4 +263,28 @@ func greedyTolerance(t *testing.T, name string) float64 {
 		}
 	}
 	return tol
+}
+
+// A KV cache that does not fit the memory budget (or the machine) is
+// refused at load, before it is allocated, with a MemoryError.
+func TestMemoryBudget(t *testing.T) {
+	path := testdata.Path(t, "models", "stories260K.gguf")
+	_, err := engine.Load(path, engine.Options{Context: 4096, Sequences: 4, Memory: 8 << 20})
+	var me *engine.MemoryError
+	if !errors.As(err, &me) || !me.Budget || me.Need <= 8<<20 || !strings.Contains(err.Error(), "memory budget") {
+		t.Fatalf("4096 × 4 in 8 MiB: %v", err)
+	}
+	// stories260K: 5 layers × (32+32) floats of K and V a position.
+	if want := int64(4 * 4096 * 5 * 64 * 4); me.Cache < want || me.Cache > want+1<<20 {
+		t.Errorf("cache of %d bytes, expected %d plus scratch", me.Cache, want)
+	}
+	_, err = engine.Load(path, engine.Options{Context: 1 << 24, Sequences: 1024})
+	if err == nil {
+		t.Fatal("2^24 × 1024 loaded")
+	}
+	e, err := engine.Load(path, engine.Options{Context: 256, Sequences: 2, Memory: 8 << 20})
+	if err != nil {
+		t.Fatalf("256 × 2 in 8 MiB: %v", err)
+	}
+	e.Close()
 }

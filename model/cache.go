@@ -42,6 +42,21 @@ func NewKVCache(h *Hyper, seqs, ctx, maxBatch int) (*KVCache, error) {
 	return c, nil
 }
 
+// KVCacheBytes is the memory NewKVCache(h, seqs, ctx, maxBatch) allocates,
+// computed without allocating (and without overflow for any int inputs
+// that fit the engine's limits).
+func KVCacheBytes(h *Hyper, seqs, ctx, maxBatch int) int64 {
+	var cells int64
+	for l := 0; l < h.Layers; l++ {
+		capacity := ctx
+		if h.Window > 0 && h.SWA[l] {
+			capacity = min(ctx, h.Window+maxBatch-1)
+		}
+		cells += int64(capacity)
+	}
+	return int64(seqs) * cells * int64(h.KDim()+h.VDim()) * 4
+}
+
 // Cap returns the number of cells per sequence of layer l.
 func (c *KVCache) Cap(l int) int { return c.caps[l] }
 

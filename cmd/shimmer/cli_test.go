@@ -198,6 +198,11 @@ func TestErrors(t *testing.T) {
 		{[]string{"logits", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--ids", "1 99999", "-o", filepath.Join(dir, "x.f32")}, "out of range"},
 		{[]string{"detokenize", "-m", testdata.Path(t, "models", "stories260K.gguf"), "7000"}, "out of range"},
 		{[]string{"nosuchcommand"}, "unknown command"},
+		// A KV cache that cannot fit the machine, or a budget, is refused
+		// at load with one line (it used to start and die later).
+		{[]string{"serve", "-m", testdata.Path(t, "models", "stories260K.gguf"), "-c", "1000000", "--parallel", "64", "--port", "0"}, "more than"},
+		{[]string{"run", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--memory", "2MiB", "-c", "4096", "hi"}, "memory budget of 2.0 MiB"},
+		{[]string{"run", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--memory", "lots", "hi"}, "not a size"},
 	}
 	for _, c := range cases {
 		_, errs, code := shimmer(t, "", c.args...)

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,12 +23,14 @@ type modelFlags struct {
 	path    string
 	threads int
 	ctx     int
+	memory  string
 }
 
 func (m *modelFlags) register(c *cobra.Command) {
 	c.Flags().StringVarP(&m.path, "model", "m", "", "path of the GGUF model file (required)")
 	c.Flags().IntVarP(&m.threads, "threads", "t", 0, "threads to compute with (default: all CPUs)")
 	c.Flags().IntVarP(&m.ctx, "ctx-size", "c", 0, "context size in tokens (default: the model's, at most 4096)")
+	c.Flags().StringVar(&m.memory, "memory", "", "memory the model and its KV cache may take, e.g. 8GiB or 512MB (default: the machine's)")
 }
 
 func (m *modelFlags) load(seqs int) (*engine.Engine, error) {
@@ -41,6 +46,13 @@ func (m *modelFlags) loadWith(o engine.Options) (*engine.Engine, error) {
 		return nil, fmt.Errorf("threads and context size must not be negative")
 	}
 	o.Threads, o.Context = m.threads, m.ctx
+	if m.memory != "" {
+		n, err := parseSize(m.memory)
+		if err != nil {
+			return nil, fmt.Errorf("--memory: %v", err)
+		}
+		o.Memory = n
+	}
 	return engine.Load(m.path, o)
 }
 
@@ -184,4 +196,30 @@ func perSecond(n int, d time.Duration) float64 {
 		return 0
 	}
 	return float64(n) / d.Seconds()
+}
+
+// parseSize reads a byte count: a number with an optional unit (K, M, G, T
+// in powers of 1000 or, with an i, of 1024; a trailing B is optional).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B")
+	mult := 1.0
+	if strings.HasSuffix(t, "I") {
+		t = strings.TrimSuffix(t, "I")
+		for i, u := range "KMGT" {
+			if strings.HasSuffix(t, string(u)) {
+				t, mult = strings.TrimSuffix(t, string(u)), math.Pow(1024, float64(i+1))
+			}
+		}
+	} else {
+		for i, u := range "KMGT" {
+			if strings.HasSuffix(t, string(u)) {
+				t, mult = strings.TrimSuffix(t, string(u)), math.Pow(1000, float64(i+1))
+			}
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+	if err != nil || v <= 0 || math.IsInf(v*mult, 0) || v*mult > 1<<62 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 8GiB, 512MB)", s)
+	}
+	return int64(v * mult), nil
 }
