@@ -128,6 +128,20 @@ func ReadHyper(f *gguf.File, arch string) (*Hyper, error) {
 	if m.err != nil {
 		return nil, m.err
 	}
+	// Bound every count by what the file can hold before anything is sized
+	// from it: each layer has tensors of its own, and no width exceeds 2^20.
+	if h.Layers > len(f.Tensors) {
+		return nil, fmt.Errorf("model: %s.block_count %d is more than the file's %d tensors can hold", arch, h.Layers, len(f.Tensors))
+	}
+	const maxWidth = 1 << 20
+	for _, c := range []struct {
+		key string
+		v   int
+	}{{"embedding_length", h.Embd}, {"feed_forward_length", h.FF}, {"attention.head_count", h.Heads}, {"attention.head_count_kv", h.KVHeads}} {
+		if c.v < 0 || c.v > maxWidth {
+			return nil, fmt.Errorf("model: %s.%s %d is out of range [0, %d]", arch, c.key, c.v, maxWidth)
+		}
+	}
 	h.HeadDim = m.Int("attention.key_length", int64(h.Embd/h.Heads), false)
 	h.ValueDim = m.Int("attention.value_length", int64(h.HeadDim), false)
 	h.NormEps = m.Float("attention.layer_norm_rms_epsilon", 1e-5)
@@ -148,6 +162,8 @@ func ReadHyper(f *gguf.File, arch string) (*Hyper, error) {
 		return nil, m.err
 	}
 	switch {
+	case h.HeadDim < 0 || h.HeadDim > maxWidth || h.ValueDim < 0 || h.ValueDim > maxWidth || int64(h.Heads)*int64(max(h.HeadDim, h.ValueDim)) > 1<<24:
+		return nil, fmt.Errorf("model: head width %d/%d × %d heads is out of range", h.HeadDim, h.ValueDim, h.Heads)
 	case h.KVHeads == 0 || h.Heads%h.KVHeads != 0:
 		return nil, fmt.Errorf("model: %d query heads cannot share %d key/value heads", h.Heads, h.KVHeads)
 	case h.HeadDim == 0 || h.ValueDim == 0 || h.FF == 0:

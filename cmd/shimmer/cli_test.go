@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shimmer-llm/shimmer/gguf"
 	"github.com/shimmer-llm/shimmer/internal/testdata"
 )
 
@@ -178,6 +179,8 @@ func TestErrors(t *testing.T) {
 	}
 	truncated := filepath.Join(dir, "truncated.gguf")
 	os.WriteFile(truncated, stories[:len(stories)/2], 0o644)
+	hostile := filepath.Join(dir, "hostile.gguf")
+	writeWithKey(t, testdata.Path(t, "models", "stories260K.gguf"), hostile, "llama.block_count", uint32(1<<28))
 	notGGUF := filepath.Join(dir, "text.gguf")
 	os.WriteFile(notGGUF, []byte("hello, this is not a model file"), 0o644)
 	cases := []struct {
@@ -195,6 +198,8 @@ func TestErrors(t *testing.T) {
 		{[]string{"run", "-m", testdata.Path(t, "format", "genworker-gguf-unsupported-version.gguf"), "hi"}, "version 4"},
 		{[]string{"run", "-m", testdata.Path(t, "models", "stories260K.gguf"), "-c", "8", "Once upon a time there was a little girl"}, "context"},
 		{[]string{"info", truncated}, "truncated"},
+		// A hostile layer count is refused before anything is sized by it.
+		{[]string{"run", "-m", hostile, "hi"}, "block_count 268435456 is more than the file's 48 tensors"},
 		{[]string{"logits", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--ids", "1 99999", "-o", filepath.Join(dir, "x.f32")}, "out of range"},
 		{[]string{"detokenize", "-m", testdata.Path(t, "models", "stories260K.gguf"), "7000"}, "out of range"},
 		{[]string{"nosuchcommand"}, "unknown command"},
@@ -210,5 +215,47 @@ func TestErrors(t *testing.T) {
 		if code == 0 || len(lines) != 1 || !strings.Contains(errs, c.has) || strings.Contains(errs, "goroutine") {
 			t.Errorf("shimmer %s: exit %d, stderr %q (want one line mentioning %q)", strings.Join(c.args, " "), code, errs, c.has)
 		}
+	}
+}
+
+// writeWithKey copies a GGUF file with one metadata key set.
+func writeWithKey(t *testing.T, src, dst, key string, value any) {
+	f, err := gguf.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := gguf.NewWriter()
+	for _, kv := range f.KV {
+		w.Set(kv.Key, kv.Value)
+	}
+	if err := w.Set(key, value); err != nil {
+		t.Fatal(err)
+	}
+	for _, ti := range f.Tensors {
+		w.AddTensor(ti.Name, ti.Type, ti.Dims, ti.Data)
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteTo(out); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+}
+
+// shimmer info describes a hostile file and names what stops it loading,
+// quickly.
+func TestInfoHostile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hostile.gguf")
+	writeWithKey(t, testdata.Path(t, "models", "stories260K.gguf"), path, "llama.block_count", uint32(1<<28))
+	start := time.Now()
+	out, errs, code := shimmer(t, "", "info", path)
+	if code != 0 || !strings.Contains(out, "load check:  model: llama.block_count 268435456") || errs != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("info took %v", took)
 	}
 }
