@@ -118,6 +118,7 @@ func TestConcurrentMatchesAlone(t *testing.T) {
 func openStream(t testing.TB, ctx context.Context, url, body string, n int) (*bufio.Reader, *http.Response) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -209,6 +210,7 @@ func TestDisconnectFreesSequence(t *testing.T) {
 	// The same for a client waiting for a whole (non-streamed) answer.
 	ctx, cancel = context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"prompt":"Once upon a time","max_tokens":1000,"ignore_eos":true}`))
+	req.Header.Set("Content-Type", "application/json")
 	go func() {
 		waitFor(t, func() bool { return f.e.Stats().Active == 2 })
 		time.Sleep(20 * time.Millisecond)
@@ -241,6 +243,7 @@ func TestBusy(t *testing.T) {
 	doneB := make(chan int, 1)
 	go func() {
 		req, _ := http.NewRequestWithContext(ctxB, http.MethodPost, url, strings.NewReader(`{"prompt":"Once","max_tokens":2}`))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			doneB <- 0
@@ -432,7 +435,7 @@ func TestSlowClientDropped(t *testing.T) {
 	defer conn.Close()
 	conn.(*net.TCPConn).SetReadBuffer(2048)
 	body := `{"prompt":"Once upon a time","max_tokens":10000,"ignore_eos":true,"stream":true}`
-	fmt.Fprintf(conn, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	fmt.Fprintf(conn, "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	// The client reads nothing: the sequence runs until the server's
 	// writes block for longer than the write timeout.
 	waitFor(t, func() bool { return f.e.Stats().Active == 1 })

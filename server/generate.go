@@ -414,9 +414,27 @@ func shuttingDown(ctx context.Context) bool { return errors.Is(context.Cause(ctx
 func (s *Server) failGeneration(w http.ResponseWriter, ctx context.Context, err error, param string) {
 	switch {
 	case ctx.Err() == nil:
-		writeError(w, generationError(err, param))
+		e := generationError(err, param)
+		if errors.Is(err, engine.ErrBusy) {
+			e.retryAfter = s.retryAfter()
+		}
+		writeError(w, e)
 	case shuttingDown(ctx):
 		w.Header().Set("Connection", "close")
 		writeError(w, generationError(engine.ErrClosed, param))
 	}
+}
+
+// retryAfter estimates, in seconds, when a sequence will be free for a
+// request refused now: the queue ahead of it times the mean generation
+// length, at the recent token rate of all sequences (at least 1 s, at most
+// 2 min; without a rate yet, a second per queued request a sequence).
+func (s *Server) retryAfter() int {
+	st := s.e.Stats()
+	wait := float64(st.Queued+1) / float64(max(1, st.Sequences))
+	if st.Requests > 0 && st.TokensPerSecond > 0 {
+		perRequest := float64(st.GeneratedTokens) / float64(st.Requests)
+		wait = float64(st.Queued+st.Active) * perRequest / st.TokensPerSecond
+	}
+	return int(min(120, max(1, math.Ceil(wait))))
 }

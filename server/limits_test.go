@@ -2,10 +2,13 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,4 +124,109 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A web page must not reach the server: a body of any type but JSON (a
+// "simple" CORS request) gets 415, and without an API key a Host that is
+// not a loopback name (DNS rebinding) gets 403. Auth runs before the
+// method check, so routes cannot be mapped without a key.
+func TestBrowserSafety(t *testing.T) {
+	f := newFixture(t, engine.Options{}, Options{})
+	do := func(method, path, host, ctype, body string, hdr ...string) (int, string) {
+		req, _ := http.NewRequest(method, f.ts.URL+path, strings.NewReader(body))
+		if host != "" {
+			req.Host = host
+		}
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b := new(strings.Builder)
+		io.Copy(b, resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	body := `{"prompt":"Once","max_tokens":1}`
+	for _, c := range []struct {
+		ctype string
+		want  int
+	}{{"text/plain", 415}, {"application/x-www-form-urlencoded", 415}, {"multipart/form-data; boundary=x", 415}, {"", 415},
+		{"application/json", 200}, {"application/json; charset=utf-8", 200}} {
+		if got, b := do("POST", "/v1/completions", "", c.ctype, body); got != c.want {
+			t.Errorf("Content-Type %q: %d, want %d: %s", c.ctype, got, c.want, b)
+		}
+	}
+	for _, c := range []struct {
+		host string
+		want int
+	}{{"localhost:8080", 200}, {"127.0.0.1:8080", 200}, {"[::1]:8080", 200}, {"127.1.2.3", 200}, {"app.localhost", 200},
+		{"evil.example:8080", 403}, {"localhost.evil.example", 403}, {"192.168.1.5:8080", 403}} {
+		if got, b := do("POST", "/v1/completions", c.host, "application/json", body); got != c.want {
+			t.Errorf("Host %q: %d, want %d: %s", c.host, got, c.want, b)
+		}
+	}
+	// /health stays reachable for load balancers whatever the Host.
+	if got, _ := do("GET", "/health", "evil.example", "", ""); got != 200 {
+		t.Errorf("/health with a foreign Host: %d", got)
+	}
+	// Configured hosts, and any host once an API key is set.
+	g := newFixture(t, engine.Options{}, Options{AllowedHosts: []string{"shimmer.lan"}})
+	req, _ := http.NewRequest("POST", g.ts.URL+"/v1/completions", strings.NewReader(body))
+	req.Host, req.Header["Content-Type"] = "shimmer.lan:8080", []string{"application/json"}
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Errorf("allowed host: %v %v", resp, err)
+	}
+	k := newFixture(t, engine.Options{}, Options{APIKey: "sesame"})
+	req, _ = http.NewRequest("POST", k.ts.URL+"/v1/completions", strings.NewReader(body))
+	req.Host, req.Header["Content-Type"], req.Header["Authorization"] = "anything.example", []string{"application/json"}, []string{"Bearer sesame"}
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Errorf("foreign host with the key: %v %v", resp, err)
+	}
+	// Without the key, a wrong method is a 401, not a 405 that would tell
+	// the route exists.
+	for _, path := range []string{"/v1/completions", "/v1/models", "/nosuch"} {
+		req, _ := http.NewRequest("DELETE", k.ts.URL+path, nil)
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+			t.Errorf("DELETE %s without the key: %v %v", path, resp, err)
+		}
+	}
+}
+
+// Retry-After grows with the queue ahead instead of always saying 1 s.
+func TestRetryAfterFollowsQueue(t *testing.T) {
+	retry := func(queue int) int {
+		f := newFixture(t, engine.Options{Sequences: 1, QueueSize: queue, Context: 16384}, Options{})
+		url := f.ts.URL + "/v1/completions"
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		_, resp := openStream(t, ctx, url, `{"prompt":"Once upon a time","max_tokens":100000,"ignore_eos":true,"stream":true}`, 1)
+		defer resp.Body.Close()
+		for i := 0; i < queue; i++ {
+			go func() {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"prompt":"Once","max_tokens":100000,"ignore_eos":true}`))
+				req.Header.Set("Content-Type", "application/json")
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}()
+		}
+		waitFor(t, func() bool { return f.e.Stats().Queued == queue })
+		status, hdr, _ := post(t, url, `{"prompt":"Once","max_tokens":2}`)
+		n, err := strconv.Atoi(hdr.Get("Retry-After"))
+		if status != 503 || err != nil || n < 1 {
+			t.Fatalf("queue %d: %d, Retry-After %q", queue, status, hdr.Get("Retry-After"))
+		}
+		return n
+	}
+	short, long := retry(1), retry(6)
+	t.Logf("Retry-After: %d s behind 1 queued request, %d s behind 6", short, long)
+	if long <= short {
+		t.Errorf("Retry-After %d behind 6 queued requests, %d behind 1", long, short)
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"runtime"
@@ -60,6 +61,12 @@ type Options struct {
 	// Logger receives one line per request and server events (default:
 	// none).
 	Logger *slog.Logger
+	// AllowedHosts are the Host header names (without port) accepted when
+	// no APIKey is set; "*" accepts any. By default only loopback names
+	// (localhost, *.localhost, 127.0.0.0/8, ::1) are: a web page cannot
+	// then reach the server through DNS rebinding. With an APIKey any
+	// host is accepted.
+	AllowedHosts []string
 }
 
 // Server is the HTTP API; it is an http.Handler.
@@ -201,8 +208,9 @@ func (w *statusWriter) Flush() {
 // clientGone marks a request whose client went away before the response.
 const clientGone = 499
 
-// wrap adds to h: the method check, authentication, the body limit, panic
-// recovery, per-write deadlines, logging and metrics.
+// wrap adds to h: the Host check, authentication, then the method and
+// Content-Type checks (so that no route can be mapped without a key), the
+// body limit, panic recovery, per-write deadlines, logging and metrics.
 func (s *Server) wrap(name, method string, h func(http.ResponseWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -236,10 +244,9 @@ func (s *Server) wrap(name, method string, h func(http.ResponseWriter, *http.Req
 			s.metrics.observe(name, status, time.Since(start))
 			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", status, "duration", time.Since(start).Round(time.Microsecond))
 		}()
-		if method != "" && r.Method != method {
-			w.Header().Set("Allow", method)
-			writeError(w, &apiError{status: http.StatusMethodNotAllowed, Type: "invalid_request_error",
-				Message: fmt.Sprintf("%s %s: method not allowed (use %s)", r.Method, r.URL.Path, method)})
+		if !s.hostAllowed(r.Host) && name != "health" {
+			writeError(w, &apiError{status: http.StatusForbidden, Type: "invalid_request_error", Code: strPtr("host_not_allowed"),
+				Message: fmt.Sprintf("Host %q is not allowed: without an API key the server answers only loopback names (set --api-key or --allowed-hosts)", r.Host)})
 			return
 		}
 		if s.opts.APIKey != "" && name != "health" && !s.authorized(r) {
@@ -248,14 +255,27 @@ func (s *Server) wrap(name, method string, h func(http.ResponseWriter, *http.Req
 				Message: "invalid or missing API key: send it as 'Authorization: Bearer KEY'"})
 			return
 		}
-		limit := s.opts.MaxBodyBytes
-		if name == "chat" || name == "completions" {
-			limit = s.promptLimit
+		if method != "" && r.Method != method {
+			w.Header().Set("Allow", method)
+			writeError(w, &apiError{status: http.StatusMethodNotAllowed, Type: "invalid_request_error",
+				Message: fmt.Sprintf("%s %s: method not allowed (use %s)", r.Method, r.URL.Path, method)})
+			return
+		}
+		// A body of another type could come from a web page's form or
+		// fetch without a CORS preflight.
+		if r.Method == http.MethodPost && !isJSON(r.Header.Get("Content-Type")) {
+			writeError(w, &apiError{status: http.StatusUnsupportedMediaType, Type: "invalid_request_error",
+				Message: fmt.Sprintf("the request body must be sent as Content-Type: application/json (got %q)", r.Header.Get("Content-Type"))})
+			return
 		}
 		if s.draining.Load() && name != "health" && name != "metrics" {
 			w.Header().Set("Connection", "close")
 			writeError(w, generationError(engine.ErrClosed, ""))
 			return
+		}
+		limit := s.opts.MaxBodyBytes
+		if name == "chat" || name == "completions" {
+			limit = s.promptLimit
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		h(w, r)
@@ -360,4 +380,36 @@ func (s *Server) bodyLimitError(e *apiError) *apiError {
 	}
 	return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Code: strPtr("context_length_exceeded"),
 		Message: fmt.Sprintf("the request body exceeds %d bytes, more than any prompt that fits the context of %d tokens can take; shorten it", s.promptLimit, s.e.Options().Context)}
+}
+
+// isJSON reports whether a Content-Type is application/json (parameters
+// such as charset allowed).
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+// hostAllowed checks a request's Host header against Options.AllowedHosts
+// (loopback names by default); any host passes when an API key is set.
+func (s *Server) hostAllowed(hostport string) bool {
+	if s.opts.APIKey != "" {
+		return true
+	}
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if len(s.opts.AllowedHosts) > 0 {
+		for _, a := range s.opts.AllowedHosts {
+			if a == "*" || strings.EqualFold(strings.Trim(a, "[]"), host) {
+				return true
+			}
+		}
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

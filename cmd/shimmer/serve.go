@@ -30,6 +30,7 @@ func newServeCmd() *cobra.Command {
 		tplName  string
 		grace    time.Duration
 		quiet    bool
+		hosts    []string
 	)
 	c := &cobra.Command{
 		Use:   "serve -m MODEL [flags]",
@@ -67,7 +68,7 @@ func newServeCmd() *cobra.Command {
 			if alias == "" {
 				alias = strings.TrimSuffix(filepath.Base(mf.path), ".gguf")
 			}
-			s, err := server.New(e, server.Options{ModelName: alias, APIKey: apiKey, ChatTemplate: tpl, ShutdownGrace: grace, Logger: log})
+			s, err := server.New(e, server.Options{ModelName: alias, APIKey: apiKey, ChatTemplate: tpl, ShutdownGrace: grace, Logger: log, AllowedHosts: hosts})
 			if err != nil {
 				return err
 			}
@@ -76,7 +77,7 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			if ip := net.ParseIP(host); apiKey == "" && (ip == nil || !ip.IsLoopback()) && host != "localhost" {
-				log.Warn("listening beyond this machine without an API key (set --api-key)", "host", host)
+				log.Warn("listening beyond this machine without an API key (set --api-key); requests are answered only when their Host header is a loopback name or one of --allowed-hosts", "host", host)
 			}
 			o := e.Options()
 			log.Info("serving", "url", "http://"+ln.Addr().String(), "model", alias, "chat_template", tpl.Name(),
@@ -101,5 +102,6 @@ func newServeCmd() *cobra.Command {
 		" (default: the model's, else "+chat.DefaultBuiltin+")")
 	f.DurationVar(&grace, "shutdown-grace", 10*time.Second, "on SIGTERM, how long running requests may finish before they are cancelled")
 	f.BoolVarP(&quiet, "quiet", "q", false, "log warnings and errors only, not every request")
+	f.StringSliceVar(&hosts, "allowed-hosts", nil, "without --api-key, Host names answered besides loopback ones (comma-separated; '*': any; guards against DNS rebinding)")
 	return c
 }

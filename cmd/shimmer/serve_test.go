@@ -45,6 +45,7 @@ func TestServe(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, url+"/v1/completions",
 		strings.NewReader(fmt.Sprintf(`{"prompt":%q,"max_tokens":32,"temperature":0}`, ref.PromptText)))
 	req.Header.Set("Authorization", "Bearer k")
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
