@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -150,12 +152,81 @@ func TestSameSeedSameText(t *testing.T) {
 
 func TestPromptTooLong(t *testing.T) {
 	e := load(t, "stories260K", engine.Options{Context: 16})
+	// Longer than 16 tokens by its length alone: refused before tokenizing.
 	_, err := e.Generate(context.Background(), strings.Repeat("Once upon a time ", 20), engine.GenerateOptions{MaxTokens: 4}, nil)
 	var ce *engine.ContextError
-	if err == nil || !strings.Contains(err.Error(), "context of 16") {
+	if !errors.As(err, &ce) || !ce.AtLeast || ce.Context != 16 || ce.Tokens <= 16 || !strings.Contains(err.Error(), "context of 16") {
 		t.Fatalf("error %v", err)
 	}
-	_ = ce
+	// Short enough to tokenize, too long once tokenized: the exact count.
+	text := strings.Repeat("Once upon a time ", 4)
+	n := len(e.Tokenizer().Encode(text, true, true))
+	_, err = e.Generate(context.Background(), text, engine.GenerateOptions{MaxTokens: 4}, nil)
+	if !errors.As(err, &ce) || ce.AtLeast || ce.Tokens != n || n <= 16 {
+		t.Fatalf("%d-token prompt: error %v", n, err)
+	}
+}
+
+// Generation stops at an end-of-generation token (not emitted) and at a
+// full context, as llama.cpp's greedy ids say: a copy of stories260K whose
+// EOS is a token the reference continuation contains stops right before
+// its first occurrence, and with a context of 16 the text-once prompt (5
+// tokens) gets the first 12 reference tokens (the last is sampled from the
+// logits of position 15 and needs no cell of its own).
+func TestStopAtEOGAndContext(t *testing.T) {
+	ref := testdata.LoadReference(t, "stories260K.text-once")
+	eos := ref.GreedyIDs[6]
+	first := slices.Index(ref.GreedyIDs, eos)
+	path := filepath.Join(t.TempDir(), "eos.gguf")
+	src, err := gguf.Open(testdata.Path(t, "models", "stories260K.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := gguf.NewWriter()
+	for _, kv := range src.KV {
+		w.Set(kv.Key, kv.Value)
+	}
+	w.Set("tokenizer.ggml.eos_token_id", uint32(eos))
+	for _, ti := range src.Tensors {
+		w.AddTensor(ti.Name, ti.Type, ti.Dims, ti.Data)
+	}
+	out, _ := os.Create(path)
+	if _, err := w.WriteTo(out); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	src.Close()
+	e, err := engine.Load(path, engine.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	gen := func(e *engine.Engine, o engine.GenerateOptions) ([]int32, engine.Result) {
+		var ids []int32
+		res, err := e.Generate(context.Background(), ref.PromptText, o, func(tok engine.Token) error {
+			if tok.ID >= 0 {
+				ids = append(ids, tok.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids, res
+	}
+	ids, res := gen(e, engine.GenerateOptions{MaxTokens: ref.NGen})
+	if res.StopReason != engine.StopEOG || !slices.Equal(ids, ref.GreedyIDs[:first]) || res.Tokens != first {
+		t.Errorf("EOS %d: stop %s after %d tokens %v, expected eog after %v", eos, res.StopReason, res.Tokens, ids, ref.GreedyIDs[:first])
+	}
+	ids, res = gen(e, engine.GenerateOptions{MaxTokens: ref.NGen, IgnoreEOG: true})
+	if res.StopReason != engine.StopLength || !slices.Equal(ids, ref.GreedyIDs) {
+		t.Errorf("ignoring EOG: stop %s, ids %v", res.StopReason, ids)
+	}
+	small := load(t, "stories260K", engine.Options{Context: 16})
+	ids, res = gen(small, engine.GenerateOptions{MaxTokens: 100, IgnoreEOG: true})
+	if res.StopReason != engine.StopContext || !slices.Equal(ids, ref.GreedyIDs[:16-len(ref.PromptIDs)+1]) {
+		t.Errorf("context 16: stop %s after %v", res.StopReason, ids)
+	}
 }
 
 func TestCancel(t *testing.T) {

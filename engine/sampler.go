@@ -85,10 +85,29 @@ func (s *sampler) penalize(logits []float32) {
 
 // sample picks the next token from logits (which it may modify).
 func (s *sampler) sample(logits []float32) int32 {
+	ids, probs := s.distribution(logits)
+	r := s.rng.Float64()
+	var acc float64
+	for i := range ids {
+		acc += float64(probs[i])
+		if r < acc {
+			return ids[i]
+		}
+	}
+	return ids[len(ids)-1]
+}
+
+// distribution applies the penalties and the samplers to logits (which it
+// modifies) in llama.cpp's order — top-k, then top-p and min-p on the
+// softmax of the logits, then the temperature — and returns the tokens
+// left, most likely first, with the probabilities the draw uses (summing
+// to 1). Greedy decoding leaves one token.
+func (s *sampler) distribution(logits []float32) ([]int32, []float32) {
 	s.penalize(logits)
 	o := s.opts
 	if o.Temperature <= 0 {
-		return argmax(logits)
+		s.ids[0], s.probs[0] = argmax(logits), 1
+		return s.ids[:1], s.probs[:1]
 	}
 	n := len(logits)
 	ids := s.ids[:n]
@@ -137,23 +156,19 @@ func (s *sampler) sample(logits []float32) int32 {
 		}
 		ids = ids[:k]
 	}
-	// Temperature, then draw.
+	// Temperature, then normalise.
 	maxL = logits[ids[0]]
 	sum = 0
+	probs = s.probs[:len(ids)]
 	for i, id := range ids {
 		p := math.Exp(float64((logits[id] - maxL) / o.Temperature))
-		s.probs[i] = float32(p)
+		probs[i] = float32(p)
 		sum += p
 	}
-	r := s.rng.Float64() * sum
-	var acc float64
-	for i := range ids {
-		acc += float64(s.probs[i])
-		if r < acc {
-			return ids[i]
-		}
+	for i := range probs {
+		probs[i] = float32(float64(probs[i]) / sum)
 	}
-	return ids[len(ids)-1]
+	return ids, probs
 }
 
 func indexOf(s []int32, x int32) int {

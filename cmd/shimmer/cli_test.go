@@ -259,3 +259,27 @@ func TestInfoHostile(t *testing.T) {
 		t.Errorf("info took %v", took)
 	}
 }
+
+// shimmer info on a real file prints what MODELS.md documents for it:
+// stories260K-Q4_0 holds 48 tensors (Q4_0×31, F32×11 norms, F16×5
+// ffn_down, Q8_0×1 output) in 277024 bytes, vocab 512, n_embd 64, 5
+// layers, 8/4 heads of 8, ff 172, NORM rope base 10000 over 8 dims, ctx
+// 2048, eps 1e-5; its F32 KV cache takes 5 × 2048 × (32+32) × 4 bytes =
+// 2.5 MiB per sequence at 2048 tokens.
+func TestInfoRealFile(t *testing.T) {
+	out, errs, code := shimmer(t, "", "info", testdata.Path(t, "models", "stories260K-Q4_0.gguf"))
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		"GGUF v3, 270.5 KiB", "48 tensors", "F16×5", "F32×11", "Q4_0×31", "Q8_0×1",
+		"vocabulary             512", "embedding              64", "layers                 5",
+		"heads                  8 query, 4 key/value", "head width             8", "feed-forward           172",
+		"context (trained)      2048", "rms norm eps           1e-05", "rope                   norm, 8 dims, base 10000",
+		"KV cache 2.50 MiB per sequence at 2048 tokens",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("info lacks %q:\n%s", want, out)
+		}
+	}
+}
