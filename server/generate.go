@@ -361,6 +361,7 @@ func (s *Server) tooLong(param string, err *engine.ContextError) *apiError {
 func (s *Server) tokenizeSlot(ctx context.Context) (release func(), e *apiError) {
 	select {
 	case s.tokSem <- struct{}{}:
+		s.tokenized.Add(1)
 		return func() { <-s.tokSem }, nil
 	case <-ctx.Done():
 		return nil, &apiError{status: clientGone, Type: "invalid_request_error", Message: "the client went away"}

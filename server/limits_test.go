@@ -19,8 +19,11 @@ import (
 )
 
 // Eight 7 MB prompts at once are refused with a 400 naming the context
-// before they are tokenized: each answer comes within 100 ms and the heap
-// grows by less than 200 MB (tokenizing one such prompt took ~450 MB).
+// before they are tokenized (none is), and the heap grows by less than
+// 200 MB (tokenizing one such prompt took ~450 MB and over a second). The
+// answers take ~40 ms on an idle 2-core machine; the test logs them and
+// only fails past 1 s, which tokenizing would take, since other test
+// binaries share the CPUs.
 func TestOversizedPromptsRefusedEarly(t *testing.T) {
 	f := newFixture(t, engine.Options{Context: 256}, Options{})
 	text := strings.Repeat("Once upon a time there was a little dog. ", 7<<20/41)
@@ -73,7 +76,7 @@ func TestOversizedPromptsRefusedEarly(t *testing.T) {
 				t.Errorf("%s: status %d, error %+v", path, resp.StatusCode, e.Error)
 			}
 			t.Logf("%s: %d in %v: %s", path, resp.StatusCode, took.Round(time.Millisecond), e.Error.Message)
-			if took > 100*time.Millisecond {
+			if took > time.Second {
 				t.Errorf("%s: the 400 took %v", path, took)
 			}
 		}(i)
@@ -81,6 +84,9 @@ func TestOversizedPromptsRefusedEarly(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	<-sampled
+	if n := f.s.tokenized.Load(); n != 0 {
+		t.Errorf("%d of the prompts were tokenized", n)
+	}
 	growth := int64(peak.Load()) - int64(before.HeapAlloc)
 	t.Logf("heap: %.1f MB before, peak %.1f MB (growth %.1f MB)", float64(before.HeapAlloc)/1e6, float64(peak.Load())/1e6, float64(growth)/1e6)
 	if growth > 200e6 {

@@ -71,16 +71,17 @@ type Options struct {
 
 // Server is the HTTP API; it is an http.Handler.
 type Server struct {
-	e        *engine.Engine
-	opts     Options
-	tpl      *chat.Template
-	handler  http.Handler
-	metrics  *metrics
-	created  int64
-	log      *slog.Logger
-	draining atomic.Bool
-	running  atomic.Int64  // requests being handled
-	tokSem   chan struct{} // bounds the requests tokenizing at once
+	e         *engine.Engine
+	opts      Options
+	tpl       *chat.Template
+	handler   http.Handler
+	metrics   *metrics
+	created   int64
+	log       *slog.Logger
+	draining  atomic.Bool
+	running   atomic.Int64  // requests being handled
+	tokSem    chan struct{} // bounds the requests tokenizing at once
+	tokenized atomic.Int64  // texts tokenized (tests: refused ones are not)
 	// promptLimit bounds the bodies of generation requests: past it no
 	// prompt they hold can fit the context (promptBodyLimit).
 	promptLimit int64
