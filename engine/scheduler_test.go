@@ -42,7 +42,9 @@ func TestCallbackPanic(t *testing.T) {
 // A request cancelled while it waits leaves the queue at once; past the
 // queue, Generate fails with ErrBusy.
 func TestQueue(t *testing.T) {
-	e := load(t, "stories260K", engine.Options{Sequences: 1, QueueSize: 1})
+	// A long context: request A must still be generating, even on a slow
+	// or busy machine, when the test cancels it.
+	e := load(t, "stories260K", engine.Options{Sequences: 1, QueueSize: 1, Context: 1 << 16})
 	ctxA, cancelA := context.WithCancel(context.Background())
 	started := make(chan struct{})
 	doneA := make(chan error, 1)

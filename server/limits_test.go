@@ -21,9 +21,8 @@ import (
 // Eight 7 MB prompts at once are refused with a 400 naming the context
 // before they are tokenized (none is), and the heap grows by less than
 // 200 MB (tokenizing one such prompt took ~450 MB and over a second). The
-// answers take ~40 ms on an idle 2-core machine; the test logs them and
-// only fails past 1 s, which tokenizing would take, since other test
-// binaries share the CPUs.
+// test logs how long each answer took (~40 ms on an idle 2-core machine)
+// but does not time it: BenchmarkOversizedPrompt measures that.
 func TestOversizedPromptsRefusedEarly(t *testing.T) {
 	f := newFixture(t, engine.Options{Context: 256}, Options{})
 	text := strings.Repeat("Once upon a time there was a little dog. ", 7<<20/41)
@@ -76,9 +75,6 @@ func TestOversizedPromptsRefusedEarly(t *testing.T) {
 				t.Errorf("%s: status %d, error %+v", path, resp.StatusCode, e.Error)
 			}
 			t.Logf("%s: %d in %v: %s", path, resp.StatusCode, took.Round(time.Millisecond), e.Error.Message)
-			if took > time.Second {
-				t.Errorf("%s: the 400 took %v", path, took)
-			}
 		}(i)
 	}
 	wg.Wait()
@@ -234,5 +230,23 @@ func TestRetryAfterFollowsQueue(t *testing.T) {
 	t.Logf("Retry-After: %d s behind 1 queued request, %d s behind 6", short, long)
 	if long <= short {
 		t.Errorf("Retry-After %d behind 6 queued requests, %d behind 1", long, short)
+	}
+}
+
+// BenchmarkOversizedPrompt: the time to refuse a 7 MB prompt.
+func BenchmarkOversizedPrompt(b *testing.B) {
+	f := newFixture(b, engine.Options{Context: 256}, Options{})
+	text := strings.Repeat("Once upon a time there was a little dog. ", 7<<20/41)
+	body, _ := json.Marshal(map[string]any{"prompt": text, "max_tokens": 4})
+	for b.Loop() {
+		resp, err := http.Post(f.ts.URL+"/v1/completions", "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
 	}
 }

@@ -71,7 +71,8 @@ func TestHostileCounts(t *testing.T) {
 			continue
 		}
 		t.Logf("%v: %v (%v)", keys, err, took.Round(time.Microsecond))
-		if took > 100*time.Millisecond {
+		if took > 2*time.Second { // it takes well under a millisecond: this catches a hang
+
 			t.Errorf("%v: refusing took %v", keys, took)
 		}
 	}
