@@ -59,6 +59,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(),
 		newChatCmd(),
 		newBenchCmd(),
+		newGrammarCmd(),
 	)
 	return root
 }
