@@ -51,8 +51,8 @@ type Options struct {
 // MemoryError reports a KV cache (with the model) larger than the memory.
 type MemoryError struct {
 	Need, Cache, Model, Have int64
-	Context, Sequences      int
-	Budget                  bool // Have is Options.Memory, not the physical memory
+	Context, Sequences       int
+	Budget                   bool // Have is Options.Memory, not the physical memory
 }
 
 func (e *MemoryError) Error() string {
@@ -83,14 +83,15 @@ var ErrClosed = errors.New("engine: closed")
 
 // Engine is a loaded model ready to generate.
 type Engine struct {
-	file  *gguf.File
-	model model.Model
-	tok   *tokenizer.Tokenizer
-	pool  *compute.Pool
-	cache *model.KVCache
-	state *model.State
-	opts  Options
-	sched *scheduler
+	vocabCache // the vocabulary trie for grammars, built on first use
+	file       *gguf.File
+	model      model.Model
+	tok        *tokenizer.Tokenizer
+	pool       *compute.Pool
+	cache      *model.KVCache
+	state      *model.State
+	opts       Options
+	sched      *scheduler
 
 	// LoadTime is how long Load took.
 	LoadTime time.Duration

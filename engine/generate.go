@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/shimmer-llm/shimmer/grammar"
 	"strings"
 	"time"
 )
@@ -30,6 +31,13 @@ type GenerateOptions struct {
 	// change the numbers) and each generated token's successor. The slice
 	// is only valid during the call.
 	OnLogits func(pos int, logits []float32)
+	// Grammar, when set, constrains the generated text to its sentences:
+	// only tokens it allows are sampled (the distribution is the one
+	// SampleOptions give over those), end-of-generation only where it can
+	// end, and generation stops where it allows nothing more. A grammar
+	// that allows no token the vocabulary can express fails the request
+	// with ErrGrammarStuck.
+	Grammar *grammar.Grammar
 }
 
 // TokenLogprob is one alternative token and its log-probability.
@@ -63,6 +71,7 @@ const (
 	StopLength    StopReason = "length"    // MaxTokens reached
 	StopContext   StopReason = "context"   // the sequence filled its context
 	StopCancelled StopReason = "cancelled" // the context was cancelled
+	StopError     StopReason = "error"     // the request failed (its error says why)
 )
 
 // Result summarizes a finished generation.

@@ -85,7 +85,13 @@ func (s *sampler) penalize(logits []float32) {
 
 // sample picks the next token from logits (which it may modify).
 func (s *sampler) sample(logits []float32) int32 {
-	ids, probs := s.distribution(logits)
+	s.penalize(logits)
+	return s.drawFrom(logits)
+}
+
+// drawFrom samples from logits that are already penalized.
+func (s *sampler) drawFrom(logits []float32) int32 {
+	ids, probs := s.shaped(logits)
 	r := s.rng.Float64()
 	var acc float64
 	for i := range ids {
@@ -104,6 +110,11 @@ func (s *sampler) sample(logits []float32) int32 {
 // to 1). Greedy decoding leaves one token.
 func (s *sampler) distribution(logits []float32) ([]int32, []float32) {
 	s.penalize(logits)
+	return s.shaped(logits)
+}
+
+// shaped is distribution on logits already penalized.
+func (s *sampler) shaped(logits []float32) ([]int32, []float32) {
 	o := s.opts
 	if o.Temperature <= 0 {
 		s.ids[0], s.probs[0] = argmax(logits), 1
@@ -120,10 +131,18 @@ func (s *sampler) distribution(logits []float32) ([]int32, []float32) {
 		k = o.TopK
 	}
 	sortTopK(ids, logits, k)
-	ids = ids[:k]
+	return s.shape(ids[:k], logits)
+}
+
+// shape turns the kept tokens ids (sorted by descending logit) into the
+// distribution the draw uses: softmax, top-p, min-p, temperature.
+func (s *sampler) shape(ids []int32, logits []float32) ([]int32, []float32) {
+	o := s.opts
+	k := len(ids)
+	var maxL float32
 	// Softmax over the kept tokens.
 	probs := s.probs[:k]
-	maxL := logits[ids[0]]
+	maxL = logits[ids[0]]
 	var sum float64
 	for i, id := range ids {
 		p := math.Exp(float64(logits[id] - maxL))

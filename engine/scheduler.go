@@ -38,6 +38,7 @@ type slot struct {
 	n      int     // tokens of the current sequence evaluated so far
 	next   int32   // token to feed in decode
 	samp   *sampler
+	con    *constraint // the grammar state, when the request has one
 	dec    *tokenizer.StreamDecoder
 	stop   stopFilter
 	start  time.Time
@@ -223,6 +224,10 @@ func (s *scheduler) admit(r *request) {
 	best.cached = append(best.cached[:0], r.prompt[:reuse]...)
 	best.n = reuse
 	best.samp = newSampler(s.e.Hyper().Vocab, r.opts.SampleOptions)
+	best.con = nil
+	if r.opts.Grammar != nil {
+		best.con = s.e.newConstraint(r.opts.Grammar)
+	}
 	for _, id := range r.prompt {
 		best.samp.accept(id, false)
 	}
@@ -364,7 +369,24 @@ func (s *scheduler) produce(sl *slot, logits []float32) {
 	if r.opts.Logprobs {
 		lse = logSumExp(logits)
 	}
-	id := sl.samp.sample(logits)
+	var id int32
+	if sl.con != nil {
+		var ok bool
+		if id, ok = sl.samp.sampleAllowed(logits, sl.con); !ok {
+			s.flushText(sl)
+			s.finish(sl, StopError, ErrGrammarStuck)
+			return
+		}
+		if s.e.tok.IsEOG(id) {
+			// The grammar is complete: stop even with IgnoreEOG.
+			s.flushText(sl)
+			s.finish(sl, StopEOG, nil)
+			return
+		}
+		sl.con.m.AcceptToken(sl.con.v.Piece(id))
+	} else {
+		id = sl.samp.sample(logits)
+	}
 	sl.samp.accept(id, true)
 	tok.ID = id
 	if r.opts.Logprobs {
@@ -448,6 +470,7 @@ func (s *scheduler) finish(sl *slot, why StopReason, err error) {
 	r.err = err
 	sl.req = nil
 	sl.samp = nil
+	sl.con = nil
 	sl.dec = nil
 	// What was evaluated stays in the cache for a later prompt to reuse.
 	sl.cached = sl.cached[:sl.n]

@@ -11,12 +11,21 @@ package grammar
 // same pointer: the state deduplicates by pointer, and a step allocates
 // only frames it has not seen before. A Matcher is used by one goroutine.
 type Matcher struct {
-	g      *Grammar
-	cur    []*frame // the stacks; a nil entry is the empty stack
-	next   []*frame
-	intern map[uint64]*frame
-	seen   map[uint64]struct{} // (position, continuation) expanded this step
-	ids    int32
+	g        *Grammar
+	cur      []*frame // the stacks; a nil entry is the empty stack
+	next     []*frame
+	intern   map[uint64]*frame
+	seenKeys []uint64 // (position, continuation) expanded this step
+	ids      int32
+
+	// Allowed's working state: speculative steps take frames from the
+	// arena instead of interning them.
+	spec    bool
+	arena   arena
+	levels  [][]*frame
+	masks   map[string][]uint64
+	masksOf *Vocab
+	keyBuf  []int32
 }
 
 // frame is a grammar position to match, then the rest of the stack.
@@ -28,14 +37,14 @@ type frame struct {
 
 // NewMatcher starts matching at the beginning of the root rule.
 func (g *Grammar) NewMatcher() *Matcher {
-	m := &Matcher{g: g, intern: map[uint64]*frame{}, seen: map[uint64]struct{}{}}
+	m := &Matcher{g: g, intern: map[uint64]*frame{}}
 	m.Reset()
 	return m
 }
 
 // Reset returns to the beginning of the grammar.
 func (m *Matcher) Reset() {
-	clear(m.seen)
+	m.seenKeys = m.seenKeys[:0]
 	m.cur = m.cur[:0]
 	for _, a := range m.g.rules[m.g.root] {
 		m.expand(a, nil, &m.cur)
@@ -77,7 +86,7 @@ func (m *Matcher) Dead() bool {
 // Accept advances by one byte and reports whether the grammar allows it;
 // when it does not, the state is unchanged.
 func (m *Matcher) Accept(b byte) bool {
-	clear(m.seen)
+	m.seenKeys = m.seenKeys[:0]
 	m.next = m.next[:0]
 	g := m.g
 	for _, st := range m.cur {
@@ -143,10 +152,12 @@ func (m *Matcher) expand(pos int32, next *frame, out *[]*frame) {
 // once reports whether (pos, next) is expanded for the first time this step.
 func (m *Matcher) once(pos int32, next *frame) bool {
 	k := key(pos, next)
-	if _, ok := m.seen[k]; ok {
-		return false
+	for _, s := range m.seenKeys {
+		if s == k {
+			return false
+		}
 	}
-	m.seen[k] = struct{}{}
+	m.seenKeys = append(m.seenKeys, k)
 	return true
 }
 
@@ -160,6 +171,9 @@ func key(pos int32, next *frame) uint64 {
 
 // frame returns the interned frame (pos, next).
 func (m *Matcher) frame(pos int32, next *frame) *frame {
+	if m.spec {
+		return m.arena.get(pos, next)
+	}
 	k := key(pos, next)
 	if f, ok := m.intern[k]; ok {
 		return f

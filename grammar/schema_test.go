@@ -112,16 +112,16 @@ func TestSchemas(t *testing.T) {
 		}
 	}
 	for schema, want := range map[string]string{
-		`{"type":"string","format":"ipv6"}`:            `format "ipv6" is not supported`,
-		`{"type":"object","minProperties":1}`:           `keyword "minProperties" is not supported`,
-		`{"type":"number","multipleOf":2}`:              `keyword "multipleOf" is not supported`,
-		`{"$ref":"https://example.com/s.json"}`:         "only local references",
-		`{"$ref":"#/$defs/missing"}`:                    `no "$defs"`,
-		`{"type":"string","pattern":"^(?=a)b$"}`:        "lookarounds",
-		`{"type":"integer","minimum":5,"maximum":1}`:    "no integer lies",
-		`{"type":"number","minimum":0.5}`:               "only integer bounds",
-		`not json`:                                      "not JSON",
-		`{"type":"array","items":{"type":"x"}}`:         `type "x"`,
+		`{"type":"string","format":"ipv6"}`:                              `format "ipv6" is not supported`,
+		`{"type":"object","minProperties":1}`:                            `keyword "minProperties" is not supported`,
+		`{"type":"number","multipleOf":2}`:                               `keyword "multipleOf" is not supported`,
+		`{"$ref":"https://example.com/s.json"}`:                          "only local references",
+		`{"$ref":"#/$defs/missing"}`:                                     `no "$defs"`,
+		`{"type":"string","pattern":"^(?=a)b$"}`:                         "lookarounds",
+		`{"type":"integer","minimum":5,"maximum":1}`:                     "no integer lies",
+		`{"type":"number","minimum":0.5}`:                                "only integer bounds",
+		`not json`:                                                       "not JSON",
+		`{"type":"array","items":{"type":"x"}}`:                          `type "x"`,
 		strings.Repeat(`{"items":`, 70) + "{}" + strings.Repeat("}", 70): "nested",
 	} {
 		_, err := FromSchema([]byte(schema))

@@ -1,0 +1,86 @@
+package engine
+
+import (
+	"errors"
+	"math"
+	"sync"
+
+	"github.com/shimmer-llm/shimmer/grammar"
+)
+
+// ErrGrammarStuck ends a constrained generation whose grammar allows no
+// token of the vocabulary (and cannot end there).
+var ErrGrammarStuck = errors.New("engine: the grammar allows no token the vocabulary can express here")
+
+// constraint is one sequence's grammar state.
+type constraint struct {
+	m     *grammar.Matcher
+	v     *grammar.Vocab
+	isEOG func(int32) bool
+	mask  []uint64
+}
+
+// vocab returns the engine's vocabulary trie, built on first use: each
+// token's text as the stream decoder writes it (control tokens have none).
+func (e *Engine) vocab() *grammar.Vocab {
+	e.vocabOnce.Do(func() {
+		pieces := make([]string, e.Hyper().Vocab)
+		for id := 0; id < e.tok.NumTokens(); id++ {
+			pieces[id] = e.tok.Piece(int32(id), false)
+		}
+		e.vocabTrie = grammar.NewVocab(pieces)
+	})
+	return e.vocabTrie
+}
+
+type vocabCache struct {
+	vocabOnce sync.Once
+	vocabTrie *grammar.Vocab
+}
+
+func (e *Engine) newConstraint(g *grammar.Grammar) *constraint {
+	v := e.vocab()
+	return &constraint{m: g.NewMatcher(), v: v, isEOG: e.tok.IsEOG, mask: make([]uint64, v.MaskWords())}
+}
+
+// allowed reports whether token id may come next.
+func (c *constraint) allowed(id int32, piece string) bool {
+	if c.isEOG(id) {
+		return c.m.CanEnd()
+	}
+	return piece != "" && c.m.Accepts(piece)
+}
+
+// sampleAllowed is sample restricted to the tokens the grammar allows,
+// the way llama.cpp's common sampler does it: sample as if there were no
+// grammar and keep the token when the grammar allows it (a model that
+// follows the grammar usually picks an allowed token, and this costs one
+// check); otherwise mask the whole vocabulary with the grammar (refused
+// tokens get -inf, end-of-generation only where the grammar can end) and
+// sample again from what is left. ok is false when nothing is allowed.
+func (s *sampler) sampleAllowed(logits []float32, c *constraint) (int32, bool) {
+	s.penalize(logits)
+	// The first draw must not disturb logits: shaped reads them only.
+	if id := s.drawFrom(logits); c.allowed(id, c.v.Piece(id)) {
+		return id, true
+	}
+	c.m.Allowed(c.v, c.mask)
+	canEnd := c.m.CanEnd()
+	any := false
+	inf := float32(math.Inf(-1))
+	for id := range logits {
+		ok := c.mask[id>>6]&(1<<(id&63)) != 0
+		if c.isEOG(int32(id)) {
+			ok = canEnd
+		}
+		if ok {
+			any = true
+		} else {
+			logits[id] = inf
+		}
+	}
+	if !any {
+		return 0, false
+	}
+	return s.drawFrom(logits), true
+}
