@@ -161,6 +161,11 @@ type sampling struct {
 	StreamOptions    *streamOptions  `json:"stream_options"`
 	IgnoreEOS        bool            `json:"ignore_eos"`
 	LogitBias        json.RawMessage `json:"logit_bias"`
+	// Constrained output: llama-server's grammar (GBNF) and json_schema,
+	// and OpenAI's response_format.
+	Grammar        *string         `json:"grammar"`
+	JSONSchema     json.RawMessage `json:"json_schema"`
+	ResponseFormat *responseFormat `json:"response_format"`
 }
 
 // usage is the token accounting of a response.
@@ -183,14 +188,22 @@ type chatRequest struct {
 	MaxCompletionTokens *int            `json:"max_completion_tokens"`
 	Logprobs            bool            `json:"logprobs"`
 	TopLogprobs         *int            `json:"top_logprobs"`
-	ResponseFormat      *responseFormat `json:"response_format"`
 	Tools               json.RawMessage `json:"tools"`
 	ToolChoice          json.RawMessage `json:"tool_choice"`
 	ChatTemplateKwargs  map[string]any  `json:"chat_template_kwargs"`
 }
 
+// responseFormat is OpenAI's response_format: text, json_object, or
+// json_schema with {name, schema, strict}; llama-server also takes the
+// schema directly as "schema".
 type responseFormat struct {
-	Type string `json:"type"`
+	Type       string `json:"type"`
+	JSONSchema *struct {
+		Name   string          `json:"name"`
+		Schema json.RawMessage `json:"schema"`
+		Strict *bool           `json:"strict"`
+	} `json:"json_schema"`
+	Schema json.RawMessage `json:"schema"`
 }
 
 type chatMessage struct {

@@ -113,9 +113,7 @@ func (s *Server) chatOptions(req *chatRequest) (engine.GenerateOptions, *apiErro
 		opts.TopLogprobs = *req.TopLogprobs
 	}
 	opts.Logprobs = req.Logprobs
-	if f := req.ResponseFormat; f != nil && f.Type != "" && f.Type != "text" {
-		return opts, invalid("response_format.type", "response_format %q is not supported (only \"text\")", f.Type)
-	}
+
 	if t := bytes.TrimSpace(req.Tools); len(t) > 0 && !bytes.Equal(t, []byte("null")) && !bytes.Equal(t, []byte("[]")) {
 		return opts, invalid("tools", "tools are not supported")
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shimmer-llm/shimmer/chat"
 	"github.com/shimmer-llm/shimmer/engine"
+	"github.com/shimmer-llm/shimmer/grammar"
 )
 
 // Limits on request values.
@@ -97,7 +98,67 @@ func (s *Server) generateOptions(p *sampling) (engine.GenerateOptions, *apiError
 		return opts, invalid("logit_bias", "'logit_bias' is not supported")
 	}
 	opts.IgnoreEOG = p.IgnoreEOS
+	g, e := constraint(p)
+	if e != nil {
+		return opts, e
+	}
+	opts.Grammar = g
 	return opts, nil
+}
+
+// constraint compiles a request's grammar, json_schema or response_format
+// (at most one of them) into the grammar its output must follow.
+func constraint(p *sampling) (*grammar.Grammar, *apiError) {
+	var kinds []string
+	if p.Grammar != nil && *p.Grammar != "" {
+		kinds = append(kinds, "grammar")
+	}
+	if len(p.JSONSchema) > 0 && string(p.JSONSchema) != "null" {
+		kinds = append(kinds, "json_schema")
+	}
+	f := p.ResponseFormat
+	if f != nil && f.Type != "" && f.Type != "text" {
+		kinds = append(kinds, "response_format")
+	}
+	switch {
+	case len(kinds) == 0:
+		return nil, nil
+	case len(kinds) > 1:
+		return nil, invalid(kinds[1], "give only one of 'grammar', 'json_schema' and 'response_format' (got %s)", strings.Join(kinds, ", "))
+	}
+	schemaGrammar := func(param string, schema []byte) (*grammar.Grammar, *apiError) {
+		g, err := grammar.FromSchema(schema)
+		if err != nil {
+			return nil, invalid(param, "%s: %s", param, strings.TrimPrefix(err.Error(), "grammar: "))
+		}
+		return g, nil
+	}
+	switch kinds[0] {
+	case "grammar":
+		g, err := grammar.Compile(*p.Grammar)
+		if err != nil {
+			return nil, invalid("grammar", "'grammar': %s", strings.TrimPrefix(err.Error(), "grammar: "))
+		}
+		return g, nil
+	case "json_schema":
+		return schemaGrammar("json_schema", p.JSONSchema)
+	}
+	switch f.Type {
+	case "json_object":
+		if len(f.Schema) > 0 {
+			return schemaGrammar("response_format.schema", f.Schema)
+		}
+		return schemaGrammar("response_format", []byte(`{"type":"object"}`))
+	case "json_schema":
+		switch {
+		case f.JSONSchema != nil && len(f.JSONSchema.Schema) > 0:
+			return schemaGrammar("response_format.json_schema.schema", f.JSONSchema.Schema)
+		case len(f.Schema) > 0:
+			return schemaGrammar("response_format.schema", f.Schema)
+		}
+		return nil, invalid("response_format.json_schema", "response_format json_schema needs 'json_schema': {'name', 'schema'}")
+	}
+	return nil, invalid("response_format.type", "response_format type %q is not supported (text, json_object, json_schema are)", f.Type)
 }
 
 // generationError maps an engine error to the API's.
@@ -107,6 +168,9 @@ func generationError(err error, promptParam string) *apiError {
 	case errors.As(err, &ce):
 		return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Param: strPtr(promptParam), Code: strPtr("context_length_exceeded"),
 			Message: strings.TrimPrefix(ce.Error(), "engine: ") + "; shorten it"}
+	case errors.Is(err, engine.ErrGrammarStuck):
+		return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Code: strPtr("grammar_stuck"),
+			Message: "the output constraint (grammar, json_schema or response_format) allows no token the model's vocabulary can express at this point"}
 	case errors.Is(err, engine.ErrBusy):
 		return &apiError{status: http.StatusServiceUnavailable, retryAfter: 1, Type: "server_error", Code: strPtr("server_busy"),
 			Message: "the server is busy: every sequence is generating and the queue is full; retry later"}

@@ -60,3 +60,36 @@ func TestGrammarCommand(t *testing.T) {
 		t.Errorf("no grammar: exit %d, %q", code, errs)
 	}
 }
+
+// shimmer run --json-schema, --grammar-file and -j constrain the output:
+// it is a sentence of the grammar, the generation ends with it.
+func TestRunConstrained(t *testing.T) {
+	dir := t.TempDir()
+	schema := filepath.Join(dir, "s.json")
+	os.WriteFile(schema, []byte(`{"type":"object","properties":{"name":{"type":"string","maxLength":10},"ok":{"type":"boolean"}},"required":["name","ok"]}`), 0o644)
+	gbnf := filepath.Join(dir, "g.gbnf")
+	os.WriteFile(gbnf, []byte(`root ::= ("yes" | "no") "."`), 0o644)
+	model := testdata.Path(t, "models", "stories260K.gguf")
+	for _, c := range []struct {
+		args  []string
+		check func(string) bool
+	}{
+		{[]string{"--json-schema", schema, "--temp", "0"}, func(s string) bool {
+			var v struct {
+				Name *string
+				Ok   *bool
+			}
+			return json.Unmarshal([]byte(s), &v) == nil && v.Name != nil && v.Ok != nil
+		}},
+		{[]string{"--grammar-file", gbnf, "--seed", "4"}, func(s string) bool { return s == "yes." || s == "no." }},
+		{[]string{"-j", "--seed", "5", "-n", "400"}, func(s string) bool { return json.Valid([]byte(s)) }},
+	} {
+		out, errs, code := shimmer(t, "", append(append([]string{"run", "-m", model}, c.args...), "Once upon a time")...)
+		if code != 0 || !c.check(out) || !strings.Contains(errs, "stop:       eog") {
+			t.Errorf("%v: exit %d, output %q, stderr %q", c.args, code, out, errs)
+		}
+	}
+	if _, errs, code := shimmer(t, "", "run", "-m", model, "-j", "--grammar-file", gbnf, "x"); code == 0 || !strings.Contains(errs, "one of") {
+		t.Errorf("two constraints: exit %d, %q", code, errs)
+	}
+}

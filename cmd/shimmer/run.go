@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/shimmer-llm/shimmer/engine"
+	"github.com/shimmer-llm/shimmer/grammar"
 )
 
 // modelFlags are the flags shared by commands that load a model.
@@ -95,6 +96,7 @@ func newRunCmd() *cobra.Command {
 		ignoreEO bool
 		batch    string
 		parallel int
+		gf       grammarFlags
 	)
 	c := &cobra.Command{
 		Use:   "run -m MODEL [flags] PROMPT | --batch FILE.jsonl",
@@ -123,13 +125,17 @@ func newRunCmd() *cobra.Command {
 			if batch != "" {
 				return runBatch(cmd.Context(), &mf, batch, parallel, batchDefaults{so: so, seeded: sf.seed >= 0, maxTokens: n, ignoreEOG: ignoreEO}, os.Stdout)
 			}
+			g, err := gf.grammar()
+			if err != nil {
+				return err
+			}
 			e, err := mf.load(1)
 			if err != nil {
 				return err
 			}
 			defer e.Close()
 			out := bufio.NewWriter(os.Stdout)
-			opts := engine.GenerateOptions{SampleOptions: so, MaxTokens: n, IgnoreEOG: ignoreEO}
+			opts := engine.GenerateOptions{SampleOptions: so, MaxTokens: n, IgnoreEOG: ignoreEO, Grammar: g}
 			res, err := e.Generate(cmd.Context(), args[0], opts, func(t engine.Token) error {
 				if t.Text == "" {
 					return nil
@@ -154,6 +160,7 @@ func newRunCmd() *cobra.Command {
 	f := c.Flags()
 	f.IntVarP(&n, "n-predict", "n", -1, "number of tokens to generate (-1: until end of generation or a full context)")
 	sf.register(f)
+	gf.register(f)
 	f.BoolVar(&ignoreEO, "ignore-eos", false, "keep generating past end-of-generation tokens")
 	f.StringVar(&batch, "batch", "", "run the prompts of a JSON-lines file (- for stdin) together; see above")
 	f.IntVar(&parallel, "parallel", 4, "with --batch: sequences generating at once")
@@ -222,4 +229,46 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size (e.g. 8GiB, 512MB)", s)
 	}
 	return int64(v * mult), nil
+}
+
+// grammarFlags constrain the output: a GBNF file, a JSON Schema file, or
+// any JSON value.
+type grammarFlags struct {
+	file, schema string
+	json         bool
+}
+
+func (g *grammarFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&g.file, "grammar-file", "", "constrain the output to this GBNF grammar (llama.cpp's format)")
+	f.StringVar(&g.schema, "json-schema", "", "constrain the output to JSON valid for this JSON Schema file")
+	f.BoolVarP(&g.json, "json", "j", false, "constrain the output to a JSON value")
+}
+
+// grammar compiles the constraint the flags ask for (nil: none).
+func (g *grammarFlags) grammar() (*grammar.Grammar, error) {
+	n := 0
+	for _, set := range []bool{g.file != "", g.schema != "", g.json} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		return nil, fmt.Errorf("give one of --grammar-file, --json-schema and --json")
+	case g.file != "":
+		src, err := os.ReadFile(g.file)
+		if err != nil {
+			return nil, err
+		}
+		return grammar.Compile(string(src))
+	case g.schema != "":
+		src, err := os.ReadFile(g.schema)
+		if err != nil {
+			return nil, err
+		}
+		return grammar.FromSchema(src)
+	case g.json:
+		return grammar.FromSchema([]byte(`true`)) // the schema true: any JSON value
+	}
+	return nil, nil
 }
