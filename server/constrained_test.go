@@ -106,3 +106,22 @@ func TestStructuredOutput(t *testing.T) {
 		t.Errorf("afterwards: %d", status)
 	}
 }
+
+// llama-server sampler fields shimmer lacks are refused by name when they
+// ask for something; at their neutral values they pass.
+func TestUnsupportedSamplerFields(t *testing.T) {
+	f := newFixture(t, engine.Options{}, Options{})
+	for _, c := range []struct{ field, value string }{
+		{"mirostat", "2"}, {"typical_p", "0.5"}, {"tfs_z", "0.9"}, {"dynatemp_range", "0.5"}, {"xtc_probability", "0.5"},
+		{"dry_multiplier", "0.8"}, {"top_n_sigma", "1"}, {"samplers", `["top_k"]`}, {"grammar_lazy", "true"}, {"n_probs", "3"},
+	} {
+		status, _, body := post(t, f.ts.URL+"/v1/completions", `{"prompt":"Once","max_tokens":1,"`+c.field+`":`+c.value+`}`)
+		if status != 400 || !strings.Contains(body, `"param":"`+c.field+`"`) {
+			t.Errorf("%s %s: %d %s", c.field, c.value, status, body)
+		}
+	}
+	status, _, body := post(t, f.ts.URL+"/v1/completions", `{"prompt":"Once","max_tokens":1,"mirostat":0,"typical_p":1,"tfs_z":1,"top_n_sigma":-1,"dry_multiplier":0}`)
+	if status != 200 {
+		t.Errorf("neutral values: %d %s", status, body)
+	}
+}

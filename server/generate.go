@@ -29,6 +29,9 @@ const (
 // (engine.DefaultSampleOptions); without a seed, a random one.
 func (s *Server) generateOptions(p *sampling) (engine.GenerateOptions, *apiError) {
 	opts := engine.GenerateOptions{SampleOptions: engine.DefaultSampleOptions()}
+	if e := p.unsupportedSamplers.check(); e != nil {
+		return opts, e
+	}
 	so := &opts.SampleOptions
 	if p.N != nil && *p.N != 1 {
 		return opts, invalid("n", "'n' must be 1: this server returns one choice per request (send several requests instead)")
