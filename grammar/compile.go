@@ -121,15 +121,7 @@ func (c *compiler) alternatives(rule string, alts [][]item) []int32 {
 		}
 		seqs = append(seqs, seq)
 	}
-	starts := make([]int32, len(seqs))
-	for i, seq := range seqs {
-		starts[i] = int32(len(c.g.elems))
-		for _, e := range seq {
-			c.emit(e)
-		}
-		c.emit(elem{kind: eEnd})
-	}
-	return starts
+	return c.rawAlternatives(seqs)
 }
 
 // item compiles one item with its repetition into a sequence of elements.
