@@ -26,6 +26,11 @@ import (
 type Message struct {
 	Role    string // system, user or assistant (templates may know others)
 	Content string
+	// ToolCalls are an assistant turn's calls; ToolCallID and Name say
+	// which call a tool turn answers.
+	ToolCalls  []ToolCall
+	ToolCallID string
+	Name       string
 }
 
 // Template is a parsed chat template. It is safe for concurrent use.
@@ -121,7 +126,7 @@ func (t *Template) Render(msgs []Message, addGenerationPrompt bool, vars map[str
 	}()
 	list := make([]any, len(msgs))
 	for i, m := range msgs {
-		list[i] = map[string]any{"role": m.Role, "content": m.Content}
+		list[i] = messageVar(m)
 	}
 	data := map[string]any{}
 	maps.Copy(data, vars)

@@ -11,12 +11,12 @@ import (
 )
 
 var (
-	sysUser = []Message{{"system", "You are helpful."}, {"user", "Hi there"}}
+	sysUser = []Message{{Role: "system", Content: "You are helpful."}, {Role: "user", Content: "Hi there"}}
 	multi   = []Message{
-		{"system", "You are helpful."},
-		{"user", "Hi there"},
-		{"assistant", "Hello! How can I help?"},
-		{"user", "Tell me a joke."},
+		{Role: "system", Content: "You are helpful."},
+		{Role: "user", Content: "Hi there"},
+		{Role: "assistant", Content: "Hello! How can I help?"},
+		{Role: "user", Content: "Tell me a joke."},
 	}
 )
 
@@ -28,9 +28,9 @@ func TestBuiltins(t *testing.T) {
 		want string
 	}{
 		{"chatml", sysUser, true, "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n"},
-		{"chatml", []Message{{"user", "a"}}, false, "<|im_start|>user\na<|im_end|>\n"},
+		{"chatml", []Message{{Role: "user", Content: "a"}}, false, "<|im_start|>user\na<|im_end|>\n"},
 		{"llama2", multi, true, "<s>[INST] <<SYS>>\nYou are helpful.\n<</SYS>>\n\nHi there [/INST] Hello! How can I help? </s><s>[INST] Tell me a joke. [/INST]"},
-		{"llama2", []Message{{"user", " hi "}}, true, "<s>[INST] hi [/INST]"},
+		{"llama2", []Message{{Role: "user", Content: " hi "}}, true, "<s>[INST] hi [/INST]"},
 		{"llama3", multi, true, "<s><|start_header_id|>system<|end_header_id|>\n\nYou are helpful.<|eot_id|>" +
 			"<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>" +
 			"<|start_header_id|>assistant<|end_header_id|>\n\nHello! How can I help?<|eot_id|>" +
@@ -40,7 +40,7 @@ func TestBuiltins(t *testing.T) {
 			"<start_of_turn>model\nHello! How can I help?<end_of_turn>\n" +
 			"<start_of_turn>user\nTell me a joke.<end_of_turn>\n<start_of_turn>model\n"},
 		{"phi3", sysUser, true, "<|system|>\nYou are helpful.<|end|>\n<|user|>\nHi there<|end|>\n<|assistant|>\n"},
-		{"phi3", []Message{{"user", "x"}}, false, "<|user|>\nx<|end|>\n</s>"},
+		{"phi3", []Message{{Role: "user", Content: "x"}}, false, "<|user|>\nx<|end|>\n</s>"},
 		{"mistral", multi, true, "<s>[INST] You are helpful.\n\nHi there [/INST]Hello! How can I help?</s>[INST] Tell me a joke. [/INST]"},
 	}
 	for _, c := range cases {
@@ -67,7 +67,7 @@ func TestRaiseException(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = tpl.Render([]Message{{"user", "a"}, {"user", "b"}}, true, nil)
+	_, err = tpl.Render([]Message{{Role: "user", Content: "a"}, {Role: "user", Content: "b"}}, true, nil)
 	if err == nil || err.Error() != "chat: Conversation roles must alternate user/assistant/user/assistant/..." {
 		t.Fatalf("err = %v", err)
 	}
@@ -148,16 +148,16 @@ func TestQwen3Template(t *testing.T) {
 		vars map[string]any
 		want string
 	}{
-		{[]Message{{"user", "Hello"}}, true, nil,
+		{[]Message{{Role: "user", Content: "Hello"}}, true, nil,
 			"<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n"},
-		{[]Message{{"user", "Hello"}}, true, map[string]any{"enable_thinking": false},
+		{[]Message{{Role: "user", Content: "Hello"}}, true, map[string]any{"enable_thinking": false},
 			"<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"},
 		// Reasoning in earlier assistant turns is dropped.
 		{[]Message{
-			{"system", "You are helpful."},
-			{"user", "Hi there"},
-			{"assistant", "<think>\nThe user greets me.\n</think>\n\nHello!"},
-			{"user", "How are you?"},
+			{Role: "system", Content: "You are helpful."},
+			{Role: "user", Content: "Hi there"},
+			{Role: "assistant", Content: "<think>\nThe user greets me.\n</think>\n\nHello!"},
+			{Role: "user", Content: "How are you?"},
 		}, true, nil,
 			"<|im_start|>system\nYou are helpful.<|im_end|>\n" +
 				"<|im_start|>user\nHi there<|im_end|>\n" +
@@ -165,7 +165,7 @@ func TestQwen3Template(t *testing.T) {
 				"<|im_start|>user\nHow are you?<|im_end|>\n" +
 				"<|im_start|>assistant\n"},
 		// The last assistant turn after the last query keeps a think block.
-		{[]Message{{"user", "Hi"}, {"assistant", "Hello"}}, false, nil,
+		{[]Message{{Role: "user", Content: "Hi"}, {Role: "assistant", Content: "Hello"}}, false, nil,
 			"<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nHello<|im_end|>\n"},
 	}
 	for i, c := range cases {
@@ -189,11 +189,11 @@ func TestLlama3FileTemplate(t *testing.T) {
 		gen  bool
 		want string
 	}{
-		{[]Message{{"user", "Hello"}}, true,
+		{[]Message{{Role: "user", Content: "Hello"}}, true,
 			"<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
 		// Contents are trimmed; this template adds the assistant header
 		// whether or not a generation prompt is asked for.
-		{[]Message{{"system", "  Be brief.\n"}, {"user", "Hi"}, {"assistant", "Hello."}}, false,
+		{[]Message{{Role: "system", Content: "  Be brief.\n"}, {Role: "user", Content: "Hi"}, {Role: "assistant", Content: "Hello."}}, false,
 			"<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>" +
 				"<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>" +
 				"<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>" +
@@ -279,7 +279,7 @@ func TestPromptSingleBOS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids, err := tpl.Prompt(tok, []Message{{"user", "Once upon a time"}}, nil)
+		ids, err := tpl.Prompt(tok, []Message{{Role: "user", Content: "Once upon a time"}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

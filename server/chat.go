@@ -10,6 +10,7 @@ import (
 
 	"github.com/shimmer-llm/shimmer/chat"
 	"github.com/shimmer-llm/shimmer/engine"
+	"github.com/shimmer-llm/shimmer/grammar"
 )
 
 // handleChat serves POST /v1/chat/completions.
@@ -29,7 +30,16 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	prompt, e := s.chatPrompt(r.Context(), msgs, req.ChatTemplateKwargs)
+	tools, e := s.toolSetup(&req, &opts)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	vars := req.ChatTemplateKwargs
+	if tools != nil {
+		vars, msgs = s.withTools(tools, vars, msgs)
+	}
+	prompt, e := s.chatPrompt(r.Context(), msgs, vars)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -42,8 +52,17 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		text := joinText(toks)
+		msg, finish := &chatOut{Role: "assistant", Content: &text}, finishReason(res.StopReason)
+		if tools != nil {
+			if content, calls := chat.ParseToolCalls(text, tools); len(calls) > 0 {
+				msg.Content, msg.ToolCalls, finish = nil, toolCallsOut(calls, false), strPtr("tool_calls")
+				if content != "" {
+					msg.Content = &content
+				}
+			}
+		}
 		resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: s.opts.ModelName, SystemFingerprint: fingerprint,
-			Choices: []chatChoice{{Message: &chatOut{Role: "assistant", Content: &text}, FinishReason: finishReason(res.StopReason)}},
+			Choices: []chatChoice{{Message: msg, FinishReason: finish}},
 			Usage:   makeUsage(res)}
 		if opts.Logprobs {
 			resp.Choices[0].Logprobs = s.chatLogprobs(toks)
@@ -51,6 +70,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, resp)
 		return
 	}
+	var held strings.Builder
 	chunk := func(delta *chatOut, lp *chatLogprobs, finish *string) chatResponse {
 		return chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: s.opts.ModelName, SystemFingerprint: fingerprint,
 			Choices: []chatChoice{{Delta: delta, Logprobs: lp, FinishReason: finish}}}
@@ -62,6 +82,12 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		},
 		func(out *sse, toks []engine.Token) error {
 			text := joinText(toks)
+			if tools != nil {
+				// With tools the text is held until the end, when it is
+				// known whether it is calls or content.
+				held.WriteString(text)
+				return nil
+			}
 			var lp *chatLogprobs
 			if opts.Logprobs {
 				lp = s.chatLogprobs(toks)
@@ -75,7 +101,27 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			return out.send(chunk(&chatOut{Content: &text}, lp, nil))
 		},
 		func(out *sse, res engine.Result) error {
-			if err := out.send(chunk(&chatOut{}, nil, finishReason(res.StopReason))); err != nil {
+			finish := finishReason(res.StopReason)
+			if tools != nil {
+				content, calls := chat.ParseToolCalls(held.String(), tools)
+				if len(calls) == 0 {
+					content = held.String()
+				}
+				if content != "" {
+					if err := out.send(chunk(&chatOut{Content: &content}, nil, nil)); err != nil {
+						return err
+					}
+				}
+				for _, d := range toolCallDeltas(calls) {
+					if err := out.send(chunk(&chatOut{ToolCalls: []toolCallOut{d}}, nil, nil)); err != nil {
+						return err
+					}
+				}
+				if len(calls) > 0 {
+					finish = strPtr("tool_calls")
+				}
+			}
+			if err := out.send(chunk(&chatOut{}, nil, finish)); err != nil {
 				return err
 			}
 			if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
@@ -114,13 +160,98 @@ func (s *Server) chatOptions(req *chatRequest) (engine.GenerateOptions, *apiErro
 	}
 	opts.Logprobs = req.Logprobs
 
-	if t := bytes.TrimSpace(req.Tools); len(t) > 0 && !bytes.Equal(t, []byte("null")) && !bytes.Equal(t, []byte("[]")) {
-		return opts, invalid("tools", "tools are not supported")
-	}
-	if t := bytes.TrimSpace(req.ToolChoice); len(t) > 0 && !bytes.Equal(t, []byte("null")) && !bytes.Equal(t, []byte(`"none"`)) {
-		return opts, invalid("tool_choice", "tool_choice is not supported")
-	}
 	return opts, nil
+}
+
+// toolSetup reads tools, tool_choice and parallel_tool_calls: the tools
+// the template sees (none with tool_choice "none"), and, for "required"
+// or a named function, the grammar the output must follow — one call
+// (or, with parallel_tool_calls, one or more) in the Hermes format, each
+// {"name": …, "arguments": …} valid for that tool's parameters.
+func (s *Server) toolSetup(req *chatRequest, opts *engine.GenerateOptions) ([]chat.Tool, *apiError) {
+	raw := bytes.TrimSpace(req.Tools)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		if c := bytes.TrimSpace(req.ToolChoice); len(c) > 0 && !bytes.Equal(c, []byte("null")) && !bytes.Equal(c, []byte(`"none"`)) && !bytes.Equal(c, []byte(`"auto"`)) {
+			return nil, invalid("tool_choice", "'tool_choice' needs 'tools'")
+		}
+		return nil, nil
+	}
+	var defs []toolDef
+	if err := json.Unmarshal(raw, &defs); err != nil {
+		return nil, invalid("tools", "'tools' must be a list of {\"type\": \"function\", \"function\": {\"name\", \"parameters\"}}")
+	}
+	var tools []chat.Tool
+	seen := map[string]bool{}
+	for i, d := range defs {
+		param := fmt.Sprintf("tools[%d]", i)
+		if d.Type != "function" {
+			return nil, invalid(param+".type", "%s.type %q is not supported (only \"function\")", param, d.Type)
+		}
+		if d.Function.Name == "" || seen[d.Function.Name] {
+			return nil, invalid(param+".function.name", "%s.function.name is missing or repeated", param)
+		}
+		seen[d.Function.Name] = true
+		if p := d.Function.Parameters; len(p) > 0 && !bytes.Equal(bytes.TrimSpace(p), []byte("null")) {
+			if _, err := grammar.SchemaToGBNF(p); err != nil {
+				return nil, invalid(param+".function.parameters", "%s.function.parameters: %s", param, strings.TrimPrefix(err.Error(), "grammar: "))
+			}
+		} else {
+			d.Function.Parameters = nil
+		}
+		tools = append(tools, chat.Tool{Name: d.Function.Name, Description: d.Function.Description, Parameters: d.Function.Parameters})
+	}
+	choice, only := "auto", ""
+	if c := bytes.TrimSpace(req.ToolChoice); len(c) > 0 && !bytes.Equal(c, []byte("null")) {
+		var str string
+		var named struct {
+			Type     string `json:"type"`
+			Function struct {
+				Name string `json:"name"`
+			} `json:"function"`
+		}
+		switch {
+		case json.Unmarshal(c, &str) == nil:
+			choice = str
+		case json.Unmarshal(c, &named) == nil && named.Function.Name != "":
+			choice, only = "function", named.Function.Name
+			if !seen[only] {
+				return nil, invalid("tool_choice", "tool_choice names %q, which is not among the tools", only)
+			}
+		default:
+			return nil, invalid("tool_choice", "'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", \"function\": {\"name\"}}")
+		}
+	}
+	switch choice {
+	case "none":
+		return nil, nil
+	case "auto":
+		return tools, nil
+	case "required", "function":
+		if opts.Grammar != nil {
+			return nil, invalid("tool_choice", "tool_choice %q cannot be combined with response_format, grammar or json_schema", choice)
+		}
+		schema, err := chat.ToolCallSchema(tools, only)
+		if err != nil {
+			return nil, invalid("tool_choice", "%v", err)
+		}
+		src, err := grammar.SchemaToGBNF(schema)
+		if err != nil {
+			return nil, invalid("tools", "%s", strings.TrimPrefix(err.Error(), "grammar: "))
+		}
+		repeat := ""
+		if req.ParallelToolCalls == nil || *req.ParallelToolCalls {
+			repeat = ` ("\n" call)*`
+		}
+		src = strings.Replace("\n"+src, "\nroot ::= ", "\ncall-object ::= ", 1)
+		src += `call ::= "<tool_call>\n" call-object "\n</tool_call>"` + "\n" + `root ::= call` + repeat + "\n"
+		g, err := grammar.Compile(src)
+		if err != nil {
+			return nil, &apiError{status: http.StatusInternalServerError, Type: "server_error", Message: "the tool-call grammar does not compile: " + err.Error()}
+		}
+		opts.Grammar = g
+		return tools, nil
+	}
+	return nil, invalid("tool_choice", "tool_choice %q is not one of auto, none, required", choice)
 }
 
 // chatMessages checks the messages of a request and converts them.
@@ -144,7 +275,10 @@ func chatMessages(in []chatMessage) ([]chat.Message, *apiError) {
 		if e != nil {
 			return nil, e
 		}
-		out[i] = chat.Message{Role: m.Role, Content: content}
+		out[i] = chat.Message{Role: m.Role, Content: content, ToolCallID: m.ToolCallID, Name: m.Name}
+		for _, c := range m.ToolCalls {
+			out[i].ToolCalls = append(out[i].ToolCalls, chat.ToolCall{ID: c.ID, Name: c.Function.Name, Arguments: c.Function.Arguments})
+		}
 	}
 	return out, nil
 }
@@ -211,4 +345,72 @@ func byteList(s string) []int {
 		b[i] = int(s[i])
 	}
 	return b
+}
+
+// withTools passes tools to the template, or, to a template that does not
+// render them, describes them in the system message and writes earlier
+// calls as the Hermes text that description asks for.
+func (s *Server) withTools(tools []chat.Tool, vars map[string]any, msgs []chat.Message) (map[string]any, []chat.Message) {
+	v := map[string]any{}
+	for k, x := range vars {
+		v[k] = x
+	}
+	v["tools"] = chat.ToolsVar(tools)
+	if s.tpl.KnowsTools() {
+		return v, msgs
+	}
+	out := append([]chat.Message(nil), msgs...)
+	desc := chat.ToolSystemPrompt(tools)
+	if len(out) > 0 && out[0].Role == "system" {
+		out[0].Content += "\n\n" + desc
+	} else {
+		out = append([]chat.Message{{Role: "system", Content: desc}}, out...)
+	}
+	for i, m := range out {
+		if len(m.ToolCalls) > 0 && m.Content == "" {
+			var b strings.Builder
+			for j, c := range m.ToolCalls {
+				if j > 0 {
+					b.WriteByte('\n')
+				}
+				fmt.Fprintf(&b, "<tool_call>\n{\"name\": %q, \"arguments\": %s}\n</tool_call>", c.Name, c.Arguments)
+			}
+			out[i].Content = b.String()
+		}
+	}
+	return v, out
+}
+
+// toolCallsOut gives calls their ids in OpenAI's format.
+func toolCallsOut(calls []chat.ToolCall, indexed bool) []toolCallOut {
+	out := make([]toolCallOut, len(calls))
+	for i, c := range calls {
+		out[i].ID, out[i].Type = newID("call_"), "function"
+		out[i].Function.Name, out[i].Function.Arguments = c.Name, c.Arguments
+		if indexed {
+			out[i].Index = &i
+		}
+	}
+	return out
+}
+
+// toolCallDeltas streams calls as OpenAI does: per call a delta with its
+// index, id, type and name, then its arguments in pieces.
+func toolCallDeltas(calls []chat.ToolCall) []toolCallOut {
+	var out []toolCallOut
+	for i, c := range toolCallsOut(calls, true) {
+		args := c.Function.Arguments
+		head := c
+		head.Function.Arguments = ""
+		out = append(out, head)
+		for len(args) > 0 {
+			n := min(len(args), 24)
+			var d toolCallOut
+			d.Index = &i
+			d.Function.Arguments = args[:n]
+			out = append(out, d)
+			args = args[n:]
+		}
+	}
+	return out
 }

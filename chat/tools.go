@@ -1,0 +1,210 @@
+package chat
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Tool is a function the model may call: its name, description and the
+// JSON Schema of its arguments.
+type Tool struct {
+	Name        string
+	Description string
+	Parameters  json.RawMessage
+}
+
+// ToolCall is a call the model made: Arguments is a JSON object's text.
+type ToolCall struct {
+	ID        string
+	Name      string
+	Arguments string
+}
+
+// ToolsVar is the tools variable of chat templates, as transformers
+// passes it: [{"type": "function", "function": {name, description,
+// parameters}}].
+func ToolsVar(tools []Tool) []any {
+	out := make([]any, len(tools))
+	for i, t := range tools {
+		fn := map[string]any{"name": t.Name, "description": t.Description}
+		var params any = map[string]any{"type": "object", "properties": map[string]any{}}
+		if len(t.Parameters) > 0 {
+			if json.Unmarshal(t.Parameters, &params) != nil {
+				params = map[string]any{}
+			}
+		}
+		fn["parameters"] = params
+		out[i] = map[string]any{"type": "function", "function": fn}
+	}
+	return out
+}
+
+// messageVar is a message as templates see it, tool calls included.
+func messageVar(m Message) map[string]any {
+	v := map[string]any{"role": m.Role, "content": m.Content}
+	if m.ToolCallID != "" {
+		v["tool_call_id"] = m.ToolCallID
+	}
+	if m.Name != "" {
+		v["name"] = m.Name
+	}
+	if len(m.ToolCalls) > 0 {
+		calls := make([]any, len(m.ToolCalls))
+		for i, c := range m.ToolCalls {
+			var args any = map[string]any{}
+			if json.Unmarshal([]byte(c.Arguments), &args) != nil {
+				args = c.Arguments
+			}
+			fn := map[string]any{"name": c.Name, "arguments": args}
+			calls[i] = map[string]any{"id": c.ID, "type": "function", "function": fn, "name": c.Name, "arguments": args}
+		}
+		v["tool_calls"] = calls
+	}
+	return v
+}
+
+// KnowsTools reports whether the template renders a tools variable; a
+// template that does not needs the tools described in a system message
+// (ToolSystemPrompt).
+func (t *Template) KnowsTools() bool { return strings.Contains(t.source, "tools") }
+
+// ToolSystemPrompt describes tools for a model whose template does not, in
+// the Hermes format that ParseToolCalls reads.
+func ToolSystemPrompt(tools []Tool) string {
+	var b strings.Builder
+	b.WriteString("You may call one or more functions to assist with the user query. The functions are described in JSON Schema within <tools></tools>:\n<tools>\n")
+	for _, v := range ToolsVar(tools) {
+		j, _ := json.Marshal(v)
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	b.WriteString("</tools>\nFor each function call, return a JSON object with the function name and arguments within <tool_call></tool_call> tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>")
+	return b.String()
+}
+
+var (
+	hermesCall  = regexp.MustCompile(`(?s)<tool_call>\s*(.*?)\s*(?:</tool_call>|$)`)
+	mistralCall = regexp.MustCompile(`(?s)\[TOOL_CALLS\]\s*(.*)$`)
+	pythonTag   = regexp.MustCompile(`(?s)<\|python_tag\|>\s*(.*)$`)
+)
+
+// ParseToolCalls finds the tool calls in a model's output, in the formats
+// of the families shimmer runs: Hermes/Qwen `<tool_call>{"name",
+// "arguments"}</tool_call>` (one or more), Mistral `[TOOL_CALLS][{…}]`,
+// Llama 3 `<|python_tag|>{…}` or a bare `{"name": …, "parameters": …}`,
+// and as a fallback an output that is just such a JSON object (or a list
+// of them). Only calls of known tools count. It returns the text around
+// the calls (trimmed) and the calls.
+func ParseToolCalls(text string, tools []Tool) (string, []ToolCall) {
+	known := map[string]bool{}
+	for _, t := range tools {
+		known[t.Name] = true
+	}
+	if ms := hermesCall.FindAllStringSubmatchIndex(text, -1); len(ms) > 0 {
+		var calls []ToolCall
+		for _, m := range ms {
+			calls = append(calls, parseCalls(text[m[2]:m[3]], known)...)
+		}
+		if len(calls) > 0 {
+			return strings.TrimSpace(text[:ms[0][0]]), calls
+		}
+	}
+	for _, re := range []*regexp.Regexp{mistralCall, pythonTag} {
+		if m := re.FindStringSubmatchIndex(text); m != nil {
+			if calls := parseCalls(text[m[2]:m[3]], known); len(calls) > 0 {
+				return strings.TrimSpace(text[:m[0]]), calls
+			}
+		}
+	}
+	if calls := parseCalls(strings.TrimSpace(text), known); len(calls) > 0 {
+		return "", calls
+	}
+	return text, nil
+}
+
+// parseCalls reads one call object, a list of them, or several objects
+// separated by ; or newlines.
+func parseCalls(s string, known map[string]bool) []ToolCall {
+	s = strings.TrimSpace(s)
+	dec := json.NewDecoder(strings.NewReader(s))
+	var calls []ToolCall
+	for {
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			break
+		}
+		items := []any{v}
+		if list, ok := v.([]any); ok {
+			items = list
+		}
+		for _, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok {
+				continue
+			}
+			if fn, ok := m["function"].(map[string]any); ok {
+				m = fn
+			}
+			name, _ := m["name"].(string)
+			if !known[name] {
+				continue
+			}
+			args, ok := m["arguments"]
+			if !ok {
+				args, ok = m["parameters"]
+			}
+			if !ok {
+				args = map[string]any{}
+			}
+			var text string
+			if sv, ok := args.(string); ok && json.Valid([]byte(sv)) {
+				text = sv
+			} else {
+				b, _ := json.Marshal(args)
+				text = string(b)
+			}
+			calls = append(calls, ToolCall{Name: name, Arguments: text})
+		}
+		// Separators between objects.
+		rest := s[dec.InputOffset():]
+		rest = strings.TrimLeft(rest, " \t\r\n;,")
+		if rest == "" {
+			break
+		}
+		dec = json.NewDecoder(strings.NewReader(rest))
+		s = rest
+	}
+	return calls
+}
+
+// ToolCallSchema is the JSON Schema of one call of any of tools (or of the
+// one named), for constraining a model to call a tool: {"name": one of
+// the names, "arguments": that tool's parameters}.
+func ToolCallSchema(tools []Tool, only string) ([]byte, error) {
+	var alts []string
+	for _, t := range tools {
+		if only != "" && t.Name != only {
+			continue
+		}
+		params := []byte(`{"type":"object"}`)
+		if len(t.Parameters) > 0 {
+			if !json.Valid(t.Parameters) {
+				return nil, fmt.Errorf("chat: tool %q: parameters are not JSON", t.Name)
+			}
+			params = t.Parameters
+		}
+		name, _ := json.Marshal(t.Name)
+		// Written by hand so that "name" comes before "arguments".
+		alts = append(alts, `{"type":"object","properties":{"name":{"const":`+string(name)+`},"arguments":`+string(params)+
+			`},"required":["name","arguments"],"additionalProperties":false}`)
+	}
+	if len(alts) == 0 {
+		return nil, fmt.Errorf("chat: no tool named %q", only)
+	}
+	if len(alts) == 1 {
+		return []byte(alts[0]), nil
+	}
+	return []byte(`{"anyOf":[` + strings.Join(alts, ",") + `]}`), nil
+}
