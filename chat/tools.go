@@ -85,6 +85,7 @@ func ToolSystemPrompt(tools []Tool) string {
 }
 
 var (
+	localRef    = regexp.MustCompile(`("\$ref"\s*:\s*")#`)
 	hermesCall  = regexp.MustCompile(`(?s)<tool_call>\s*(.*?)\s*(?:</tool_call>|$)`)
 	mistralCall = regexp.MustCompile(`(?s)\[TOOL_CALLS\]\s*(.*)$`)
 	pythonTag   = regexp.MustCompile(`(?s)<\|python_tag\|>\s*(.*)$`)
@@ -184,16 +185,28 @@ func parseCalls(s string, known map[string]bool) []ToolCall {
 // the names, "arguments": that tool's parameters}.
 func ToolCallSchema(tools []Tool, only string) ([]byte, error) {
 	var alts []string
+	n := 0
+	for _, t := range tools {
+		if only == "" || t.Name == only {
+			n++
+		}
+	}
 	for _, t := range tools {
 		if only != "" && t.Name != only {
 			continue
+		}
+		// The parameters move inside the call's schema: their local
+		// references ("#/$defs/x") must follow them there.
+		at := "#/properties/arguments"
+		if n > 1 {
+			at = fmt.Sprintf("#/anyOf/%d/properties/arguments", len(alts))
 		}
 		params := []byte(`{"type":"object"}`)
 		if len(t.Parameters) > 0 {
 			if !json.Valid(t.Parameters) {
 				return nil, fmt.Errorf("chat: tool %q: parameters are not JSON", t.Name)
 			}
-			params = t.Parameters
+			params = localRef.ReplaceAll(t.Parameters, []byte("${1}"+at))
 		}
 		name, _ := json.Marshal(t.Name)
 		// Written by hand so that "name" comes before "arguments".

@@ -1,6 +1,9 @@
 package chat
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // The tool-call formats of the model families shimmer runs are read into
 // calls of the known tools, with the text around them.
@@ -30,6 +33,21 @@ func TestParseToolCalls(t *testing.T) {
 			if calls[i] != c.calls[i] {
 				t.Errorf("%q: call %d %+v, want %+v", c.text, i, calls[i], c.calls[i])
 			}
+		}
+	}
+}
+
+// A tool whose parameters use local references keeps them working inside
+// the call schema.
+func TestToolCallSchemaRefs(t *testing.T) {
+	params := []byte(`{"$defs":{"p":{"type":"integer"}},"type":"object","properties":{"a":{"$ref": "#/$defs/p"}},"required":["a"]}`)
+	for _, tools := range [][]Tool{{{Name: "f", Parameters: params}}, {{Name: "g"}, {Name: "f", Parameters: params}}} {
+		s, err := ToolCallSchema(tools, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(s), `"$ref": "#/`) || strings.Contains(string(s), `"#/$defs`) {
+			t.Errorf("references not moved: %s", s)
 		}
 	}
 }

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/shimmer-llm/shimmer/internal/testdata"
+)
+
+// The official clients, unmodified, against `shimmer serve` over
+// stories260K: the openai npm client with response_format json_schema
+// for a dozen written and eight generated schemas and with tools and
+// tool_choice "required" (streamed and not), LangChain's
+// withStructuredOutput and the AI SDK's generateObject; ajv (draft
+// 2020-12, with formats) validates every object against its schema
+// (testdata/clients/clients.mjs). The npm packages, pinned in
+// testdata/clients/package.json, are installed in the test's temp dir.
+// Without Node.js or the npm registry the test skips, and fails in CI.
+func TestOfficialClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no npm install")
+	}
+	need := func(err error, what string) {
+		t.Helper()
+		if err == nil {
+			return
+		}
+		if testdata.InCI() {
+			t.Fatalf("%s: %v", what, err)
+		}
+		t.Skipf("%s: %v", what, err)
+	}
+	_, err := exec.LookPath("node")
+	need(err, "node")
+	_, err = exec.LookPath("npm")
+	need(err, "npm")
+	dir := t.TempDir()
+	for _, f := range []string{"package.json", "clients.mjs"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "clients", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	install := exec.Command("npm", "install", "--no-audit", "--no-fund", "--loglevel=error")
+	install.Dir = dir
+	out, err := install.CombinedOutput()
+	need(err, "npm install: "+string(out))
+
+	serve := exec.Command(shimmerBin, "serve", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--port", "0", "--parallel", "2")
+	stderr, err := serve.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Process.Kill()
+	lines := bufio.NewScanner(stderr)
+	url := ""
+	for url == "" && lines.Scan() {
+		if m := regexp.MustCompile(`url=(\S+)`).FindStringSubmatch(lines.Text()); m != nil {
+			url = m[1]
+		}
+	}
+	if url == "" {
+		t.Fatal("no url in the log")
+	}
+	go io.Copy(io.Discard, stderr)
+	node := exec.Command("node", "clients.mjs", url)
+	node.Dir = dir
+	node.Env = append(os.Environ(), "AI_SDK_LOG_WARNINGS=false", "NODE_NO_WARNINGS=1")
+	res, err := node.CombinedOutput()
+	for _, l := range strings.Split(strings.TrimSpace(string(res)), "\n") {
+		t.Log(l)
+	}
+	if err != nil {
+		t.Fatalf("clients: %v", err)
+	}
+}
