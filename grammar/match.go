@@ -26,6 +26,7 @@ type Matcher struct {
 	masks   map[string][]uint64
 	masksOf *Vocab
 	keyBuf  []int32
+	saved   []*frame // AcceptBytes: the state to restore
 }
 
 // frame is a grammar position to match, then the rest of the stack.
@@ -104,10 +105,10 @@ func (m *Matcher) Accept(b byte) bool {
 // AcceptBytes advances by every byte of s in turn; on a refused byte it
 // restores the state from before s and returns false.
 func (m *Matcher) AcceptBytes(s string) bool {
-	saved := append([]*frame(nil), m.cur...)
+	m.saved = append(m.saved[:0], m.cur...)
 	for i := 0; i < len(s); i++ {
 		if !m.Accept(s[i]) {
-			m.cur = append(m.cur[:0], saved...)
+			m.cur = append(m.cur[:0], m.saved...)
 			return false
 		}
 	}
