@@ -27,6 +27,9 @@ type Matcher struct {
 	masksOf *Vocab
 	keyBuf  []int32
 	saved   []*frame // AcceptBytes: the state to restore
+	// closedBytes' cache, per mask.
+	closed    []closedSet
+	closedBuf []*frame
 }
 
 // frame is a grammar position to match, then the rest of the stack.

@@ -18,8 +18,10 @@ type Vocab struct {
 }
 
 type trieNode struct {
-	edge, nEdges int32 // its children: edges[edge : edge+nEdges], by byte
-	tok, nTok    int32 // tokens whose bytes end here: ids[tok : tok+nTok]
+	edge, nEdges int32   // its children: edges[edge : edge+nEdges], by byte
+	tok, nTok    int32   // tokens whose bytes end here: ids[tok : tok+nTok]
+	end          int32   // the tokens of its whole subtree: ids[tok : end]
+	sub          byteSet // the bytes on the edges below it
 }
 
 type trieEdge struct {
@@ -71,7 +73,84 @@ func NewVocab(pieces []string) *Vocab {
 		}
 		v.ids = append(v.ids, b.toks...)
 	}
+	// Nodes were created in preorder, so a subtree's tokens are a run of
+	// ids and children have larger indices than their parents.
+	for i := len(v.nodes) - 1; i >= 0; i-- {
+		nd := &v.nodes[i]
+		nd.end = nd.tok + nd.nTok
+		for _, e := range v.edges[nd.edge : nd.edge+nd.nEdges] {
+			c := &v.nodes[e.child]
+			nd.end = max(nd.end, c.end)
+			nd.sub.add(e.b, e.b)
+			for w := range nd.sub {
+				nd.sub[w] |= c.sub[w]
+			}
+		}
+	}
 	return v
+}
+
+// closedBytes returns the bytes after which the stacks st are the same
+// again (inside a JSON string, every ordinary character), from a small
+// per-mask cache.
+func (m *Matcher) closedBytes(st []*frame) *byteSet {
+	for i := range m.closed {
+		if sameStacks(m.closed[i].st, st) {
+			return &m.closed[i].set
+		}
+	}
+	var set byteSet
+	buf := m.closedBuf
+	for b := 0; b < 256; b++ {
+		buf = m.stepInto(st, byte(b), buf[:0])
+		if sameStacks(buf, st) {
+			set.add(byte(b), byte(b))
+		}
+	}
+	m.closedBuf = buf
+	if len(m.closed) >= 8 {
+		m.closed = m.closed[:0]
+	}
+	m.closed = append(m.closed, closedSet{append([]*frame(nil), st...), set})
+	return &m.closed[len(m.closed)-1].set
+}
+
+type closedSet struct {
+	st  []*frame
+	set byteSet
+}
+
+// sameStacks compares two lists of stacks by content.
+func sameStacks(a, b []*frame) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !sameFrame(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameFrame(x, y *frame) bool {
+	for x != y {
+		if x == nil || y == nil || x.pos != y.pos {
+			return false
+		}
+		x, y = x.next, y.next
+	}
+	return true
+}
+
+// subset reports whether every byte of a is in b.
+func (a *byteSet) subset(b *byteSet) bool {
+	for w := range a {
+		if a[w]&^b[w] != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Size is the number of token ids the vocabulary covers.
@@ -96,6 +175,7 @@ func (m *Matcher) Allowed(v *Vocab, mask []uint64) {
 	clear(mask)
 	m.spec = true
 	m.arena.reset()
+	m.closed = m.closed[:0]
 	// Depth-first over the trie: states[d] are the stacks after d bytes.
 	type level struct {
 		node, edge int32
@@ -123,11 +203,18 @@ func (m *Matcher) Allowed(v *Vocab, mask []uint64) {
 		if len(next) == 0 {
 			continue
 		}
-		child := v.nodes[e.child]
-		for _, id := range v.ids[child.tok : child.tok+child.nTok] {
+		child := &v.nodes[e.child]
+		// A large subtree whose every byte leaves the state as it is
+		// (inside a string, say) is allowed whole without walking it.
+		whole := child.nEdges > 0 && child.end-child.tok > 32 && child.sub.subset(m.closedBytes(next))
+		last := child.tok + child.nTok
+		if whole {
+			last = child.end
+		}
+		for _, id := range v.ids[child.tok:last] {
 			mask[id>>6] |= 1 << (id & 63)
 		}
-		if child.nEdges > 0 {
+		if child.nEdges > 0 && !whole {
 			stack = append(stack, level{node: e.child, stacks: next})
 		}
 	}

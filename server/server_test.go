@@ -392,7 +392,7 @@ func TestErrors(t *testing.T) {
 		{chatURL, `{"messages":[{"role":"user","content":"hi"}],"max_tokens":0}`, 400, "max_tokens"},
 		{chatURL, `{"messages":[{"role":"user","content":"hi"}],"top_logprobs":2}`, 400, "top_logprobs"},
 		{chatURL, `{"messages":[{"role":"user","content":"hi"}],"stop":5}`, 400, "stop"},
-		{chatURL, `{"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function"}]}`, 400, "tools"},
+		{chatURL, `{"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function"}]}`, 400, "tools[0].function.name"},
 		{chatURL, `{"messages":[]}`, 400, "messages"},
 		{chatURL, `{"messages":[{"role":"wizard","content":"hi"}]}`, 400, "messages[0].role"},
 		{chatURL, `{"messages":[{"role":"user","content":[{"type":"image_url"}]}]}`, 400, "messages[0].content[0].type"},
