@@ -28,8 +28,17 @@ type Matcher struct {
 	keyBuf  []int32
 	saved   []*frame // AcceptBytes: the state to restore
 	// closedBytes' cache, per mask.
-	closed    []closedSet
-	closedBuf []*frame
+	closed     []closedSet
+	closedBuf  []*frame
+	closedScan []*frame
+	// The per-mask memo: speculative frames interned, states numbered,
+	// transitions (state<<8 | byte) → state.
+	memo       bool // Allowed is running: speculative frames are interned
+	specIntern map[uint64]*frame
+	stateIx    map[string]int32
+	states     [][]*frame
+	trans      map[uint32]int32
+	keyBytes   []byte
 }
 
 // frame is a grammar position to match, then the rest of the stack.
@@ -175,10 +184,18 @@ func key(pos int32, next *frame) uint64 {
 
 // frame returns the interned frame (pos, next).
 func (m *Matcher) frame(pos int32, next *frame) *frame {
-	if m.spec {
-		return m.arena.get(pos, next)
-	}
 	k := key(pos, next)
+	if m.spec {
+		if !m.memo {
+			return m.arena.get(pos, next)
+		}
+		if f, ok := m.specIntern[k]; ok {
+			return f
+		}
+		f := m.arena.get(pos, next)
+		m.specIntern[k] = f
+		return f
+	}
 	if f, ok := m.intern[k]; ok {
 		return f
 	}

@@ -100,14 +100,14 @@ func (m *Matcher) closedBytes(st []*frame) *byteSet {
 		}
 	}
 	var set byteSet
-	buf := m.closedBuf
+	buf := m.closedScan
 	for b := 0; b < 256; b++ {
 		buf = m.stepInto(st, byte(b), buf[:0])
 		if sameStacks(buf, st) {
 			set.add(byte(b), byte(b))
 		}
 	}
-	m.closedBuf = buf
+	m.closedScan = buf
 	if len(m.closed) >= 8 {
 		m.closed = m.closed[:0]
 	}
@@ -176,15 +176,15 @@ func (m *Matcher) Allowed(v *Vocab, mask []uint64) {
 	m.spec = true
 	m.arena.reset()
 	m.closed = m.closed[:0]
-	// Depth-first over the trie: states[d] are the stacks after d bytes.
+	m.beginMemo()
+	m.memo = true
+	// Depth-first over the trie, each level holding the state (memoised:
+	// a state and a byte lead to one state, computed once per mask).
 	type level struct {
 		node, edge int32
-		stacks     []*frame
+		state      int32
 	}
-	if cap(m.levels) == 0 {
-		m.levels = make([][]*frame, 64)
-	}
-	stack := []level{{node: 0, edge: 0, stacks: m.cur}}
+	stack := []level{{node: 0, edge: 0, state: m.stateID(m.cur)}}
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
 		nd := v.nodes[top.node]
@@ -194,19 +194,14 @@ func (m *Matcher) Allowed(v *Vocab, mask []uint64) {
 		}
 		e := v.edges[nd.edge+top.edge]
 		top.edge++
-		d := len(stack)
-		for len(m.levels) <= d {
-			m.levels = append(m.levels, nil)
-		}
-		next := m.stepInto(top.stacks, e.b, m.levels[d][:0])
-		m.levels[d] = next
-		if len(next) == 0 {
+		ns := m.transition(top.state, e.b)
+		if ns < 0 {
 			continue
 		}
 		child := &v.nodes[e.child]
 		// A large subtree whose every byte leaves the state as it is
 		// (inside a string, say) is allowed whole without walking it.
-		whole := child.nEdges > 0 && child.end-child.tok > 32 && child.sub.subset(m.closedBytes(next))
+		whole := child.nEdges > 0 && child.end-child.tok > 32 && child.sub.subset(m.closedBytes(m.states[ns]))
 		last := child.tok + child.nTok
 		if whole {
 			last = child.end
@@ -215,10 +210,10 @@ func (m *Matcher) Allowed(v *Vocab, mask []uint64) {
 			mask[id>>6] |= 1 << (id & 63)
 		}
 		if child.nEdges > 0 && !whole {
-			stack = append(stack, level{node: e.child, stacks: next})
+			stack = append(stack, level{node: e.child, state: ns})
 		}
 	}
-	m.spec = false
+	m.spec, m.memo = false, false
 	m.arena.reset()
 	if m.masks == nil || len(m.masks) >= maskCacheSize || m.masksOf != v {
 		m.masks, m.masksOf = map[string][]uint64{}, v
@@ -318,3 +313,53 @@ func (m *Matcher) Accepts(s string) bool {
 
 // Piece returns token id's bytes as the trie holds them.
 func (v *Vocab) Piece(id int32) string { return v.pieces[id] }
+
+// beginMemo clears the per-mask memo of states and transitions.
+func (m *Matcher) beginMemo() {
+	if m.specIntern == nil {
+		m.specIntern = map[uint64]*frame{}
+		m.stateIx = map[string]int32{}
+		m.trans = map[uint32]int32{}
+	}
+	clear(m.specIntern)
+	clear(m.stateIx)
+	clear(m.trans)
+	m.states = m.states[:0]
+}
+
+// stateID interns a list of stacks (whose frames are interned, so equal
+// content means equal pointers) and returns its number.
+func (m *Matcher) stateID(st []*frame) int32 {
+	b := m.keyBytes[:0]
+	for _, f := range st {
+		var id int32
+		if f != nil {
+			id = f.id
+		}
+		b = append(b, byte(id), byte(id>>8), byte(id>>16), byte(id>>24))
+	}
+	m.keyBytes = b
+	if i, ok := m.stateIx[string(b)]; ok {
+		return i
+	}
+	i := int32(len(m.states))
+	m.stateIx[string(b)] = i
+	m.states = append(m.states, append([]*frame(nil), st...))
+	return i
+}
+
+// transition returns the state after byte b from state s (-1: none).
+func (m *Matcher) transition(s int32, b byte) int32 {
+	k := uint32(s)<<8 | uint32(b)
+	if t, ok := m.trans[k]; ok {
+		return t
+	}
+	next := m.stepInto(m.states[s], b, m.closedBuf[:0])
+	m.closedBuf = next
+	t := int32(-1)
+	if len(next) > 0 {
+		t = m.stateID(next)
+	}
+	m.trans[k] = t
+	return t
+}
