@@ -26,6 +26,10 @@ const benchText = `{"name": "Ada Lovelace", "age": 36, "address": {"street": "12
 // does not, the worst case). Each run starts a new constraint, as a request
 // does. It reports the constrained sampling time and allocations per token.
 func benchConstrained(b *testing.B, schema string, margin float32) {
+	benchConstrainedText(b, schema, benchText, margin)
+}
+
+func benchConstrainedText(b *testing.B, schema, text string, margin float32) {
 	f, err := gguf.Open(testdata.Path(b, "vocab", "ggml-vocab-llama-bpe.gguf"))
 	if err != nil {
 		b.Fatal(err)
@@ -53,7 +57,7 @@ func benchConstrained(b *testing.B, schema string, margin float32) {
 	for i := 0; i < b.N; i++ {
 		c := &constraint{m: g.NewMatcher(), v: v, isEOG: tok.IsEOG, mask: make([]uint64, v.MaskWords())}
 		s := newSampler(len(pieces), DefaultSampleOptions())
-		rest := benchText
+		rest := text
 		for steps := 0; rest != "" && steps < 400; steps++ {
 			best := -1
 			for id, p := range pieces {
@@ -110,4 +114,9 @@ func BenchmarkSample128k(b *testing.B) {
 		copy(work, logits)
 		s.sample(work)
 	}
+}
+
+// Inside one long string the grammar's state repeats: the steady state.
+func BenchmarkConstrainedStringSteady(b *testing.B) {
+	benchConstrainedText(b, `{"type":"string"}`, `"`+strings.Repeat("the little dog ran to the park and played with a red ball. ", 20)+`"`, 12)
 }

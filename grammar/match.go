@@ -20,24 +20,23 @@ type Matcher struct {
 
 	// Allowed's working state: speculative steps take frames from the
 	// arena instead of interning them.
-	spec    bool
-	arena   arena
-	levels  [][]*frame
-	masks   map[string][]uint64
-	masksOf *Vocab
-	keyBuf  []int32
-	saved   []*frame // AcceptBytes: the state to restore
-	// closedBytes' cache, per mask.
-	closed     []closedSet
+	spec       bool
+	arena      arena
+	levels     [][]*frame
+	masks      map[string][]uint64
+	masksOf    *Vocab
+	keyBuf     []int32
+	saved      []*frame // AcceptBytes: the state to restore
 	closedBuf  []*frame
-	closedScan []*frame
+	closedDone []bool    // per state: closedSets computed
+	closedSets []byteSet // per state: the bytes that lead back to it
 	// The per-mask memo: speculative frames interned, states numbered,
-	// transitions (state<<8 | byte) → state.
+	// transitions.
 	memo       bool // Allowed is running: speculative frames are interned
 	specIntern map[uint64]*frame
 	stateIx    map[string]int32
 	states     [][]*frame
-	trans      map[uint32]int32
+	trans      [][256]int32 // per state, per byte: the next state
 	keyBytes   []byte
 }
 

@@ -90,59 +90,6 @@ func NewVocab(pieces []string) *Vocab {
 	return v
 }
 
-// closedBytes returns the bytes after which the stacks st are the same
-// again (inside a JSON string, every ordinary character), from a small
-// per-mask cache.
-func (m *Matcher) closedBytes(st []*frame) *byteSet {
-	for i := range m.closed {
-		if sameStacks(m.closed[i].st, st) {
-			return &m.closed[i].set
-		}
-	}
-	var set byteSet
-	buf := m.closedScan
-	for b := 0; b < 256; b++ {
-		buf = m.stepInto(st, byte(b), buf[:0])
-		if sameStacks(buf, st) {
-			set.add(byte(b), byte(b))
-		}
-	}
-	m.closedScan = buf
-	if len(m.closed) >= 8 {
-		m.closed = m.closed[:0]
-	}
-	m.closed = append(m.closed, closedSet{append([]*frame(nil), st...), set})
-	return &m.closed[len(m.closed)-1].set
-}
-
-type closedSet struct {
-	st  []*frame
-	set byteSet
-}
-
-// sameStacks compares two lists of stacks by content.
-func sameStacks(a, b []*frame) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !sameFrame(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func sameFrame(x, y *frame) bool {
-	for x != y {
-		if x == nil || y == nil || x.pos != y.pos {
-			return false
-		}
-		x, y = x.next, y.next
-	}
-	return true
-}
-
 // subset reports whether every byte of a is in b.
 func (a *byteSet) subset(b *byteSet) bool {
 	for w := range a {
@@ -175,7 +122,6 @@ func (m *Matcher) Allowed(v *Vocab, mask []uint64) {
 	clear(mask)
 	m.spec = true
 	m.arena.reset()
-	m.closed = m.closed[:0]
 	m.beginMemo()
 	m.memo = true
 	// Depth-first over the trie, each level holding the state (memoised:
@@ -201,7 +147,7 @@ func (m *Matcher) Allowed(v *Vocab, mask []uint64) {
 		child := &v.nodes[e.child]
 		// A large subtree whose every byte leaves the state as it is
 		// (inside a string, say) is allowed whole without walking it.
-		whole := child.nEdges > 0 && child.end-child.tok > 32 && child.sub.subset(m.closedBytes(m.states[ns]))
+		whole := child.nEdges > 0 && child.end-child.tok > 32 && child.sub.subset(m.closedOf(ns))
 		last := child.tok + child.nTok
 		if whole {
 			last = child.end
@@ -319,12 +265,13 @@ func (m *Matcher) beginMemo() {
 	if m.specIntern == nil {
 		m.specIntern = map[uint64]*frame{}
 		m.stateIx = map[string]int32{}
-		m.trans = map[uint32]int32{}
 	}
 	clear(m.specIntern)
 	clear(m.stateIx)
-	clear(m.trans)
 	m.states = m.states[:0]
+	m.trans = m.trans[:0]
+	m.closedDone = m.closedDone[:0]
+	m.closedSets = m.closedSets[:0]
 }
 
 // stateID interns a list of stacks (whose frames are interned, so equal
@@ -345,13 +292,19 @@ func (m *Matcher) stateID(st []*frame) int32 {
 	i := int32(len(m.states))
 	m.stateIx[string(b)] = i
 	m.states = append(m.states, append([]*frame(nil), st...))
+	m.closedDone = append(m.closedDone, false)
+	m.closedSets = append(m.closedSets, byteSet{})
+	var row [256]int32
+	for j := range row {
+		row[j] = unknownState
+	}
+	m.trans = append(m.trans, row)
 	return i
 }
 
 // transition returns the state after byte b from state s (-1: none).
 func (m *Matcher) transition(s int32, b byte) int32 {
-	k := uint32(s)<<8 | uint32(b)
-	if t, ok := m.trans[k]; ok {
+	if t := m.trans[s][b]; t != unknownState {
 		return t
 	}
 	next := m.stepInto(m.states[s], b, m.closedBuf[:0])
@@ -360,6 +313,24 @@ func (m *Matcher) transition(s int32, b byte) int32 {
 	if len(next) > 0 {
 		t = m.stateID(next)
 	}
-	m.trans[k] = t
+	m.trans[s][b] = t
 	return t
+}
+
+// unknownState marks a transition not computed yet.
+const unknownState = -2
+
+// closedOf is closedBytes for numbered state s, computed once per mask
+// through the transition table.
+func (m *Matcher) closedOf(s int32) *byteSet {
+	if !m.closedDone[s] {
+		var set byteSet
+		for b := 0; b < 256; b++ {
+			if m.transition(s, byte(b)) == s {
+				set.add(byte(b), byte(b))
+			}
+		}
+		m.closedDone[s], m.closedSets[s] = true, set
+	}
+	return &m.closedSets[s]
 }
