@@ -31,7 +31,9 @@ func ToolsVar(tools []Tool) []any {
 		fn := map[string]any{"name": t.Name, "description": t.Description}
 		var params any = map[string]any{"type": "object", "properties": map[string]any{}}
 		if len(t.Parameters) > 0 {
-			if json.Unmarshal(t.Parameters, &params) != nil {
+			if v, ok := decodeValue(t.Parameters); ok {
+				params = v
+			} else {
 				params = map[string]any{}
 			}
 		}
@@ -53,9 +55,9 @@ func messageVar(m Message) map[string]any {
 	if len(m.ToolCalls) > 0 {
 		calls := make([]any, len(m.ToolCalls))
 		for i, c := range m.ToolCalls {
-			var args any = map[string]any{}
-			if json.Unmarshal([]byte(c.Arguments), &args) != nil {
-				args = c.Arguments
+			var args any = c.Arguments
+			if v, ok := decodeValue([]byte(c.Arguments)); ok {
+				args = v
 			}
 			fn := map[string]any{"name": c.Name, "arguments": args}
 			calls[i] = map[string]any{"id": c.ID, "type": "function", "function": fn, "name": c.Name, "arguments": args}
@@ -220,4 +222,36 @@ func ToolCallSchema(tools []Tool, only string) ([]byte, error) {
 		return []byte(alts[0]), nil
 	}
 	return []byte(`{"anyOf":[` + strings.Join(alts, ",") + `]}`), nil
+}
+
+// decodeValue decodes JSON for a template: integers stay integers (so
+// that they render as 1, not 1.0).
+func decodeValue(b []byte) (any, bool) {
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil, false
+	}
+	var conv func(any) any
+	conv = func(x any) any {
+		switch t := x.(type) {
+		case json.Number:
+			if i, err := t.Int64(); err == nil {
+				return i
+			}
+			f, _ := t.Float64()
+			return f
+		case map[string]any:
+			for k, e := range t {
+				t[k] = conv(e)
+			}
+		case []any:
+			for i, e := range t {
+				t[i] = conv(e)
+			}
+		}
+		return x
+	}
+	return conv(v), true
 }

@@ -51,3 +51,34 @@ func TestToolCallSchemaRefs(t *testing.T) {
 		}
 	}
 }
+
+// A template that knows tools sees them as transformers passes them, and
+// the calls and tool answers of the history with their fields (the
+// arguments as an object, as Qwen's and Llama's templates expect).
+func TestTemplateSeesTools(t *testing.T) {
+	src := `{% for t in tools %}[tool {{ t.function.name }}: {{ t.function.parameters | tojson }}]{% endfor %}` +
+		`{% for m in messages %}<{{ m.role }}>{% if m.tool_calls %}{% for c in m.tool_calls %}call {{ c.function.name }} {{ c.function.arguments | tojson }} id={{ c.id }}{% endfor %}{% else %}{{ m.content }}{% endif %}{% if m.tool_call_id %} for={{ m.tool_call_id }}{% endif %}{% endfor %}`
+	tpl, err := New("t", src, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tpl.KnowsTools() {
+		t.Error("the template renders tools")
+	}
+	tools := []Tool{{Name: "add", Parameters: []byte(`{"type":"object","properties":{"a":{"type":"integer"}}}`)}}
+	msgs := []Message{
+		{Role: "user", Content: "1+1?"},
+		{Role: "assistant", ToolCalls: []ToolCall{{ID: "call_1", Name: "add", Arguments: `{"a": 1}`}}},
+		{Role: "tool", Content: "2", ToolCallID: "call_1"},
+	}
+	out, err := tpl.Render(msgs, false, map[string]any{"tools": ToolsVar(tools)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keys come out sorted: Go maps keep no order (transformers keeps the
+	// schema's).
+	want := `[tool add: {"properties": {"a": {"type": "integer"}}, "type": "object"}]<user>1+1?<assistant>call add {"a": 1} id=call_1<tool>2 for=call_1`
+	if out != want {
+		t.Errorf("rendered\n %s\nwant\n %s", out, want)
+	}
+}
