@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -53,26 +50,7 @@ func TestOfficialClients(t *testing.T) {
 	out, err := install.CombinedOutput()
 	need(err, "npm install: "+string(out))
 
-	serve := exec.Command(shimmerBin, "serve", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--port", "0", "--parallel", "2")
-	stderr, err := serve.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer serve.Process.Kill()
-	lines := bufio.NewScanner(stderr)
-	url := ""
-	for url == "" && lines.Scan() {
-		if m := regexp.MustCompile(`url=(\S+)`).FindStringSubmatch(lines.Text()); m != nil {
-			url = m[1]
-		}
-	}
-	if url == "" {
-		t.Fatal("no url in the log")
-	}
-	go io.Copy(io.Discard, stderr)
+	_, url := startServe(t, "--parallel", "2")
 	node := exec.Command("node", "clients.mjs", url)
 	node.Dir = dir
 	node.Env = append(os.Environ(), "AI_SDK_LOG_WARNINGS=false", "NODE_NO_WARNINGS=1")

@@ -22,26 +22,7 @@ import (
 // SIGTERM.
 func TestServe(t *testing.T) {
 	ref := testdata.LoadReference(t, "stories260K.text-once")
-	cmd := exec.Command(shimmerBin, "serve", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--port", "0", "--parallel", "2", "--api-key", "k")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stderr)
-	url := ""
-	for url == "" && lines.Scan() {
-		if m := regexp.MustCompile(`url=(\S+)`).FindStringSubmatch(lines.Text()); m != nil {
-			url = m[1]
-		}
-	}
-	if url == "" {
-		t.Fatal("no url in the log")
-	}
-	go io.Copy(io.Discard, stderr)
+	cmd, url := startServe(t, "--parallel", "2", "--api-key", "k")
 	req, _ := http.NewRequest(http.MethodPost, url+"/v1/completions",
 		strings.NewReader(fmt.Sprintf(`{"prompt":%q,"max_tokens":32,"temperature":0}`, ref.PromptText)))
 	req.Header.Set("Authorization", "Bearer k")
@@ -196,4 +177,32 @@ func (f *fakeLines) Readline() (string, error) {
 	l := f.lines[0]
 	f.lines = f.lines[1:]
 	return l, nil
+}
+
+// startServe starts `shimmer serve` over stories260K on a free port with
+// extra flags and returns the process (killed at the end of the test) and
+// its base URL, read from its log.
+func startServe(t *testing.T, flags ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(shimmerBin, append([]string{"serve", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--port", "0"}, flags...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	lines := bufio.NewScanner(stderr)
+	url := ""
+	for url == "" && lines.Scan() {
+		if m := regexp.MustCompile(`url=(\S+)`).FindStringSubmatch(lines.Text()); m != nil {
+			url = m[1]
+		}
+	}
+	if url == "" {
+		t.Fatal("no url in the log")
+	}
+	go io.Copy(io.Discard, stderr)
+	return cmd, url
 }
