@@ -3,5 +3,3 @@
 package compute
 
 func releasePages([]byte) {}
-
-func adviseHugePages([]byte) {}
