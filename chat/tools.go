@@ -255,3 +255,62 @@ func decodeValue(b []byte) (any, bool) {
 	}
 	return conv(v), true
 }
+
+// toolMarkers begin a tool call in the formats ParseToolCalls reads.
+var toolMarkers = []string{"<tool_call>", "[TOOL_CALLS]", "<|python_tag|>"}
+
+// ToolStream splits a streamed answer into the content that can be sent
+// at once and the part that may be a tool call, held until the end: an
+// answer that begins with JSON or a call marker is held whole; otherwise
+// text streams until a call marker appears, and the start of a possible
+// marker is held back until it is clear.
+type ToolStream struct {
+	pending strings.Builder // text not yet sent
+	decided bool            // the answer is not a bare JSON call
+	holding bool            // a call marker appeared: hold the rest
+}
+
+// Push adds text and returns the content that can be sent now.
+func (s *ToolStream) Push(text string) string {
+	s.pending.WriteString(text)
+	if s.holding {
+		return ""
+	}
+	p := s.pending.String()
+	if !s.decided {
+		t := strings.TrimLeft(p, " \t\r\n")
+		if t == "" {
+			return ""
+		}
+		if t[0] == '{' || t[0] == '[' {
+			s.holding = true // a bare JSON call (or Mistral's list)
+			return ""
+		}
+		s.decided = true
+	}
+	for _, m := range toolMarkers {
+		if i := strings.Index(p, m); i >= 0 {
+			s.holding = true
+			s.pending.Reset()
+			s.pending.WriteString(p[i:])
+			return p[:i]
+		}
+	}
+	// Hold back a tail that may begin a marker.
+	keep := 0
+	for _, m := range toolMarkers {
+		for n := min(len(m)-1, len(p)); n > keep; n-- {
+			if strings.HasSuffix(p, m[:n]) {
+				keep = n
+				break
+			}
+		}
+	}
+	s.pending.Reset()
+	s.pending.WriteString(p[len(p)-keep:])
+	return p[:len(p)-keep]
+}
+
+// Held returns what was held back: the tool calls, if any, with the text
+// around them.
+func (s *ToolStream) Held() string { return s.pending.String() }

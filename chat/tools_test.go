@@ -82,3 +82,30 @@ func TestTemplateSeesTools(t *testing.T) {
 		t.Errorf("rendered\n %s\nwant\n %s", out, want)
 	}
 }
+
+// A streamed answer sends its text as it comes, holds back what may begin
+// a tool call, and holds everything from a call marker (or an answer
+// that opens with JSON) to the end.
+func TestToolStream(t *testing.T) {
+	cases := []struct {
+		pieces     []string
+		sent, held string
+	}{
+		{[]string{"Hello", " there", ", friend."}, "Hello there, friend.", ""},
+		{[]string{"Let me check.", "\n<tool", "_call>{\"name\"", ": \"f\"}</tool_call>"}, "Let me check.\n", `<tool_call>{"name": "f"}</tool_call>`},
+		{[]string{"a <", "b"}, "a <b", ""},
+		{[]string{" ", "{\"name\": ", "\"f\"}"}, "", ` {"name": "f"}`},
+		{[]string{"x [TOOL_", "CALLS][{}]"}, "x ", "[TOOL_CALLS][{}]"},
+		{[]string{"ends with <tool"}, "ends with ", "<tool"},
+	}
+	for _, c := range cases {
+		var s ToolStream
+		var sent strings.Builder
+		for _, p := range c.pieces {
+			sent.WriteString(s.Push(p))
+		}
+		if sent.String() != c.sent || s.Held() != c.held {
+			t.Errorf("%q: sent %q, held %q; want %q, %q", c.pieces, sent.String(), s.Held(), c.sent, c.held)
+		}
+	}
+}

@@ -70,7 +70,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, resp)
 		return
 	}
-	var held strings.Builder
+	var held chat.ToolStream
 	chunk := func(delta *chatOut, lp *chatLogprobs, finish *string) chatResponse {
 		return chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: s.opts.ModelName, SystemFingerprint: fingerprint,
 			Choices: []chatChoice{{Delta: delta, Logprobs: lp, FinishReason: finish}}}
@@ -83,10 +83,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		func(out *sse, toks []engine.Token) error {
 			text := joinText(toks)
 			if tools != nil {
-				// With tools the text is held until the end, when it is
-				// known whether it is calls or content.
-				held.WriteString(text)
-				return nil
+				// Text that may be a tool call is held until the end.
+				if text = held.Push(text); text == "" {
+					return nil
+				}
 			}
 			var lp *chatLogprobs
 			if opts.Logprobs {
@@ -103,9 +103,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		func(out *sse, res engine.Result) error {
 			finish := finishReason(res.StopReason)
 			if tools != nil {
-				content, calls := chat.ParseToolCalls(held.String(), tools)
+				content, calls := chat.ParseToolCalls(held.Held(), tools)
 				if len(calls) == 0 {
-					content = held.String()
+					content = held.Held()
 				}
 				if content != "" {
 					if err := out.send(chunk(&chatOut{Content: &content}, nil, nil)); err != nil {

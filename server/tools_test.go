@@ -152,3 +152,41 @@ func TestToolCalls(t *testing.T) {
 		}
 	}
 }
+
+// With tool_choice auto and an answer that is plain text, a stream sends
+// the text as it comes, in many chunks, not all at the end.
+func TestToolsAutoStreamsContent(t *testing.T) {
+	f := newFixture(t, engine.Options{}, Options{})
+	stream := f.client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
+		Model:     model,
+		Messages:  []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Tell me a story.")},
+		Tools:     []openai.ChatCompletionToolUnionParam{weatherTool},
+		MaxTokens: openai.Int(40),
+		Seed:      openai.Int(3),
+	})
+	chunks, text := 0, ""
+	var finish string
+	for stream.Next() {
+		c := stream.Current()
+		if len(c.Choices) == 0 {
+			continue
+		}
+		if c.Choices[0].Delta.Content != "" {
+			chunks++
+			text += c.Choices[0].Delta.Content
+		}
+		if c.Choices[0].FinishReason != "" {
+			finish = c.Choices[0].FinishReason
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d content chunks, finish %s: %q", chunks, finish, text)
+	if strings.HasPrefix(strings.TrimSpace(text), "{") || strings.Contains(text, "<tool_call>") {
+		t.Fatalf("seed 3 should answer with plain text, got %q", text)
+	}
+	if chunks < 5 || finish != "length" {
+		t.Errorf("%d content chunks, finish %s", chunks, finish)
+	}
+}
