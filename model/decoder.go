@@ -43,6 +43,10 @@ type Layer struct {
 	Up       *compute.Matrix // [Embd, FF]
 	Down     *compute.Matrix // [FF, Embd]
 	FFNPost  []float32       // [Embd] RMS norm of the feed-forward output, optional
+	// A sparse feed-forward block (Hyper.Experts > 0) instead of
+	// Gate/Up/Down: the router and per expert its gate, up, down.
+	Router                  *compute.Matrix   // [Embd, Experts]
+	ExpGate, ExpUp, ExpDown []*compute.Matrix // [Embd, FF], [Embd, FF], [FF, Embd] each
 }
 
 // Decoder is a decoder-only transformer of pre-norm blocks, the shape
@@ -148,6 +152,10 @@ func (d *Decoder) attention(s *State, b *Batch, li int, cs []float32) {
 // feedForward runs the gated feed-forward network of l on the normed rows
 // s.XB and leaves its output in s.XB.
 func (d *Decoder) feedForward(s *State, l *Layer, n int) {
+	if l.Router != nil {
+		d.sparseFeedForward(s, l, n)
+		return
+	}
 	ff := d.H.FF
 	s.MatMul3(l.Gate, l.Up, nil, s.XB, n, s.FF1, s.FF2, nil)
 	g, u := s.FF1[:n*ff], s.FF2[:n*ff]

@@ -11,22 +11,25 @@ import (
 // Hyper holds the hyperparameters every decoder-only transformer has.
 // Architectures read them with ReadHyper and adjust what differs.
 type Hyper struct {
-	Arch      string
-	Vocab     int // rows of the token embedding
-	Embd      int // n_embd
-	Layers    int
-	Heads     int // query heads
-	KVHeads   int // key/value heads
-	HeadDim   int // key (and query) width per head
-	ValueDim  int // value width per head
-	FF        int // feed-forward width
-	CtxTrain  int // context length the model was trained with
-	NormEps   float32
-	RopeBase  float32
-	RopeScale float32 // frequency scale (1/linear factor)
-	RopeDims  int     // rotated dimensions per head
-	RopeNeox  bool    // rotate (i, i+n/2) pairs instead of (2i, 2i+1)
-	AttnScale float32 // multiplies q·k; 1/sqrt(HeadDim) by default
+	Arch     string
+	Vocab    int // rows of the token embedding
+	Embd     int // n_embd
+	Layers   int
+	Heads    int // query heads
+	KVHeads  int // key/value heads
+	HeadDim  int // key (and query) width per head
+	ValueDim int // value width per head
+	FF       int // feed-forward width
+	CtxTrain int // context length the model was trained with
+	// Experts and ExpertsUsed: a sparse feed-forward block of Experts
+	// experts of which each token uses ExpertsUsed (0: dense).
+	Experts, ExpertsUsed int
+	NormEps              float32
+	RopeBase             float32
+	RopeScale            float32 // frequency scale (1/linear factor)
+	RopeDims             int     // rotated dimensions per head
+	RopeNeox             bool    // rotate (i, i+n/2) pairs instead of (2i, 2i+1)
+	AttnScale            float32 // multiplies q·k; 1/sqrt(HeadDim) by default
 	// ScaleQ multiplies the queries by AttnScale after RoPE instead of
 	// scaling the scores (gemma3, phi3 do so in llama.cpp; same value,
 	// different rounding).
@@ -122,6 +125,8 @@ func ReadHyper(f *gguf.File, arch string) (*Hyper, error) {
 	h.Heads = m.Int("attention.head_count", 0, true)
 	h.KVHeads = m.Int("attention.head_count_kv", int64(h.Heads), false)
 	h.CtxTrain = m.Int("context_length", 2048, false)
+	h.Experts = m.Int("expert_count", 0, false)
+	h.ExpertsUsed = m.Int("expert_used_count", 0, false)
 	if m.err == nil && (h.Heads == 0 || h.Embd == 0 || h.Layers == 0) {
 		return nil, fmt.Errorf("model: %s.embedding_length, block_count and attention.head_count must be positive", arch)
 	}
@@ -134,6 +139,9 @@ func ReadHyper(f *gguf.File, arch string) (*Hyper, error) {
 		return nil, fmt.Errorf("model: %s.block_count %d is more than the file's %d tensors can hold", arch, h.Layers, len(f.Tensors))
 	}
 	const maxWidth = 1 << 20
+	if h.Experts > 1024 || h.ExpertsUsed > h.Experts || h.Experts > 0 && h.ExpertsUsed == 0 {
+		return nil, fmt.Errorf("model: %s.expert_count %d with expert_used_count %d", arch, h.Experts, h.ExpertsUsed)
+	}
 	for _, c := range []struct {
 		key string
 		v   int
@@ -249,6 +257,9 @@ func (h *Hyper) Describe() [][2]string {
 	add("vocabulary", "%d", h.Vocab)
 	add("embedding", "%d", h.Embd)
 	add("layers", "%d", h.Layers)
+	if h.Experts > 0 {
+		add("experts", "%d, %d per token", h.Experts, h.ExpertsUsed)
+	}
 	add("heads", "%d query, %d key/value", h.Heads, h.KVHeads)
 	if h.ValueDim != h.HeadDim {
 		add("head width", "%d key, %d value", h.HeadDim, h.ValueDim)

@@ -76,14 +76,21 @@ func Load(f *gguf.File, h *Hyper, l Layout) (*Decoder, error) {
 		}
 		y.O = w.Matrix(p+"attn_output.weight", h.Heads*h.ValueDim, e)
 		y.FFNNorm = w.Vector(p+"ffn_norm.weight", e)
-		if l.FusedGateUp {
+		if h.Experts > 0 {
+			y.Router = w.Matrix(p+"ffn_gate_inp.weight", e, h.Experts)
+			y.ExpGate = w.Experts(p+"ffn_gate_exps.weight", e, h.FF, h.Experts)
+			y.ExpUp = w.Experts(p+"ffn_up_exps.weight", e, h.FF, h.Experts)
+			y.ExpDown = w.Experts(p+"ffn_down_exps.weight", h.FF, e, h.Experts)
+		} else if l.FusedGateUp {
 			gu := w.Split(p+"ffn_up.weight", e, h.FF, h.FF)
 			y.Gate, y.Up = gu[0], gu[1]
 		} else {
 			y.Gate = w.Matrix(p+"ffn_gate.weight", e, h.FF)
 			y.Up = w.Matrix(p+"ffn_up.weight", e, h.FF)
 		}
-		y.Down = w.Matrix(p+"ffn_down.weight", h.FF, e)
+		if h.Experts == 0 {
+			y.Down = w.Matrix(p+"ffn_down.weight", h.FF, e)
+		}
 		if l.PostNorms {
 			y.AttnPost = w.Vector(p+"post_attention_norm.weight", e)
 			y.FFNPost = w.Vector(p+"post_ffw_norm.weight", e)

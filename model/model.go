@@ -115,8 +115,5 @@ func New(f *gguf.File) (Model, error) {
 	if len(f.Tensors) == 0 {
 		return nil, fmt.Errorf("model: the file has no tensors (vocab-only file?)")
 	}
-	if n, err := f.GetInt(arch+".expert_count", 0); err == nil && n > 0 {
-		return nil, fmt.Errorf("model: mixture-of-experts %s models (%s.expert_count %d) are not supported yet", arch, arch, n)
-	}
 	return c(f)
 }

@@ -25,9 +25,15 @@ type State struct {
 	QBuf []byte
 
 	scores [][]float32 // per worker: attention scores of one head
-	rope   [2][]float32
-	att    attentionJob
-	rows   []int32 // batch entries that want logits
+
+	// Sparse feed-forward scratch: router logits [MaxBatch·Experts], the
+	// chosen experts of a token, one expert's output [Embd].
+	moeLogits []float32
+	moeChosen []int
+	moeY      []float32
+	rope      [2][]float32
+	att       attentionJob
+	rows      []int32 // batch entries that want logits
 }
 
 // NewState allocates the scratch state of a forward pass for model h, the
@@ -55,6 +61,11 @@ func NewState(h *Hyper, pool *compute.Pool, cache *KVCache, maxBatch int) (*Stat
 		s.rope[i] = make([]float32, maxBatch*h.RopeDims)
 	}
 	s.rows = make([]int32, 0, maxBatch)
+	if h.Experts > 0 {
+		s.moeLogits = make([]float32, maxBatch*h.Experts)
+		s.moeChosen = make([]int, h.ExpertsUsed)
+		s.moeY = make([]float32, h.Embd)
+	}
 	return s, nil
 }
 

@@ -148,3 +148,24 @@ func (w *Weights) Split(name string, cols int, rows ...int) []*compute.Matrix {
 	}
 	return parts
 }
+
+// Experts returns the 3-D tensor name of shape [cols rows n] (ggml ne) as
+// n matrices of [cols rows], one per expert, without copying.
+func (w *Weights) Experts(name string, cols, rows, n int) []*compute.Matrix {
+	t := w.get(name, false, cols, rows, n)
+	if t == nil {
+		return nil
+	}
+	per := len(t.Data) / n
+	out := make([]*compute.Matrix, n)
+	for e := range out {
+		m, err := compute.NewMatrix(fmt.Sprintf("%s[%d]", name, e), t.Type, cols, rows, t.Data[e*per:(e+1)*per])
+		if err != nil {
+			w.fail("%v", err)
+			return nil
+		}
+		m.Mapped = w.f.Mapped()
+		out[e] = m
+	}
+	return out
+}
