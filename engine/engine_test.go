@@ -274,7 +274,7 @@ func TestStopString(t *testing.T) {
 // legitimately differ; the test says which models it could therefore not
 // check to the end, and fails on a first divergence at a clear margin.
 func TestGreedyIDsAllModels(t *testing.T) {
-	names := reftest.ModelsOf(t, "stories260K", "tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3", "tiny-qmatrix", "tiny-mixtral")
+	names := reftest.ModelsOf(t, "stories260K", "tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3", "tiny-qmatrix", "tiny-mixtral", "tiny-qwen3moe")
 	if len(names) < 40 {
 		t.Fatalf("found %d models with ids cases", len(names))
 	}

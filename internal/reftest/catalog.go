@@ -15,7 +15,6 @@ import (
 // with a clear error instead of comparing logits; an entry is removed when
 // its issue lands.
 var Pending = map[string]string{
-	"tiny-qwen3moe": "#12 (mixture of experts)",
 	"tiny-gptoss":   "#12 (mixture of experts)",
 }
 

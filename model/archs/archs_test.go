@@ -18,7 +18,7 @@ import (
 // families are the model families of the reference data that shimmer
 // runs, one per architecture variant (the quantization matrix and
 // stories260K are llama).
-var families = []string{"stories260K", "tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3", "tiny-qmatrix", "tiny-mixtral"}
+var families = []string{"stories260K", "tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3", "tiny-qmatrix", "tiny-mixtral", "tiny-qwen3moe"}
 
 // Every model of every family matches llama.cpp's logits on every native
 // reference case, prompt (one batch) and generation (one token per step)
@@ -85,7 +85,7 @@ func TestBatchSchedules(t *testing.T) {
 		{Chunks: []int{24}, Seqs: 2},
 		{Chunks: []int{3, 10, 2}, Seqs: 2, MaxBatch: 20},
 	}
-	for _, name := range reftest.ModelsOf(t, "tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3", "tiny-mixtral") {
+	for _, name := range reftest.ModelsOf(t, "tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3", "tiny-mixtral", "tiny-qwen3moe") {
 		if strings.HasSuffix(name, "-F16") && !strings.HasPrefix(name, "tiny-gemma3") {
 			continue // the F32 file covers the architecture
 		}
@@ -193,7 +193,7 @@ func TestLoadErrors(t *testing.T) {
 		{"tiny-phi3", nil, map[string][]uint64{"blk.0.ffn_up.weight": {256, 256}}, []string{`"blk.0.ffn_up.weight"`, "[256 256]", "[128 512]"}},
 		{"tiny-gemma3", nil, map[string][]uint64{"blk.3.post_ffw_norm.weight": nil}, []string{`"blk.3.post_ffw_norm.weight"`}},
 		{"tiny-gemma3", map[string]any{"gemma3.attention.sliding_window": nil}, nil, []string{"sliding_window"}},
-		{"tiny-qwen2", map[string]any{"general.architecture": "mamba"}, nil, []string{`"mamba"`, "gemma3, llama, phi3, qwen2, qwen3"}},
+		{"tiny-qwen2", map[string]any{"general.architecture": "mamba"}, nil, []string{`"mamba"`, "gemma3, llama, phi3, qwen2, qwen3, qwen3moe"}},
 	}
 	for _, c := range cases {
 		_, err := model.New(rewrite(t, c.model, c.keys, c.edit))
