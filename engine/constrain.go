@@ -66,7 +66,7 @@ func (s *sampler) sampleAllowed(logits []float32, c *constraint) (int32, bool) {
 	}
 	c.m.Allowed(c.v, c.mask)
 	canEnd := c.m.CanEnd()
-	any := false
+	some := false
 	inf := float32(math.Inf(-1))
 	for id := range logits {
 		ok := c.mask[id>>6]&(1<<(id&63)) != 0
@@ -74,12 +74,12 @@ func (s *sampler) sampleAllowed(logits []float32, c *constraint) (int32, bool) {
 			ok = canEnd
 		}
 		if ok {
-			any = true
+			some = true
 		} else {
 			logits[id] = inf
 		}
 	}
-	if !any {
+	if !some {
 		return 0, false
 	}
 	return s.drawFrom(logits), true

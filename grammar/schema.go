@@ -853,26 +853,26 @@ func (c *schemaConv) intRange(s map[string]any, path string) (string, bool, erro
 		return int64(math.Ceil(f)), true, nil
 	}
 	lo, hi := int64(-maxInt16), int64(maxInt16)
-	any := false
+	bounded := false
 	if v, ok, err := num("minimum"); err != nil {
 		return "", false, err
 	} else if ok {
-		lo, any = v, true
+		lo, bounded = v, true
 	} else if v, ok, err := num("exclusiveMinimum"); err != nil {
 		return "", false, err
 	} else if ok {
-		lo, any = v+1, true
+		lo, bounded = v+1, true
 	}
 	if v, ok, err := num("maximum"); err != nil {
 		return "", false, err
 	} else if ok {
-		hi, any = v, true
+		hi, bounded = v, true
 	} else if v, ok, err := num("exclusiveMaximum"); err != nil {
 		return "", false, err
 	} else if ok {
-		hi, any = v-1, true
+		hi, bounded = v-1, true
 	}
-	if !any {
+	if !bounded {
 		return "", false, nil
 	}
 	if lo > hi {
@@ -948,9 +948,9 @@ func sameLength(a, b string) []string {
 	}
 	n := len(a) - 1
 	zeros, nines := strings.Repeat("0", n), strings.Repeat("9", n)
-	any := ""
+	rest := ""
 	if n > 0 {
-		any = fmt.Sprintf("[0-9]{%d}", n)
+		rest = fmt.Sprintf("[0-9]{%d}", n)
 	}
 	lo, hi := a[0], b[0]
 	var out []string
@@ -964,7 +964,7 @@ func sameLength(a, b string) []string {
 		hi--
 	}
 	if lo <= hi {
-		out = append(out, strings.TrimSpace(digit(lo, hi)+" "+any))
+		out = append(out, strings.TrimSpace(digit(lo, hi)+" "+rest))
 	}
 	return append(out, last...)
 }
