@@ -171,8 +171,8 @@ func Models(tb testing.TB, prefixes ...string) []string {
 // quantized files (8-bit activation values that round the other way), by
 // ~5e-3–1e-2 on F16 and 3.4e-2 on BF16 files, and by ~1e-5 on F32 files.
 const (
-	F32Tol     = 1e-4  // F32 files: |Δ| on every row
-	GELUTol    = 3e-3  // F32 gemma3: ggml's fp16 GELU table rounds like F16 activations
+	F32Tol     = 1e-4 // F32 files: |Δ| on every row
+	GELUTol    = 3e-3 // F32 gemma3: ggml's fp16 GELU table rounds like F16 activations
 	F16Tol     = 1.5e-2
 	BF16Tol    = 6e-2
 	MaxMeanKL  = 1e-3 // quantized and half files: mean KL(reference ‖ shimmer)
