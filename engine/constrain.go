@@ -17,6 +17,8 @@ type constraint struct {
 	m     *grammar.Matcher
 	v     *grammar.Vocab
 	isEOG func(int32) bool
+	eog   []int32   // the end-of-generation tokens
+	eogL  []float32 // their logits, kept while masking
 	mask  []uint64
 }
 
@@ -29,6 +31,7 @@ func (e *Engine) vocab() *grammar.Vocab {
 			pieces[id] = e.tok.Piece(int32(id), false)
 		}
 		e.vocabTrie = grammar.NewVocab(pieces)
+		e.vocabEOG = e.tok.EOG()
 	})
 	return e.vocabTrie
 }
@@ -36,11 +39,13 @@ func (e *Engine) vocab() *grammar.Vocab {
 type vocabCache struct {
 	vocabOnce sync.Once
 	vocabTrie *grammar.Vocab
+	vocabEOG  []int32
 }
 
 func (e *Engine) newConstraint(g *grammar.Grammar) *constraint {
 	v := e.vocab()
-	return &constraint{m: g.NewMatcher(), v: v, isEOG: e.tok.IsEOG, mask: make([]uint64, v.MaskWords())}
+	return &constraint{m: g.NewMatcher(), v: v, isEOG: e.tok.IsEOG, eog: e.vocabEOG,
+		eogL: make([]float32, len(e.vocabEOG)), mask: make([]uint64, v.MaskWords())}
 }
 
 // allowed reports whether token id may come next.
@@ -65,18 +70,25 @@ func (s *sampler) sampleAllowed(logits []float32, c *constraint) (int32, bool) {
 		return id, true
 	}
 	c.m.Allowed(c.v, c.mask)
-	canEnd := c.m.CanEnd()
+	// Refused tokens get -inf; end-of-generation tokens (never in the
+	// trie, they have no text) keep their logits where the grammar can end.
+	for i, id := range c.eog {
+		c.eogL[i] = logits[id]
+	}
 	some := false
 	inf := float32(math.Inf(-1))
-	for id := range logits {
-		ok := c.mask[id>>6]&(1<<(id&63)) != 0
-		if c.isEOG(int32(id)) {
-			ok = canEnd
+	for w, bits := range c.mask {
+		some = some || bits != 0
+		for id := w * 64; id < min(w*64+64, len(logits)); id++ {
+			if bits&(1<<(id&63)) == 0 {
+				logits[id] = inf
+			}
 		}
-		if ok {
+	}
+	if c.m.CanEnd() {
+		for i, id := range c.eog {
+			logits[id] = c.eogL[i]
 			some = true
-		} else {
-			logits[id] = inf
 		}
 	}
 	if !some {

@@ -139,10 +139,9 @@ func (s *sampler) shaped(logits []float32) ([]int32, []float32) {
 func (s *sampler) shape(ids []int32, logits []float32) ([]int32, []float32) {
 	o := s.opts
 	k := len(ids)
-	var maxL float32
 	// Softmax over the kept tokens.
 	probs := s.probs[:k]
-	maxL = logits[ids[0]]
+	maxL := logits[ids[0]]
 	var sum float64
 	for i, id := range ids {
 		p := math.Exp(float64(logits[id] - maxL))

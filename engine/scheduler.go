@@ -377,13 +377,9 @@ func (s *scheduler) produce(sl *slot, logits []float32) {
 			s.finish(sl, StopError, ErrGrammarStuck)
 			return
 		}
-		if s.e.tok.IsEOG(id) {
-			// The grammar is complete: stop even with IgnoreEOG.
-			s.flushText(sl)
-			s.finish(sl, StopEOG, nil)
-			return
+		if !s.e.tok.IsEOG(id) {
+			sl.con.m.AcceptToken(sl.con.v.Piece(id))
 		}
-		sl.con.m.AcceptToken(sl.con.v.Piece(id))
 	} else {
 		id = sl.samp.sample(logits)
 	}
@@ -394,7 +390,9 @@ func (s *scheduler) produce(sl *slot, logits []float32) {
 	}
 	r.res.Tokens++
 	s.stats.generated.Add(1)
-	if s.e.tok.IsEOG(id) && !r.opts.IgnoreEOG {
+	// Under a grammar an end-of-generation token means it is complete:
+	// generation stops even with IgnoreEOG.
+	if s.e.tok.IsEOG(id) && (!r.opts.IgnoreEOG || sl.con != nil) {
 		r.res.Tokens--
 		s.flushText(sl)
 		s.finish(sl, StopEOG, nil)
