@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/shimmer-llm/shimmer/grammar"
 )
 
 // Tool is a function the model may call: its name, description and the
@@ -314,3 +316,24 @@ func (s *ToolStream) Push(text string) string {
 // Held returns what was held back: the tool calls, if any, with the text
 // around them.
 func (s *ToolStream) Held() string { return s.pending.String() }
+
+// ToolCallGrammar constrains a model to call tools (or only the one
+// named) in the Hermes format: <tool_call>, a ToolCallSchema object,
+// </tool_call>; one call, or with parallel one or more on their own lines.
+func ToolCallGrammar(tools []Tool, only string, parallel bool) (*grammar.Grammar, error) {
+	schema, err := ToolCallSchema(tools, only)
+	if err != nil {
+		return nil, err
+	}
+	src, err := grammar.SchemaRules(schema, "call-object")
+	if err != nil {
+		return nil, err
+	}
+	src += `call ::= "<tool_call>\n" call-object "\n</tool_call>"` + "\n"
+	if parallel {
+		src += `root ::= call ("\n" call)*` + "\n"
+	} else {
+		src += "root ::= call\n"
+	}
+	return grammar.Compile(src)
+}

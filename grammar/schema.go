@@ -40,7 +40,12 @@ func FromSchema(schema []byte) (*Grammar, error) {
 }
 
 // SchemaToGBNF converts a JSON Schema to GBNF source (see FromSchema).
-func SchemaToGBNF(schema []byte) (string, error) {
+func SchemaToGBNF(schema []byte) (string, error) { return SchemaRules(schema, "root") }
+
+// SchemaRules is SchemaToGBNF with the schema's rule named top instead of
+// root, for a grammar that embeds it (its other rules are named after
+// top too, and the space rule is shared).
+func SchemaRules(schema []byte, top string) (string, error) {
 	dec := json.NewDecoder(bytes.NewReader(schema))
 	dec.UseNumber()
 	c := &schemaConv{rules: map[string]string{}, refRules: map[string]string{}, order: map[string][]string{}}
@@ -53,12 +58,12 @@ func SchemaToGBNF(schema []byte) (string, error) {
 	}
 	c.root = root
 	c.rules["space"] = `| " " | "\n"{1,2} [ \t]{0,20}`
-	name, err := c.visit(root, "root", "#")
+	name, err := c.visit(root, top, "#")
 	if err != nil {
 		return "", err
 	}
-	if name != "root" {
-		c.rules["root"] = name
+	if name != top {
+		c.rules[top] = name
 	}
 	names := make([]string, 0, len(c.rules))
 	for n := range c.rules {

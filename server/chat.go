@@ -230,23 +230,9 @@ func (s *Server) toolSetup(req *chatRequest, opts *engine.GenerateOptions) ([]ch
 		if opts.Grammar != nil {
 			return nil, invalid("tool_choice", "tool_choice %q cannot be combined with response_format, grammar or json_schema", choice)
 		}
-		schema, err := chat.ToolCallSchema(tools, only)
+		g, err := chat.ToolCallGrammar(tools, only, req.ParallelToolCalls == nil || *req.ParallelToolCalls)
 		if err != nil {
-			return nil, invalid("tool_choice", "%v", err)
-		}
-		src, err := grammar.SchemaToGBNF(schema)
-		if err != nil {
-			return nil, invalid("tools", "%s", strings.TrimPrefix(err.Error(), "grammar: "))
-		}
-		repeat := ""
-		if req.ParallelToolCalls == nil || *req.ParallelToolCalls {
-			repeat = ` ("\n" call)*`
-		}
-		src = strings.Replace("\n"+src, "\nroot ::= ", "\ncall-object ::= ", 1)
-		src += `call ::= "<tool_call>\n" call-object "\n</tool_call>"` + "\n" + `root ::= call` + repeat + "\n"
-		g, err := grammar.Compile(src)
-		if err != nil {
-			return nil, &apiError{status: http.StatusInternalServerError, Type: "server_error", Message: "the tool-call grammar does not compile: " + err.Error()}
+			return nil, invalid("tools", "%s", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "grammar: "), "chat: "))
 		}
 		opts.Grammar = g
 		return tools, nil
