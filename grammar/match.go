@@ -27,7 +27,7 @@ type Matcher struct {
 	masksOf    *Vocab
 	keyBuf     []int32
 	saved      []*frame // AcceptBytes: the state to restore
-	closedBuf  []*frame
+	stepBuf    []*frame
 	closedDone []bool    // per state: closedSets computed
 	closedSets []byteSet // per state: the bytes that lead back to it
 	// The per-mask memo: speculative frames interned, states numbered,

@@ -307,8 +307,8 @@ func (m *Matcher) transition(s int32, b byte) int32 {
 	if t := m.trans[s][b]; t != unknownState {
 		return t
 	}
-	next := m.stepInto(m.states[s], b, m.closedBuf[:0])
-	m.closedBuf = next
+	next := m.stepInto(m.states[s], b, m.stepBuf[:0])
+	m.stepBuf = next
 	t := int32(-1)
 	if len(next) > 0 {
 		t = m.stateID(next)

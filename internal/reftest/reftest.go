@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/shimmer-llm/shimmer/compute"
@@ -127,41 +124,6 @@ func Argmax(x []float32) int {
 		}
 	}
 	return best
-}
-
-// GreedyMismatches compares the argmax of the teacher-forced logits with
-// the reference greedy ids at every step whose reference margin exceeds
-// minMargin, and describes the steps that differ.
-func GreedyMismatches(ref *testdata.Reference, prompt, gen [][]float32, minMargin float64) []string {
-	var bad []string
-	for i, want := range ref.GreedyIDs {
-		row := prompt[len(prompt)-1]
-		if i > 0 {
-			row = gen[i-1]
-		}
-		if got := Argmax(row); int32(got) != want && ref.GreedyMargins[i] > minMargin {
-			bad = append(bad, fmt.Sprintf("step %d: %d, reference %d (margin %.3g)", i, got, want, ref.GreedyMargins[i]))
-		}
-	}
-	return bad
-}
-
-// Models lists the model files (names without .gguf) under models/ whose
-// name starts with one of the prefixes.
-func Models(tb testing.TB, prefixes ...string) []string {
-	paths, _ := filepath.Glob(testdata.Path(tb, "models", "*.gguf"))
-	var out []string
-	for _, p := range paths {
-		name := strings.TrimSuffix(filepath.Base(p), ".gguf")
-		for _, pre := range prefixes {
-			if strings.HasPrefix(name, pre) {
-				out = append(out, name)
-				break
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Thresholds of CheckModel, on all rows (prompt and generation) of every
