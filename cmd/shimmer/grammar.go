@@ -4,11 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
-
-	"github.com/shimmer-llm/shimmer/grammar"
 )
 
 func newGrammarCmd() *cobra.Command {
@@ -25,23 +22,9 @@ func newGrammarCmd() *cobra.Command {
 			if (gbnf == "") == (schema == "") {
 				return fmt.Errorf("give one of --gbnf FILE or --schema FILE")
 			}
-			var g *grammar.Grammar
-			if gbnf != "" {
-				src, err := os.ReadFile(gbnf)
-				if err != nil {
-					return err
-				}
-				if g, err = grammar.Compile(string(src)); err != nil {
-					return err
-				}
-			} else {
-				src, err := os.ReadFile(schema)
-				if err != nil {
-					return err
-				}
-				if g, err = grammar.FromSchema(src); err != nil {
-					return err
-				}
+			g, err := (&grammarFlags{file: gbnf, schema: schema}).grammar()
+			if err != nil {
+				return err
 			}
 			in := bufio.NewScanner(cmd.InOrStdin())
 			in.Buffer(make([]byte, 1<<20), 64<<20)
