@@ -1,6 +1,7 @@
 package archs_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -252,6 +253,21 @@ func hyper(t *testing.T, name string) *model.Hyper {
 // must keep the element count), and opens the copy.
 func rewrite(t *testing.T, name string, keys map[string]any, tensors map[string][]uint64) *gguf.File {
 	t.Helper()
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("%s-edited.gguf", name))
+	if err := os.WriteFile(path, rewriteBytes(t, name, keys, tensors), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// rewriteBytes is rewrite's file as bytes.
+func rewriteBytes(t testing.TB, name string, keys map[string]any, tensors map[string][]uint64) []byte {
+	t.Helper()
 	src, err := gguf.Open(testdata.Path(t, "models", name+".gguf"))
 	if err != nil {
 		t.Fatal(err)
@@ -282,21 +298,9 @@ func rewrite(t *testing.T, name string, keys map[string]any, tensors map[string]
 			t.Fatal(err)
 		}
 	}
-	path := filepath.Join(t.TempDir(), fmt.Sprintf("%s-edited.gguf", name))
-	out, err := os.Create(path)
-	if err != nil {
+	var b bytes.Buffer
+	if _, err := w.WriteTo(&b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.WriteTo(out); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := gguf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
+	return b.Bytes()
 }

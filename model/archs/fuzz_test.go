@@ -1,7 +1,6 @@
 package archs_test
 
 import (
-	"bytes"
 	"math"
 	"os"
 	"testing"
@@ -14,28 +13,7 @@ import (
 
 // hostile rewrites a reference model with metadata keys set, as bytes.
 func hostile(t testing.TB, name string, keys map[string]any) []byte {
-	src, err := gguf.Open(testdata.Path(t, "models", name+".gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	w := gguf.NewWriter()
-	for _, kv := range src.KV {
-		w.Set(kv.Key, kv.Value)
-	}
-	for k, v := range keys {
-		if err := w.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, ti := range src.Tensors {
-		w.AddTensor(ti.Name, ti.Type, ti.Dims, ti.Data)
-	}
-	var b bytes.Buffer
-	if _, err := w.WriteTo(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return rewriteBytes(t, name, keys, nil)
 }
 
 // hostileKeys are counts a hostile file may claim: each is refused before
