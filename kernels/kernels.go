@@ -72,6 +72,41 @@ func Softmax(x []float32) {
 	}
 }
 
+// SoftmaxSink replaces x with softmax over x and one more logit sink that
+// takes its share of the probability mass and is then dropped (attention
+// sinks, as ggml's soft_max with sinks: the maximum includes the sink and
+// its exp joins the float64 sum).
+func SoftmaxSink(x []float32, sink float32) {
+	m := sink
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	expSub(x, x, m)
+	var sum float64
+	for _, e := range x {
+		sum += float64(e)
+	}
+	sum += float64(Exp(sink - m))
+	inv := float32(1 / sum)
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+// SwiGLUOAI writes gpt-oss's clamped SwiGLU to dst: with g = min(gate,
+// limit) and u = clamp(up, -limit, limit), g·sigmoid(alpha·g)·(u+1).
+func SwiGLUOAI(dst, gate, up []float32, alpha, limit float32) {
+	up = up[:len(gate)]
+	dst = dst[:len(gate)]
+	for i, g := range gate {
+		g = min(g, limit)
+		u := min(max(up[i], -limit), limit)
+		dst[i] = g / (1 + Exp(alpha*-g)) * (u + 1)
+	}
+}
+
 // Exp is expf.
 func Exp(x float32) float32 { return float32(math.Exp(float64(x))) }
 

@@ -43,3 +43,37 @@ func RopeNeox(x, cs []float32) {
 		x[i+half] = x0*s + x1*c
 	}
 }
+
+// YaRN holds the parameters of YaRN rope scaling for RopeAnglesYaRN:
+// the correction range [Low, High] of rotary dimensions (pairs) between
+// extrapolated and interpolated frequencies, the extrapolation mix and the
+// magnitude scale of cos and sin (both as ggml's rope computes them).
+type YaRN struct {
+	Low, High float32
+	ExtFactor float32
+	MScale    float32
+}
+
+// RopeAnglesYaRN is RopeAngles with YaRN scaling (ggml's rope_yarn): pair
+// i mixes the interpolated angle freqScale·θ and the original θ by a ramp
+// over [Low, High], and cos and sin are multiplied by MScale.
+func RopeAnglesYaRN(cs []float32, pos int, n int, base, freqScale float32, factors []float32, y YaRN) {
+	thetaScale := float32(math.Pow(float64(base), -2.0/float64(n)))
+	theta := float32(pos)
+	for i := 0; i < n/2; i++ {
+		extrap := theta
+		if factors != nil {
+			extrap /= factors[i]
+		}
+		interp := freqScale * extrap
+		t := interp
+		if y.ExtFactor != 0 {
+			r := (float32(i) - y.Low) / max(0.001, y.High-y.Low)
+			mix := (1 - min(1, max(0, r))) * y.ExtFactor
+			t = interp*(1-mix) + extrap*mix
+		}
+		cs[2*i] = float32(math.Cos(float64(t))) * y.MScale
+		cs[2*i+1] = float32(math.Sin(float64(t))) * y.MScale
+		theta *= thetaScale
+	}
+}

@@ -53,7 +53,12 @@ func (s *State) RopeAngles(slot int, b *Batch, base, scale float32, factors []fl
 	h := s.H
 	buf := s.rope[slot][:b.Len()*h.RopeDims]
 	for i, p := range b.Pos {
-		kernels.RopeAngles(buf[i*h.RopeDims:(i+1)*h.RopeDims], int(p), h.RopeDims, base, scale, factors)
+		cs := buf[i*h.RopeDims : (i+1)*h.RopeDims]
+		if h.Yarn != nil {
+			kernels.RopeAnglesYaRN(cs, int(p), h.RopeDims, base, scale, factors, *h.Yarn)
+		} else {
+			kernels.RopeAngles(cs, int(p), h.RopeDims, base, scale, factors)
+		}
 	}
 	return buf
 }
@@ -91,8 +96,9 @@ func (s *State) MatMul3(w0, w1, w2 *compute.Matrix, x []float32, n int, o0, o1, 
 // query head of q [n][QDim] into out [n][Heads·ValueDim]: each entry sees
 // its own sequence's positions up to its own (the last Window of them in a
 // sliding-window layer), scores scaled by AttnScale unless ScaleQ says the
-// queries already are.
-func (s *State) Attention(l int, b *Batch, q, k, v, out []float32) {
+// queries already are. sinks (one logit per query head, or nil) join each
+// softmax.
+func (s *State) Attention(l int, b *Batch, q, k, v, out, sinks []float32) {
 	h, c := s.H, s.Cache
 	kd, vd := h.KDim(), h.VDim()
 	for i := range b.Tokens {
@@ -108,7 +114,7 @@ func (s *State) Attention(l int, b *Batch, q, k, v, out []float32) {
 	if h.ScaleQ {
 		scale = 1
 	}
-	s.att = attentionJob{s: s, l: l, b: b, q: q, out: out, window: window, scale: scale}
+	s.att = attentionJob{s: s, l: l, b: b, q: q, out: out, sinks: sinks, window: window, scale: scale}
 	// Whole query groups per piece: the heads that share a KV head read
 	// the same cached rows, so one thread should read them once.
 	work := 0
@@ -129,6 +135,7 @@ type attentionJob struct {
 	l      int
 	b      *Batch
 	q, out []float32
+	sinks  []float32
 	window int
 	scale  float32
 }
@@ -161,7 +168,11 @@ func (j *attentionJob) Run(worker, lo, hi int) {
 		for p := range scores {
 			scores[p] *= j.scale
 		}
-		kernels.Softmax(scores)
+		if j.sinks != nil {
+			kernels.SoftmaxSink(scores, j.sinks[head])
+		} else {
+			kernels.Softmax(scores)
+		}
 		o := j.out[(i*h.Heads+head)*h.ValueDim : (i*h.Heads+head+1)*h.ValueDim]
 		clear(o)
 		for p := first; p <= pos; {

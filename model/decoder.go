@@ -14,12 +14,18 @@ const (
 	// ActGELU gives GeGLU: gelu(gate)·up with ggml's half-precision GELU
 	// table (GELUFP16).
 	ActGELU
+	// ActSwiGLUOAI gives gpt-oss's clamped SwiGLU (kernels.SwiGLUOAI with
+	// α 1.702 and limit 7).
+	ActSwiGLUOAI
 )
 
 // String names the activation.
 func (a Activation) String() string {
-	if a == ActGELU {
+	switch a {
+	case ActGELU:
 		return "gelu"
+	case ActSwiGLUOAI:
+		return "clamped silu (oai)"
 	}
 	return "silu"
 }
@@ -37,6 +43,11 @@ type Layer struct {
 	QNorm    []float32       // [HeadDim] RMS norm of each query head before RoPE, optional
 	KNorm    []float32       // [HeadDim] RMS norm of each key head before RoPE, optional
 	O        *compute.Matrix // [Heads·ValueDim, Embd]
+	OBias    []float32       // [Embd], optional
+	// Sinks holds one learned logit per query head that joins the
+	// softmax of its attention scores and takes probability mass without
+	// a value (gpt-oss), optional.
+	Sinks    []float32       // [Heads]
 	AttnPost []float32       // [Embd] RMS norm of the attention output, optional
 	FFNNorm  []float32       // [Embd]
 	Gate     *compute.Matrix // [Embd, FF]
@@ -47,7 +58,26 @@ type Layer struct {
 	// Gate/Up/Down: the router and per expert its gate, up, down.
 	Router                  *compute.Matrix   // [Embd, Experts]
 	ExpGate, ExpUp, ExpDown []*compute.Matrix // [Embd, FF], [Embd, FF], [FF, Embd] each
+	// Gating selects how the router's logits weigh the chosen experts.
+	Gating Gating
+	// Optional biases of the router [Experts] and, per expert, of its
+	// gate and up [FF] and down [Embd] outputs (gpt-oss).
+	RouterBias                          []float32
+	ExpGateBias, ExpUpBias, ExpDownBias [][]float32
 }
+
+// Gating is how a sparse block turns router logits into expert weights.
+type Gating int
+
+const (
+	// GateSoftmax: softmax over all experts, the ExpertsUsed most
+	// probable, their probabilities renormalised to sum 1 (Mixtral,
+	// Qwen3-MoE).
+	GateSoftmax Gating = iota
+	// GateTopKSoftmax: the ExpertsUsed largest raw logits, then a softmax
+	// over those alone (gpt-oss).
+	GateTopKSoftmax
+)
 
 // Decoder is a decoder-only transformer of pre-norm blocks, the shape
 // shared by Llama, Qwen2/3, Gemma 3, Phi-3 and their relatives: per layer
@@ -145,8 +175,11 @@ func (d *Decoder) attention(s *State, b *Batch, li int, cs []float32) {
 	if h.ScaleQ {
 		kernels.Scale(s.Q[:n*h.QDim()], h.AttnScale)
 	}
-	s.Attention(li, b, s.Q, s.K, s.V, s.Att)
+	s.Attention(li, b, s.Q, s.K, s.V, s.Att, l.Sinks)
 	s.MatMul(l.O, s.Att, n, s.XB)
+	if l.OBias != nil {
+		AddBias(s.XB, l.OBias, n)
+	}
 }
 
 // feedForward runs the gated feed-forward network of l on the normed rows

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/kernels"
 )
 
 // Hyper holds the hyperparameters every decoder-only transformer has.
@@ -29,6 +30,9 @@ type Hyper struct {
 	RopeScale            float32 // frequency scale (1/linear factor)
 	RopeDims             int     // rotated dimensions per head
 	RopeNeox             bool    // rotate (i, i+n/2) pairs instead of (2i, 2i+1)
+	// Yarn is set for YaRN rope scaling (rope.scaling.type yarn): the
+	// frequency ramp and magnitude scale of the angle tables.
+	Yarn *kernels.YaRN
 	AttnScale            float32 // multiplies q·k; 1/sqrt(HeadDim) by default
 	// ScaleQ multiplies the queries by AttnScale after RoPE instead of
 	// scaling the scores (gemma3, phi3 do so in llama.cpp; same value,
@@ -162,6 +166,16 @@ func ReadHyper(f *gguf.File, arch string) (*Hyper, error) {
 		} else if fac := m.Float("rope.scale_linear", 0); fac > 0 {
 			h.RopeScale = 1 / fac
 		}
+	} else if t == "yarn" {
+		if fac := m.Float("rope.scaling.factor", 0); fac > 0 {
+			h.RopeScale = 1 / fac
+		}
+		orig := m.Int("rope.scaling.original_context_length", int64(h.CtxTrain), false)
+		attn := m.Float("rope.scaling.attn_factor", 1)
+		if m.err != nil {
+			return nil, m.err
+		}
+		h.Yarn = yarn(h.RopeDims, orig, h.RopeBase, h.RopeScale, attn)
 	} else if t != "none" {
 		return nil, fmt.Errorf("model: rope scaling type %q is not supported", t)
 	}
@@ -191,6 +205,30 @@ func ReadHyper(f *gguf.File, arch string) (*Hyper, error) {
 	h.Vocab = int(emb.Dims[1])
 	h.SWA = make([]bool, h.Layers)
 	return h, nil
+}
+
+// yarn computes YaRN's parameters as llama.cpp does with its defaults
+// (extrapolation mix 1, β_fast 32, β_slow 1): the correction range of
+// ggml_rope_yarn_corr_dims, and the magnitude scale: llama.cpp's attention
+// factor get_mscale(factor)/(1 + 0.1·ln factor), times the file's
+// attn_factor, times the 1 + 0.1·ln(1/freqScale) ggml's rope applies.
+// Every step is float32 as there.
+func yarn(dims, origCtx int, base, freqScale, attnFactor float32) *kernels.YaRN {
+	logf := func(x float32) float32 { return float32(math.Log(float64(x))) }
+	corr := func(beta float32) float32 {
+		return float32(dims) * logf(float32(origCtx)/(beta*2*float32(math.Pi))) / (2 * logf(base))
+	}
+	low := max(0, float32(math.Floor(float64(corr(32)))))
+	high := min(float32(dims-1), float32(math.Ceil(float64(corr(1)))))
+	factor := 1 / freqScale
+	mscale := float32(1)
+	if factor > 1 {
+		mscale = 0.1*logf(factor) + 1
+	}
+	mscale *= 1 / (1 + 0.1*logf(factor))
+	mscale *= attnFactor
+	mscale *= 1 + 0.1*logf(1/freqScale)
+	return &kernels.YaRN{Low: low, High: high, ExtFactor: 1, MScale: mscale}
 }
 
 // InvSqrt returns 1/sqrtf(n) computed in float32, as llama.cpp computes
@@ -276,6 +314,9 @@ func (h *Hyper) Describe() [][2]string {
 	add("rope", "%s, %d dims, base %g", kind, h.RopeDims, h.RopeBase)
 	if h.RopeScale != 1 {
 		add("rope frequency scale", "%g", h.RopeScale)
+	}
+	if h.Yarn != nil {
+		add("rope scaling", "yarn, ramp over dims [%g, %g], magnitude %.6g", h.Yarn.Low, h.Yarn.High, h.Yarn.MScale)
 	}
 	where := "scores"
 	if h.ScaleQ {

@@ -27,6 +27,18 @@ type Layout struct {
 	// FusedGateUp: ffn_up [Embd, 2·FF] holds the gate rows then the up
 	// rows, and there is no ffn_gate.
 	FusedGateUp bool
+	// OBias: attn_output.bias [Embd].
+	OBias bool
+	// Sinks: attn_sinks [Heads], one attention-sink logit per query head.
+	Sinks bool
+	// FFNNorm names the norm before the feed-forward block ("" is
+	// "ffn_norm"; gpt-oss calls it "post_attention_norm").
+	FFNNorm string
+	// ExpertBias: ffn_gate_inp.bias [Experts] and ffn_{gate,up}_exps.bias
+	// [FF, Experts], ffn_down_exps.bias [Embd, Experts].
+	ExpertBias bool
+	// Gating is how a sparse block weighs its experts.
+	Gating Gating
 	// ScaleEmbed multiplies the token embeddings by sqrt(Embd) (gemma).
 	ScaleEmbed bool
 	// Act is the feed-forward activation.
@@ -75,12 +87,29 @@ func Load(f *gguf.File, h *Hyper, l Layout) (*Decoder, error) {
 			y.KNorm = w.Vector(p+"attn_k_norm.weight", h.HeadDim)
 		}
 		y.O = w.Matrix(p+"attn_output.weight", h.Heads*h.ValueDim, e)
-		y.FFNNorm = w.Vector(p+"ffn_norm.weight", e)
+		if l.OBias {
+			y.OBias = w.Vector(p+"attn_output.bias", e)
+		}
+		if l.Sinks {
+			y.Sinks = w.Vector(p+"attn_sinks.weight", h.Heads)
+		}
+		ffnNorm := l.FFNNorm
+		if ffnNorm == "" {
+			ffnNorm = "ffn_norm"
+		}
+		y.FFNNorm = w.Vector(p+ffnNorm+".weight", e)
 		if h.Experts > 0 {
 			y.Router = w.Matrix(p+"ffn_gate_inp.weight", e, h.Experts)
 			y.ExpGate = w.Experts(p+"ffn_gate_exps.weight", e, h.FF, h.Experts)
 			y.ExpUp = w.Experts(p+"ffn_up_exps.weight", e, h.FF, h.Experts)
 			y.ExpDown = w.Experts(p+"ffn_down_exps.weight", h.FF, e, h.Experts)
+			y.Gating = l.Gating
+			if l.ExpertBias {
+				y.RouterBias = w.Vector(p+"ffn_gate_inp.bias", h.Experts)
+				y.ExpGateBias = w.VectorRows(p+"ffn_gate_exps.bias", h.FF, h.Experts)
+				y.ExpUpBias = w.VectorRows(p+"ffn_up_exps.bias", h.FF, h.Experts)
+				y.ExpDownBias = w.VectorRows(p+"ffn_down_exps.bias", e, h.Experts)
+			}
 		} else if l.FusedGateUp {
 			gu := w.Split(p+"ffn_up.weight", e, h.FF, h.FF)
 			y.Gate, y.Up = gu[0], gu[1]
@@ -112,6 +141,10 @@ func (l Layout) features(fusedQKV, tied, ropeFreqs bool) []string {
 		}
 	}
 	add(l.QKVBias, "q/k/v bias")
+	add(l.OBias, "output bias")
+	add(l.Sinks, "attention sinks")
+	add(l.ExpertBias, "router and expert biases")
+	add(l.Gating == GateTopKSoftmax, "softmax over the chosen experts")
 	add(l.QKNorm, "q/k norm")
 	add(l.PostNorms, "post-norms")
 	add(fusedQKV, "fused qkv")

@@ -26,14 +26,20 @@ type State struct {
 
 	scores [][]float32 // per worker: attention scores of one head
 
-	// Sparse feed-forward scratch: router logits [MaxBatch·Experts], the
-	// chosen experts of a token, one expert's output [Embd].
-	moeLogits []float32
-	moeChosen []int
-	moeY      []float32
-	rope      [2][]float32
-	att       attentionJob
-	rows      []int32 // batch entries that want logits
+	// Sparse feed-forward scratch: router logits [MaxBatch·Experts]; per
+	// token and slot the chosen expert and its weight [MaxBatch·Used]; the
+	// (token, slot) entries sorted by expert with the experts' starts; one
+	// expert's gathered input rows and output rows [MaxBatch·Embd]; the
+	// outputs of every token and slot [MaxBatch·Used·Embd].
+	moeLogits            []float32
+	moeSel               []int32
+	moeW                 []float32
+	moeOrder             []int32
+	moeStart, moeNext    []int
+	moeX, moeY, moeSlots []float32
+	rope                 [2][]float32
+	att                  attentionJob
+	rows                 []int32 // batch entries that want logits
 }
 
 // NewState allocates the scratch state of a forward pass for model h, the
@@ -62,9 +68,12 @@ func NewState(h *Hyper, pool *compute.Pool, cache *KVCache, maxBatch int) (*Stat
 	}
 	s.rows = make([]int32, 0, maxBatch)
 	if h.Experts > 0 {
+		k := h.ExpertsUsed
 		s.moeLogits = make([]float32, maxBatch*h.Experts)
-		s.moeChosen = make([]int, h.ExpertsUsed)
-		s.moeY = make([]float32, h.Embd)
+		s.moeSel, s.moeW, s.moeOrder = make([]int32, maxBatch*k), make([]float32, maxBatch*k), make([]int32, maxBatch*k)
+		s.moeStart, s.moeNext = make([]int, h.Experts+1), make([]int, h.Experts)
+		s.moeX, s.moeY = f(h.Embd), f(h.Embd)
+		s.moeSlots = make([]float32, maxBatch*k*h.Embd)
 	}
 	return s, nil
 }

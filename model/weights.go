@@ -108,6 +108,27 @@ func (w *Weights) vector(name string, optional bool, n int) []float32 {
 	return out
 }
 
+// VectorRows returns the 2-D tensor name of shape [n rows] as rows
+// float32 vectors of length n (per-expert biases), decoded once.
+func (w *Weights) VectorRows(name string, n, rows int) [][]float32 {
+	t := w.get(name, false, n, rows)
+	if t == nil {
+		return nil
+	}
+	m, err := compute.NewMatrix(name, t.Type, n, rows, t.Data)
+	if err != nil {
+		w.fail("%v", err)
+		return nil
+	}
+	all := make([]float32, n*rows)
+	out := make([][]float32, rows)
+	for r := range out {
+		out[r] = all[r*n : (r+1)*n : (r+1)*n]
+		m.RowFloat32(r, out[r])
+	}
+	return out
+}
+
 // CheckTypes verifies that every tensor of the file has a supported type,
 // so an unsupported type is reported by name before anything runs.
 func CheckTypes(f *gguf.File) error {

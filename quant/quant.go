@@ -70,6 +70,7 @@ var table = map[gguf.Type]*Traits{
 	gguf.TypeIQ4_XS: &iq4_xsTraits,
 	gguf.TypeIQ3_S:  &iq3_sTraits,
 	gguf.TypeTQ2_0:  &tq2_0Traits,
+	gguf.TypeMXFP4:  &mxfp4Traits,
 }
 
 // Lookup returns the traits of t, or an error naming the type when shimmer

@@ -15,7 +15,11 @@ var relErrBound = map[gguf.Type]float64{
 	gguf.TypeQ8_0: 0.01, gguf.TypeQ8_1: 0.01, gguf.TypeQ8_K: 0.01,
 	gguf.TypeQ6_K: 0.03, gguf.TypeQ5_0: 0.06, gguf.TypeQ5_1: 0.06, gguf.TypeQ5_K: 0.06,
 	gguf.TypeQ4_0: 0.12, gguf.TypeQ4_1: 0.12, gguf.TypeQ4_K: 0.12, gguf.TypeIQ4_NL: 0.12, gguf.TypeIQ4_XS: 0.12,
-	gguf.TypeQ3_K: 0.25, gguf.TypeIQ3_S: 0.25, gguf.TypeQ2_K: 0.45, gguf.TypeTQ2_0: 0.85,
+	// MXFP4: 4-bit e2m1 levels (0, ±0.5 … ±6) under a power-of-two scale
+	// that puts the largest value in [4, 8): coarser than the integer
+	// 4-bit types, finer than the 3-bit ones.
+	gguf.TypeMXFP4: 0.18,
+	gguf.TypeQ3_K:  0.25, gguf.TypeIQ3_S: 0.25, gguf.TypeQ2_K: 0.45, gguf.TypeTQ2_0: 0.85,
 }
 
 func gaussian(r *rand.Rand, n int, scale float64) []float32 {

@@ -179,7 +179,7 @@ func (m *mixer) layer(counter int, name string) (int, int) {
 
 // choose is llama_tensor_get_type_impl: the mix's type for one tensor,
 // starting from the file type's default t.
-func (m *mixer) choose(t gguf.Type, name string, cols int, cat category, outputType gguf.Type) gguf.Type {
+func (m *mixer) choose(t gguf.Type, name string, cols int, experts bool, cat category, outputType gguf.Type) gguf.Type {
 	ft, h := m.ft, &m.h
 	is := func(fts ...FileType) bool {
 		for _, f := range fts {
@@ -204,7 +204,11 @@ func (m *mixer) choose(t gguf.Type, name string, cols int, cat category, outputT
 			t = gguf.TypeQ6_K
 		}
 	case ft == FileTypeMXFP4MoE:
-		t = gguf.TypeQ8_0 // 3-D expert tensors (MXFP4) are not produced here
+		// Expert tensors (a third dimension over 1) in MXFP4, the rest Q8_0.
+		t = gguf.TypeQ8_0
+		if experts {
+			t = gguf.TypeMXFP4
+		}
 	case cat == catTokenEmbd:
 		switch {
 		case is(FileTypeIQ2_XXS, FileTypeIQ2_XS, FileTypeIQ1_S, FileTypeIQ1_M):

@@ -9,7 +9,7 @@ import (
 	"github.com/shimmer-llm/shimmer/gguf"
 	"github.com/shimmer-llm/shimmer/internal/reftest"
 	"github.com/shimmer-llm/shimmer/internal/testdata"
-	_ "github.com/shimmer-llm/shimmer/model/llama"
+	_ "github.com/shimmer-llm/shimmer/model/archs"
 	"github.com/shimmer-llm/shimmer/quant"
 )
 

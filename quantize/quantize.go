@@ -114,7 +114,7 @@ func Plan(in *gguf.File, opts Options) ([]TensorPlan, error) {
 		default:
 			p.To = def
 			if !opts.Pure {
-				p.To = m.choose(def, t.Name, cols, cat, outType)
+				p.To = m.choose(def, t.Name, cols, len(t.Dims) > 2 && t.Dims[2] > 1, cat, outType)
 			}
 			p.To, p.Fallback = fallback(p.To, cols)
 		}

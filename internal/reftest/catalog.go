@@ -15,7 +15,6 @@ import (
 // with a clear error instead of comparing logits; an entry is removed when
 // its issue lands.
 var Pending = map[string]string{
-	"tiny-gptoss": "#12 (mixture of experts)",
 }
 
 // PendingIssue returns the issue that adds the model, if it is pending.

@@ -6,6 +6,7 @@ package archs
 
 import (
 	_ "github.com/shimmer-llm/shimmer/model/gemma3"   // gemma3
+	_ "github.com/shimmer-llm/shimmer/model/gptoss"   // gpt-oss (gpt-oss-20b, -120b)
 	_ "github.com/shimmer-llm/shimmer/model/llama"    // llama (Llama 1–3, Mistral, SmolLM, TinyLlama)
 	_ "github.com/shimmer-llm/shimmer/model/phi3"     // phi3
 	_ "github.com/shimmer-llm/shimmer/model/qwen2"    // qwen2

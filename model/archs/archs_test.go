@@ -19,7 +19,7 @@ import (
 // families are the model families of the reference data that shimmer
 // runs, one per architecture variant (the quantization matrix and
 // stories260K are llama).
-var families = []string{"stories260K", "tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3", "tiny-qmatrix", "tiny-mixtral", "tiny-qwen3moe"}
+var families = []string{"stories260K", "tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma3", "tiny-phi3", "tiny-qmatrix", "tiny-mixtral", "tiny-qwen3moe", "tiny-gptoss"}
 
 // Every model of every family matches llama.cpp's logits on every native
 // reference case, prompt (one batch) and generation (one token per step)
