@@ -288,3 +288,149 @@ func strftime(t time.Time, format string) string {
 	}
 	return b.String()
 }
+
+// condFunction is the target of rewriteConditionals: __cond(c, a, b) is
+// a when c is true, else b.
+func condFunction(_ *exec.Evaluator, params *exec.VarArgs) *exec.Value {
+	if len(params.Args) != 3 {
+		return exec.AsValue(nil)
+	}
+	if params.Args[0].IsTrue() {
+		return params.Args[1]
+	}
+	return params.Args[2]
+}
+
+// rewriteConditionals rewrites Jinja's conditional expressions inside
+// parentheses, (a if c else b), which gonja parses only at the top of an
+// output tag, into __cond(c, a, b) calls (the gpt-oss template uses one).
+// Both branches are evaluated, which a template cannot tell apart but for
+// side effects, and Jinja expressions have none. Parentheses that hold no
+// conditional, calls and everything outside tags are left as they are.
+func rewriteConditionals(src string) string {
+	if !strings.Contains(src, " else ") {
+		return src
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(src, "{{")
+		j := strings.Index(src, "{%")
+		if j >= 0 && (i < 0 || j < i) {
+			i = j
+		}
+		if i < 0 {
+			b.WriteString(src)
+			return b.String()
+		}
+		end := "}}"
+		if src[i+1] == '%' {
+			end = "%}"
+		}
+		k := strings.Index(src[i+2:], end)
+		if k < 0 {
+			b.WriteString(src)
+			return b.String()
+		}
+		b.WriteString(src[:i+2])
+		b.WriteString(rewriteTag(src[i+2 : i+2+k]))
+		src = src[i+2+k:]
+	}
+}
+
+// rewriteTag rewrites the conditional parenthesised groups of one tag's
+// text, innermost first.
+func rewriteTag(s string) string {
+	for changed := true; changed; {
+		changed = false
+		var stack []int
+		var quote byte
+		for i := 0; i < len(s) && !changed; i++ {
+			c := s[i]
+			switch {
+			case quote != 0:
+				if c == '\\' {
+					i++
+				} else if c == quote {
+					quote = 0
+				}
+			case c == '\'' || c == '"':
+				quote = c
+			case c == '(':
+				stack = append(stack, i)
+			case c == ')' && len(stack) > 0:
+				open := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				if isCall(s[:open]) {
+					continue
+				}
+				if a, cond, alt, ok := splitConditional(s[open+1 : i]); ok {
+					s = s[:open] + "(__cond(" + cond + ", " + a + ", " + alt + "))" + s[i+1:]
+					changed = true
+				}
+			}
+		}
+	}
+	return s
+}
+
+// isCall says whether a parenthesis after prefix opens a call's
+// arguments (it follows a name, a closing bracket or parenthesis).
+func isCall(prefix string) bool {
+	p := strings.TrimRight(prefix, " \t\n")
+	if p == "" || len(p) < len(prefix) && !strings.HasSuffix(p, ")") && !strings.HasSuffix(p, "]") {
+		return false
+	}
+	c := p[len(p)-1]
+	if c == ')' || c == ']' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+		// A keyword before a parenthesis (not (x), in (…), and (…)) is
+		// no call.
+		w := len(p)
+		for w > 0 && (p[w-1] == '_' || p[w-1] >= 'a' && p[w-1] <= 'z' || p[w-1] >= 'A' && p[w-1] <= 'Z' || p[w-1] >= '0' && p[w-1] <= '9') {
+			w--
+		}
+		switch p[w:] {
+		case "not", "in", "and", "or", "if", "else", "is":
+			return false
+		}
+		return true
+	}
+	return false
+}
+
+// splitConditional splits "a if c else b" at its top-level (outside
+// strings and brackets) if and else.
+func splitConditional(s string) (a, cond, alt string, ok bool) {
+	depth, quote := 0, byte(0)
+	ifAt, elseAt := -1, -1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '(' || c == '[' || c == '{':
+			depth++
+		case c == ')' || c == ']' || c == '}':
+			depth--
+		case depth == 0 && (c == ' ' || c == '\t' || c == '\n'):
+			rest := s[i+1:]
+			if ifAt < 0 && strings.HasPrefix(rest, "if ") {
+				ifAt = i + 1
+			} else if ifAt >= 0 && elseAt < 0 && strings.HasPrefix(rest, "else ") {
+				elseAt = i + 1
+			}
+		}
+	}
+	if ifAt < 0 || elseAt < 0 {
+		return "", "", "", false
+	}
+	a = strings.TrimSpace(s[:ifAt])
+	cond = strings.TrimSpace(s[ifAt+3 : elseAt])
+	alt = strings.TrimSpace(s[elseAt+5:])
+	return a, cond, alt, a != "" && cond != "" && alt != ""
+}

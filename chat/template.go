@@ -31,6 +31,10 @@ type Message struct {
 	ToolCalls  []ToolCall
 	ToolCallID string
 	Name       string
+	// Reasoning is an assistant turn's reasoning (reasoning_content);
+	// templates see it as reasoning_content and, as gpt-oss's expects, as
+	// thinking.
+	Reasoning string
 }
 
 // Template is a parsed chat template. It is safe for concurrent use.
@@ -62,7 +66,7 @@ func New(name, source, bos, eos string) (t *Template, err error) {
 	cfg.TrimBlocks = true
 	cfg.LeftStripBlocks = true
 	const id = "/chat_template"
-	loader, err := loaders.NewMemoryLoader(map[string]string{id: source})
+	loader, err := loaders.NewMemoryLoader(map[string]string{id: rewriteConditionals(source)})
 	if err != nil {
 		return nil, fmt.Errorf("chat: template %s: %w", name, err)
 	}
@@ -186,6 +190,7 @@ func newEnvironment() *exec.Environment {
 	ctx := exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables)
 	ctx.Set("range", rangeFunction)
 	ctx.Set("strftime_now", strftimeNow)
+	ctx.Set("__cond", condFunction)
 	return &exec.Environment{
 		Context:           ctx,
 		Filters:           filters,

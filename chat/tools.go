@@ -54,6 +54,10 @@ func messageVar(m Message) map[string]any {
 	if m.Name != "" {
 		v["name"] = m.Name
 	}
+	if m.Reasoning != "" {
+		v["reasoning_content"] = m.Reasoning
+		v["thinking"] = m.Reasoning
+	}
 	if len(m.ToolCalls) > 0 {
 		calls := make([]any, len(m.ToolCalls))
 		for i, c := range m.ToolCalls {

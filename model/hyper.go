@@ -358,3 +358,19 @@ func layerList(ls []int) string {
 	}
 	return "[" + strings.Join(parts, " ") + "]"
 }
+
+// ActiveParams counts the parameters one token reads in a model with
+// sparse blocks: every tensor, but of the expert tensors (the
+// ffn_*_exps weights and biases, whose last dimension is the expert
+// count) only the ExpertsUsed/Experts share a token routes through.
+func ActiveParams(f *gguf.File, h *Hyper) uint64 {
+	var n uint64
+	for _, t := range f.Tensors {
+		el := t.Elements()
+		if h.Experts > 0 && strings.Contains(t.Name, "_exps.") && len(t.Dims) > 1 && t.Dims[len(t.Dims)-1] == uint64(h.Experts) {
+			el = el / uint64(h.Experts) * uint64(h.ExpertsUsed)
+		}
+		n += el
+	}
+	return n
+}

@@ -214,6 +214,10 @@ type chatMessage struct {
 	Name       string          `json:"name,omitempty"`
 	ToolCalls  []toolCallOut   `json:"tool_calls"`
 	ToolCallID string          `json:"tool_call_id"`
+	// ReasoningContent of an earlier assistant turn (llama-server's
+	// field; "thinking" is accepted too).
+	ReasoningContent string `json:"reasoning_content"`
+	Thinking         string `json:"thinking"`
 }
 
 // toolCallOut is a tool call in OpenAI's format (index only in stream
@@ -263,9 +267,12 @@ type chatChoice struct {
 }
 
 type chatOut struct {
-	Role      string        `json:"role,omitempty"`
-	Content   *string       `json:"content,omitempty"`
-	ToolCalls []toolCallOut `json:"tool_calls,omitempty"`
+	Role    string  `json:"role,omitempty"`
+	Content *string `json:"content,omitempty"`
+	// ReasoningContent is the model's reasoning (gpt-oss's analysis
+	// channel), as llama-server and DeepSeek's API return it.
+	ReasoningContent *string       `json:"reasoning_content,omitempty"`
+	ToolCalls        []toolCallOut `json:"tool_calls,omitempty"`
 }
 
 type chatLogprobs struct {

@@ -45,6 +45,8 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, created := newID("chatcmpl-"), time.Now().Unix()
+	// A harmony template (gpt-oss) gets its reply split by channel.
+	harmony := chat.IsHarmony(s.tpl.Source())
 	if !req.Stream {
 		toks, res, err := s.collect(r.Context(), prompt, opts)
 		if err != nil {
@@ -53,7 +55,19 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		}
 		text := joinText(toks)
 		msg, finish := &chatOut{Role: "assistant", Content: &text}, finishReason(res.StopReason)
-		if tools != nil {
+		if harmony {
+			r := chat.ParseHarmony(text, toolsOrNone(tools))
+			msg.Content = &r.Content
+			if r.Reasoning != "" {
+				msg.ReasoningContent = &r.Reasoning
+			}
+			if len(r.ToolCalls) > 0 {
+				msg.ToolCalls, finish = toolCallsOut(r.ToolCalls, false), strPtr("tool_calls")
+				if r.Content == "" {
+					msg.Content = nil
+				}
+			}
+		} else if tools != nil {
 			if content, calls := chat.ParseToolCalls(text, tools); len(calls) > 0 {
 				msg.Content, msg.ToolCalls, finish = nil, toolCallsOut(calls, false), strPtr("tool_calls")
 				if content != "" {
@@ -71,6 +85,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var held chat.ToolStream
+	var hs chat.HarmonyStream
 	chunk := func(delta *chatOut, lp *chatLogprobs, finish *string) chatResponse {
 		return chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: s.opts.ModelName, SystemFingerprint: fingerprint,
 			Choices: []chatChoice{{Delta: delta, Logprobs: lp, FinishReason: finish}}}
@@ -82,7 +97,14 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		},
 		func(out *sse, toks []engine.Token) error {
 			text := joinText(toks)
-			if tools != nil {
+			var reasoning *string
+			if harmony {
+				r, c := hs.Push(text)
+				if r != "" {
+					reasoning = &r
+				}
+				text = c
+			} else if tools != nil {
 				// Text that may be a tool call is held until the end.
 				if text = held.Push(text); text == "" {
 					return nil
@@ -95,14 +117,40 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 					lp = nil
 				}
 			}
-			if text == "" && lp == nil {
+			if text == "" && lp == nil && reasoning == nil {
 				return nil
 			}
-			return out.send(chunk(&chatOut{Content: &text}, lp, nil))
+			delta := &chatOut{ReasoningContent: reasoning}
+			if text != "" || reasoning == nil {
+				delta.Content = &text
+			}
+			return out.send(chunk(delta, lp, nil))
 		},
 		func(out *sse, res engine.Result) error {
 			finish := finishReason(res.StopReason)
-			if tools != nil {
+			if harmony {
+				r, c, calls := hs.Finish(toolsOrNone(tools))
+				if r != "" || c != "" {
+					delta := &chatOut{}
+					if r != "" {
+						delta.ReasoningContent = &r
+					}
+					if c != "" {
+						delta.Content = &c
+					}
+					if err := out.send(chunk(delta, nil, nil)); err != nil {
+						return err
+					}
+				}
+				for _, d := range toolCallDeltas(calls) {
+					if err := out.send(chunk(&chatOut{ToolCalls: []toolCallOut{d}}, nil, nil)); err != nil {
+						return err
+					}
+				}
+				if len(calls) > 0 {
+					finish = strPtr("tool_calls")
+				}
+			} else if tools != nil {
 				content, calls := chat.ParseToolCalls(held.Held(), tools)
 				if len(calls) == 0 {
 					content = held.Held()
@@ -132,6 +180,15 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			}
 			return nil
 		})
+}
+
+// toolsOrNone is the request's tools, or none (not every name) when it
+// has none.
+func toolsOrNone(tools []chat.Tool) []chat.Tool {
+	if tools == nil {
+		return []chat.Tool{}
+	}
+	return tools
 }
 
 // fingerprint is the system_fingerprint of every response.
@@ -261,7 +318,10 @@ func chatMessages(in []chatMessage) ([]chat.Message, *apiError) {
 		if e != nil {
 			return nil, e
 		}
-		out[i] = chat.Message{Role: m.Role, Content: content, ToolCallID: m.ToolCallID, Name: m.Name}
+		out[i] = chat.Message{Role: m.Role, Content: content, ToolCallID: m.ToolCallID, Name: m.Name, Reasoning: m.ReasoningContent}
+		if out[i].Reasoning == "" {
+			out[i].Reasoning = m.Thinking
+		}
 		for _, c := range m.ToolCalls {
 			out[i].ToolCalls = append(out[i].ToolCalls, chat.ToolCall{ID: c.ID, Name: c.Function.Name, Arguments: c.Function.Arguments})
 		}

@@ -38,6 +38,12 @@ type fixture struct {
 
 func newFixture(t testing.TB, eo engine.Options, so Options) *fixture {
 	t.Helper()
+	return newModelFixture(t, model, eo, so)
+}
+
+// newModelFixture is newFixture over another model of the reference data.
+func newModelFixture(t testing.TB, model string, eo engine.Options, so Options) *fixture {
+	t.Helper()
 	if eo.Threads == 0 {
 		eo.Threads = 2
 	}

@@ -22,6 +22,7 @@ func newChatCmd() *cobra.Command {
 		mf      modelFlags
 		sf      samplingFlags
 		tplName string
+		tplFile string
 		system  string
 		n       int
 	)
@@ -43,7 +44,7 @@ func newChatCmd() *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			tpl, err := modelTemplate(e, tplName)
+			tpl, err := modelTemplate(e, tplName, tplFile)
 			if err != nil {
 				return err
 			}
@@ -76,6 +77,7 @@ func newChatCmd() *cobra.Command {
 	mf.register(c)
 	f := c.Flags()
 	sf.register(f)
+	f.StringVar(&tplFile, "chat-template-file", "", templateFileFlag)
 	f.StringVar(&tplName, "chat-template", "", "built-in chat template to use instead of the model's: "+strings.Join(chat.Builtins(), ", ")+
 		" (default: the model's, else "+chat.DefaultBuiltin+")")
 	f.StringVar(&system, "system", "", "system prompt")
@@ -84,7 +86,7 @@ func newChatCmd() *cobra.Command {
 }
 
 // modelTemplate returns the chat template of a loaded model.
-func modelTemplate(e *engine.Engine, name string) (*chat.Template, error) {
+func modelTemplate(e *engine.Engine, name, file string) (*chat.Template, error) {
 	tok := e.Tokenizer()
 	text := func(id int32) string {
 		if id < 0 {
@@ -92,8 +94,21 @@ func modelTemplate(e *engine.Engine, name string) (*chat.Template, error) {
 		}
 		return tok.Text(id)
 	}
+	if file != "" {
+		if name != "" {
+			return nil, fmt.Errorf("--chat-template and --chat-template-file cannot be used together")
+		}
+		src, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("chat template: %w", err)
+		}
+		return chat.New(file, string(src), text(tok.BOS()), text(tok.EOS()))
+	}
 	return chat.ForModel(e.File(), name, text(tok.BOS()), text(tok.EOS()))
 }
+
+// templateFileFlag is the help of --chat-template-file (llama-server's).
+const templateFileFlag = "Jinja chat template file to use instead of the model's"
 
 // lineReader reads the user's lines (readline.Instance).
 type lineReader interface {

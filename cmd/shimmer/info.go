@@ -72,6 +72,10 @@ func printInfo(w *bufio.Writer, path string, f *gguf.File, tensors bool, ctx int
 			fmt.Fprintf(w, "load check:  %v\n", err)
 		} else {
 			h := m.Hyper()
+			if h.Experts > 0 {
+				a := model.ActiveParams(f, h)
+				fmt.Fprintf(w, "active:      %s (%d) per token: %d of %d experts\n", humanCount(a), a, h.ExpertsUsed, h.Experts)
+			}
 			fmt.Fprintln(w, "\nhyperparameters:")
 			for _, kv := range h.Describe() {
 				fmt.Fprintf(w, "  %-22s %s\n", kv[0], kv[1])

@@ -28,6 +28,7 @@ func newServeCmd() *cobra.Command {
 		apiKey   string
 		alias    string
 		tplName  string
+		tplFile  string
 		grace    time.Duration
 		quiet    bool
 		hosts    []string
@@ -61,7 +62,7 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			tpl, err := modelTemplate(e, tplName)
+			tpl, err := modelTemplate(e, tplName, tplFile)
 			if err != nil {
 				return err
 			}
@@ -98,6 +99,7 @@ func newServeCmd() *cobra.Command {
 	f.IntVarP(&batch, "batch-size", "b", 512, "most tokens one forward pass evaluates, prompt chunks included (smaller: smoother streams while long prompts are read)")
 	f.StringVar(&apiKey, "api-key", "", "require this key as 'Authorization: Bearer KEY' (every endpoint but /health)")
 	f.StringVar(&alias, "alias", "", "model name in the API (default: the file's base name)")
+	f.StringVar(&tplFile, "chat-template-file", "", templateFileFlag)
 	f.StringVar(&tplName, "chat-template", "", "built-in chat template to use instead of the model's: "+strings.Join(chat.Builtins(), ", ")+
 		" (default: the model's, else "+chat.DefaultBuiltin+")")
 	f.DurationVar(&grace, "shutdown-grace", 10*time.Second, "on SIGTERM, how long running requests may finish before they are cancelled")

@@ -304,3 +304,37 @@ func rewriteBytes(t testing.TB, name string, keys map[string]any, tensors map[st
 	}
 	return b.Bytes()
 }
+
+// ActiveParams leaves out the unused experts' share: the total minus, per
+// layer, (Experts-Used) experts of gate, up and down weights (and their
+// biases where the architecture has them), counted from the
+// hyperparameters.
+func TestActiveParams(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		biases bool
+	}{{"tiny-mixtral", false}, {"tiny-qwen3moe", false}, {"tiny-gptoss", true}, {"tiny-gptoss-MXFP4_MOE", true}} {
+		f, err := gguf.Open(testdata.Path(t, "models", c.name+".gguf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := model.New(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := m.Hyper()
+		var total uint64
+		for _, ti := range f.Tensors {
+			total += ti.Elements()
+		}
+		perExpert := 3 * h.Embd * h.FF
+		if c.biases {
+			perExpert += 2*h.FF + h.Embd
+		}
+		want := total - uint64(h.Layers*perExpert*(h.Experts-h.ExpertsUsed))
+		if got := model.ActiveParams(f, h); got != want {
+			t.Errorf("%s: ActiveParams %d, want %d (of %d)", c.name, got, want, total)
+		}
+		f.Close()
+	}
+}

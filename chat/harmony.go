@@ -1,0 +1,209 @@
+package chat
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// Harmony is the response format of OpenAI's gpt-oss models: an assistant
+// turn is a sequence of messages, each a header and a body,
+//
+//	<|channel|>analysis<|message|>reasoning…<|end|>
+//	<|start|>assistant<|channel|>final<|message|>answer…<|return|>
+//	<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"city":"Paris"}<|call|>
+//
+// (the first header follows the generation prompt's <|start|>assistant).
+// The analysis channel is the model's reasoning, final (and commentary
+// addressed to no one) is the reply, and a message addressed to
+// functions.NAME is a call of tool NAME with the body as its arguments.
+
+// harmony's special tokens, as text.
+const (
+	hStart     = "<|start|>"
+	hChannel   = "<|channel|>"
+	hMessage   = "<|message|>"
+	hEnd       = "<|end|>"
+	hReturn    = "<|return|>"
+	hCall      = "<|call|>"
+	hConstrain = "<|constrain|>"
+)
+
+var harmonyMarkers = []string{hStart, hChannel, hMessage, hEnd, hReturn, hCall, hConstrain}
+
+// IsHarmony says whether a chat template renders the harmony format.
+func IsHarmony(templateSource string) bool {
+	return strings.Contains(templateSource, hChannel) && strings.Contains(templateSource, hMessage) && strings.Contains(templateSource, hStart)
+}
+
+// HarmonyReply is a harmony turn split by channel.
+type HarmonyReply struct {
+	Reasoning string // the analysis channel
+	Content   string // the final channel and unaddressed commentary
+	ToolCalls []ToolCall
+}
+
+// ParseHarmony splits generated harmony text (what follows the generation
+// prompt) into reasoning, content and tool calls. Text without harmony
+// markup is all content. A message cut off by the end of generation keeps
+// what it has. Calls of tools that are not in tools stay out of
+// ToolCalls (a nil tools accepts every name).
+func ParseHarmony(text string, tools []Tool) HarmonyReply {
+	var r HarmonyReply
+	parseHarmony(text, false, func(channel, recipient, body string, done bool) {
+		switch {
+		case strings.HasPrefix(recipient, "functions."):
+			name := strings.TrimPrefix(recipient, "functions.")
+			if !knownTool(tools, name) {
+				return
+			}
+			args := strings.TrimSpace(body)
+			if !json.Valid([]byte(args)) {
+				b, _ := json.Marshal(args)
+				args = string(b)
+			}
+			r.ToolCalls = append(r.ToolCalls, ToolCall{Name: name, Arguments: args})
+		case channel == "analysis":
+			r.Reasoning += body
+		case recipient == "":
+			r.Content += body
+		}
+	})
+	return r
+}
+
+func knownTool(tools []Tool, name string) bool {
+	if tools == nil {
+		return name != ""
+	}
+	for _, t := range tools {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// parseHarmony calls f for each message of text in order with its
+// channel, recipient and body. With partial set, text is a prefix of the
+// output: an unfinished marker at its end is left out (it may yet become
+// one), and a body still being written is reported as it stands.
+func parseHarmony(text string, partial bool, f func(channel, recipient, body string, done bool)) {
+	if partial {
+		text = text[:len(text)-partialMarker(text)]
+	}
+	if !strings.Contains(text, hMessage) && !strings.Contains(text, hChannel) {
+		// Plain text: the model wrote no harmony markup.
+		if !strings.Contains(text, hStart) {
+			f("final", "", text, !partial)
+			return
+		}
+	}
+	for len(text) > 0 {
+		text = strings.TrimPrefix(text, hStart)
+		m := strings.Index(text, hMessage)
+		if m < 0 {
+			// A header without a body yet.
+			return
+		}
+		channel, recipient := harmonyHeader(text[:m])
+		body := text[m+len(hMessage):]
+		end, next := len(body), len(body)
+		done := false
+		for _, stop := range []string{hEnd, hReturn, hCall, hStart} {
+			if i := strings.Index(body, stop); i >= 0 && i < end {
+				end, next = i, i+len(stop)
+				if stop == hStart {
+					next = i
+				}
+				done = true
+			}
+		}
+		f(channel, recipient, body[:end], done || !partial)
+		text = body[next:]
+	}
+}
+
+// harmonyHeader reads a message header: an optional role, then
+// <|channel|>NAME, a recipient (to=…, before or after the channel) and a
+// content type (json or <|constrain|>json), in any order.
+func harmonyHeader(h string) (channel, recipient string) {
+	h = strings.ReplaceAll(h, hConstrain, " ")
+	if i := strings.Index(h, hChannel); i >= 0 {
+		rest := strings.TrimLeft(h[i+len(hChannel):], " ")
+		j := strings.IndexAny(rest, " <")
+		if j < 0 {
+			j = len(rest)
+		}
+		channel = rest[:j]
+		h = h[:i] + " " + rest[j:]
+	}
+	for _, w := range strings.Fields(h) {
+		if strings.HasPrefix(w, "to=") {
+			recipient = strings.TrimPrefix(w, "to=")
+		}
+	}
+	return channel, recipient
+}
+
+// partialMarker is the length of the longest suffix of text that is a
+// proper prefix of a harmony marker.
+func partialMarker(text string) int {
+	best := 0
+	for _, m := range harmonyMarkers {
+		for n := min(len(m)-1, len(text)); n > best; n-- {
+			if strings.HasSuffix(text, m[:n]) {
+				best = n
+				break
+			}
+		}
+	}
+	return best
+}
+
+// HarmonyStream turns streamed harmony text into reasoning and content
+// deltas: Push takes the next piece of text and returns what it adds to
+// each (an unfinished marker is held back until it is complete); tool
+// calls come whole from Finish.
+type HarmonyStream struct {
+	text               string
+	reasoning, content int // bytes of each already returned
+}
+
+// Push adds text and returns the new reasoning and content.
+func (s *HarmonyStream) Push(text string) (reasoning, content string) {
+	s.text += text
+	var r, c strings.Builder
+	parseHarmony(s.text, true, func(channel, recipient, body string, done bool) {
+		switch {
+		case recipient != "":
+		case channel == "analysis":
+			r.WriteString(body)
+		default:
+			c.WriteString(body)
+		}
+	})
+	rs, cs := r.String(), c.String()
+	if len(rs) > s.reasoning {
+		reasoning, s.reasoning = rs[s.reasoning:], len(rs)
+	}
+	if len(cs) > s.content {
+		content, s.content = cs[s.content:], len(cs)
+	}
+	return reasoning, content
+}
+
+// Finish parses the whole text: it returns what Push has not returned
+// yet (a held-back tail that was no marker after all) and the tool calls.
+func (s *HarmonyStream) Finish(tools []Tool) (reasoning, content string, calls []ToolCall) {
+	r := ParseHarmony(s.text, tools)
+	if len(r.Reasoning) > s.reasoning {
+		reasoning = r.Reasoning[s.reasoning:]
+	}
+	if len(r.Content) > s.content {
+		content = r.Content[s.content:]
+	}
+	return reasoning, content, r.ToolCalls
+}
+
+// Text is everything pushed so far.
+func (s *HarmonyStream) Text() string { return s.text }
