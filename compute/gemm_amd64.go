@@ -23,7 +23,15 @@ func init() {
 	if len(tileKernels) == 0 {
 		registerAVX2()
 	}
+	// MXFP4 has an AVX2 kernel only; AVX-512 machines run it too.
+	if tileKernels[gguf.TypeMXFP4] == nil && cpu.X86.HasAVX2 && cpu.X86.HasFMA && os.Getenv("SHIMMER_NOSIMD") == "" {
+		tileKernels[gguf.TypeMXFP4] = mxfp4AVX2
+	}
 }
+
+// mxfp4AVX2 is MXFP4's kernel: Q8_0 activations (offset 0) times the
+// e2m1 values looked up from the nibbles, 8 rows per packed group.
+var mxfp4AVX2 = &tileKernel{tiles8: &tilesMXFP4AVX2x8, rows: 8, int8: true, offset: 0, blockBytes: 17, step: 32, maxT: 4}
 
 // registerAVX2 sets the AVX2 kernels (FMA and F16C too), for CPUs without
 // AVX-512 (SHIMMER_AVX2=1 selects them on any CPU, for comparison).
@@ -34,6 +42,7 @@ func registerAVX2() {
 	}
 	tileKernels[gguf.TypeQ4_0] = &tileKernel{tiles8: &tilesQ4_0AVX2x8, rows: 8, int8: true, offset: 8, blockBytes: 18, step: 32, maxT: 4}
 	tileKernels[gguf.TypeQ8_0] = &tileKernel{tiles8: &tilesQ8_0AVX2x8, rows: 8, int8: true, offset: 0, blockBytes: 34, step: 32, maxT: 4}
+	tileKernels[gguf.TypeMXFP4] = mxfp4AVX2
 	tileKernels[gguf.TypeF16] = &tileKernel{tiles: &tilesF16AVX2, step: 16, roundF16: true, maxT: 1}
 	tileKernels[gguf.TypeBF16] = &tileKernel{tiles: &tilesBF16AVX2, step: 16, roundBF16: true, maxT: 1}
 }

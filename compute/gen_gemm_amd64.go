@@ -185,6 +185,20 @@ func gemmQ8_0AVX2x8_4(a *gemmArgs)
 var tilesQ8_0AVX2x8 = [8]func(*gemmArgs){gemmQ8_0AVX2x8_1, gemmQ8_0AVX2x8_2, gemmQ8_0AVX2x8_3, gemmQ8_0AVX2x8_4}
 
 //go:noescape
+func gemmMXFP4AVX2x8_1(a *gemmArgs)
+
+//go:noescape
+func gemmMXFP4AVX2x8_2(a *gemmArgs)
+
+//go:noescape
+func gemmMXFP4AVX2x8_3(a *gemmArgs)
+
+//go:noescape
+func gemmMXFP4AVX2x8_4(a *gemmArgs)
+
+var tilesMXFP4AVX2x8 = [8]func(*gemmArgs){gemmMXFP4AVX2x8_1, gemmMXFP4AVX2x8_2, gemmMXFP4AVX2x8_3, gemmMXFP4AVX2x8_4}
+
+//go:noescape
 func gemmF16AVX2_1x1(a *gemmArgs)
 
 //go:noescape

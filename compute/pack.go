@@ -1,6 +1,12 @@
 package compute
 
-import "github.com/shimmer-llm/shimmer/gguf"
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/quant"
+)
 
 // Repacking for the int8 tile kernels. A group of 16 weight rows becomes,
 // per block of 32 columns, the 16 f16 scales (32 bytes) followed by chunks
@@ -51,6 +57,9 @@ func packedGroupBytes(w *Matrix) int {
 	case 6:
 		return w.Cols / 256 * 2192
 	}
+	if w.Type == gguf.TypeMXFP4 {
+		return w.Cols / 32 * mxfp4PackedBlock
+	}
 	return w.k.rows * w.rowBytes
 }
 
@@ -93,6 +102,10 @@ func (j *packJob) Run(_, lo, hi int) {
 		j.packQ6K(lo, hi)
 		return
 	}
+	if w.Type == gguf.TypeMXFP4 {
+		j.packMXFP4(lo, hi)
+		return
+	}
 	nb := w.Cols / 32
 	bb := w.k.blockBytes
 	q8 := w.k.blockBytes == 34
@@ -118,6 +131,29 @@ func (j *packJob) Run(_, lo, hi int) {
 				for c := 0; c < 4; c++ {
 					o := 2*R + 4*R*c + 4*r
 					copy(dst[o:o+4], src[2+4*c:2+4*c+4])
+				}
+			}
+		}
+	}
+}
+
+// mxfp4PackedBlock is the packed size of one MXFP4 block of 8 rows: the
+// rows' scales 2^(e-128) as float32 (32 bytes), then 4 chunks laid out as
+// Q4_0's.
+const mxfp4PackedBlock = 32 + 8*16
+
+func (j *packJob) packMXFP4(lo, hi int) {
+	w := j.w
+	nb := w.Cols / 32
+	for g := lo; g < hi; g++ {
+		for b := 0; b < nb; b++ {
+			dst := j.dst[(g*nb+b)*mxfp4PackedBlock : (g*nb+b+1)*mxfp4PackedBlock]
+			for r := 0; r < 8; r++ {
+				src := j.src[(8*g+r)*w.rowBytes+b*17:]
+				binary.LittleEndian.PutUint32(dst[4*r:], math.Float32bits(quant.E8M0Half(src[0])))
+				for c := 0; c < 4; c++ {
+					o := 32 + 32*c + 4*r
+					copy(dst[o:o+4], src[1+4*c:1+4*c+4])
 				}
 			}
 		}

@@ -43,12 +43,24 @@ type shape struct {
 	ropeBase  float32
 	eps       float32
 	ctx       int
+	// Sparse models: experts of width ff, used per token; headDim
+	// overrides embd/heads.
+	experts, used int
+	headDim       int
 }
 
 var shapes = []shape{
 	{name: "tinyllama-1.1b", arch: "llama", embd: 2048, ff: 5632, layers: 22, heads: 32, kv: 4, vocab: 32000, ropeBase: 10000, eps: 1e-5, ctx: 2048},
 	{name: "llama3.2-1b", arch: "llama", embd: 2048, ff: 8192, layers: 16, heads: 32, kv: 8, vocab: 32000, tied: true, ropeBase: 500000, eps: 1e-5, ctx: 8192},
 	{name: "qwen2.5-0.5b", arch: "qwen2", embd: 896, ff: 4864, layers: 24, heads: 14, kv: 2, vocab: 32000, tied: true, qkvBias: true, ropeBase: 1000000, eps: 1e-6, ctx: 4096},
+	// Qwen3-30B-A3B's widths (n_embd 2048, experts 768 wide, head width
+	// 128) at 16 layers of 32 experts, 4 used: 2.7 B parameters, 0.5 B
+	// active.
+	{name: "qwen3moe-2.7b-a0.5b", arch: "qwen3moe", embd: 2048, ff: 768, layers: 16, heads: 16, kv: 4, headDim: 128, vocab: 32000, ropeBase: 1000000, eps: 1e-6, ctx: 4096, experts: 32, used: 4},
+	// gpt-oss-20b's layers (n_embd 2880, 64 query heads of 64, 8 KV heads,
+	// 32 experts 2880 wide, 4 used) but 6 of its 24: 5.0 B parameters,
+	// 0.8 B active. Its MXFP4_MOE file has MXFP4 experts, Q8_0 elsewhere.
+	{name: "gptoss-5b-a0.8b", arch: "gpt-oss", embd: 2880, ff: 2880, layers: 6, heads: 64, kv: 8, headDim: 64, vocab: 32000, ropeBase: 150000, eps: 1e-5, ctx: 4096, experts: 32, used: 4},
 }
 
 // fileTypes maps a type name to llama.cpp's general.file_type and the
@@ -61,6 +73,8 @@ var fileTypes = map[string]struct {
 	"F16":  {1, gguf.TypeF16, gguf.TypeF16},
 	"Q4_0": {2, gguf.TypeQ4_0, gguf.TypeQ8_0},
 	"Q8_0": {7, gguf.TypeQ8_0, gguf.TypeQ8_0},
+	// MXFP4_MOE: experts MXFP4, every other matrix Q8_0.
+	"MXFP4_MOE": {38, gguf.TypeQ8_0, gguf.TypeQ8_0},
 }
 
 func main() {
@@ -186,7 +200,24 @@ func write(path string, sh shape, tname string, ftype uint32, wt, ot gguf.Type, 
 	set(a+".embedding_length", uint32(sh.embd))
 	set(a+".block_count", uint32(sh.layers))
 	set(a+".feed_forward_length", uint32(sh.ff))
-	set(a+".rope.dimension_count", uint32(sh.embd/sh.heads))
+	hd := sh.embd / sh.heads
+	if sh.headDim != 0 {
+		hd = sh.headDim
+		set(a+".attention.key_length", uint32(hd))
+		set(a+".attention.value_length", uint32(hd))
+	}
+	set(a+".rope.dimension_count", uint32(hd))
+	if sh.experts > 0 {
+		set(a+".expert_count", uint32(sh.experts))
+		set(a+".expert_used_count", uint32(sh.used))
+		set(a+".expert_feed_forward_length", uint32(sh.ff))
+	}
+	if a == "gpt-oss" {
+		set(a+".attention.sliding_window", uint32(128))
+		set(a+".rope.scaling.type", "yarn")
+		set(a+".rope.scaling.factor", float32(32))
+		set(a+".rope.scaling.original_context_length", uint32(4096))
+	}
 	set(a+".attention.head_count", uint32(sh.heads))
 	set(a+".attention.head_count_kv", uint32(sh.kv))
 	set(a+".attention.layer_norm_rms_epsilon", sh.eps)
@@ -204,7 +235,7 @@ func write(path string, sh shape, tname string, ftype uint32, wt, ot gguf.Type, 
 		return fmt.Errorf("vocabulary has %d tokens, shape wants %d", n, sh.vocab)
 	}
 	seed := uint64(0)
-	add := func(name string, t gguf.Type, cols, rows int, fill func(row []float32, r *rand.Rand)) {
+	add := func(name string, t gguf.Type, cols, rows int, fill func(row []float32, r *rand.Rand), more ...int) {
 		seed++
 		tr, err := quant.Lookup(t)
 		if err != nil {
@@ -214,6 +245,11 @@ func write(path string, sh shape, tname string, ftype uint32, wt, ot gguf.Type, 
 		dims := []uint64{uint64(cols)} // 1-D: norms and biases
 		if rows > 1 {
 			dims = append(dims, uint64(rows))
+		}
+		// A third dimension (experts) multiplies the rows.
+		for _, m := range more {
+			dims = append(dims, uint64(m))
+			rows *= m
 		}
 		s := seed
 		err = w.AddTensorFunc(name, t, dims, func(out io.Writer) error {
@@ -248,8 +284,12 @@ func write(path string, sh shape, tname string, ftype uint32, wt, ot gguf.Type, 
 			row[i] = float32(r.NormFloat64() * 0.1)
 		}
 	}
-	hd := sh.embd / sh.heads
 	e := sh.embd
+	qd := sh.heads * hd
+	expertType := wt
+	if tname == "MXFP4_MOE" {
+		expertType = gguf.TypeMXFP4
+	}
 	add("token_embd.weight", wt, e, sh.vocab, normal)
 	add("output_norm.weight", gguf.TypeF32, e, 1, ones)
 	if !sh.tied {
@@ -258,16 +298,39 @@ func write(path string, sh shape, tname string, ftype uint32, wt, ot gguf.Type, 
 	for l := 0; l < sh.layers; l++ {
 		p := fmt.Sprintf("blk.%d.", l)
 		add(p+"attn_norm.weight", gguf.TypeF32, e, 1, ones)
-		add(p+"attn_q.weight", wt, e, e, normal)
+		add(p+"attn_q.weight", wt, e, qd, normal)
 		add(p+"attn_k.weight", wt, e, sh.kv*hd, normal)
 		add(p+"attn_v.weight", wt, e, sh.kv*hd, normal)
-		if sh.qkvBias {
-			add(p+"attn_q.bias", gguf.TypeF32, e, 1, small)
+		if sh.qkvBias || a == "gpt-oss" {
+			add(p+"attn_q.bias", gguf.TypeF32, qd, 1, small)
 			add(p+"attn_k.bias", gguf.TypeF32, sh.kv*hd, 1, small)
 			add(p+"attn_v.bias", gguf.TypeF32, sh.kv*hd, 1, small)
 		}
-		add(p+"attn_output.weight", wt, e, e, normal)
-		add(p+"ffn_norm.weight", gguf.TypeF32, e, 1, ones)
+		if a == "qwen3moe" {
+			add(p+"attn_q_norm.weight", gguf.TypeF32, hd, 1, ones)
+			add(p+"attn_k_norm.weight", gguf.TypeF32, hd, 1, ones)
+		}
+		add(p+"attn_output.weight", wt, qd, e, normal)
+		if a == "gpt-oss" {
+			add(p+"attn_output.bias", gguf.TypeF32, e, 1, small)
+			add(p+"attn_sinks.weight", gguf.TypeF32, sh.heads, 1, small)
+			add(p+"post_attention_norm.weight", gguf.TypeF32, e, 1, ones)
+		} else {
+			add(p+"ffn_norm.weight", gguf.TypeF32, e, 1, ones)
+		}
+		if sh.experts > 0 {
+			add(p+"ffn_gate_inp.weight", gguf.TypeF32, e, sh.experts, normal)
+			add(p+"ffn_gate_exps.weight", expertType, e, sh.ff, normal, sh.experts)
+			add(p+"ffn_up_exps.weight", expertType, e, sh.ff, normal, sh.experts)
+			add(p+"ffn_down_exps.weight", expertType, sh.ff, e, normal, sh.experts)
+			if a == "gpt-oss" {
+				add(p+"ffn_gate_inp.bias", gguf.TypeF32, sh.experts, 1, small)
+				add(p+"ffn_gate_exps.bias", gguf.TypeF32, sh.ff, sh.experts, small)
+				add(p+"ffn_up_exps.bias", gguf.TypeF32, sh.ff, sh.experts, small)
+				add(p+"ffn_down_exps.bias", gguf.TypeF32, e, sh.experts, small)
+			}
+			continue
+		}
 		add(p+"ffn_gate.weight", wt, e, sh.ff, normal)
 		add(p+"ffn_up.weight", wt, e, sh.ff, normal)
 		add(p+"ffn_down.weight", wt, sh.ff, e, normal)
