@@ -32,8 +32,8 @@ type Hyper struct {
 	RopeNeox             bool    // rotate (i, i+n/2) pairs instead of (2i, 2i+1)
 	// Yarn is set for YaRN rope scaling (rope.scaling.type yarn): the
 	// frequency ramp and magnitude scale of the angle tables.
-	Yarn *kernels.YaRN
-	AttnScale            float32 // multiplies q·k; 1/sqrt(HeadDim) by default
+	Yarn      *kernels.YaRN
+	AttnScale float32 // multiplies q·k; 1/sqrt(HeadDim) by default
 	// ScaleQ multiplies the queries by AttnScale after RoPE instead of
 	// scaling the scores (gemma3, phi3 do so in llama.cpp; same value,
 	// different rounding).

@@ -14,8 +14,7 @@ import (
 // with the issue that adds it. Their tests check that loading them fails
 // with a clear error instead of comparing logits; an entry is removed when
 // its issue lands.
-var Pending = map[string]string{
-}
+var Pending = map[string]string{}
 
 // PendingIssue returns the issue that adds the model, if it is pending.
 func PendingIssue(name string) (string, bool) {
