@@ -194,7 +194,13 @@ func TestLoadErrors(t *testing.T) {
 		{"tiny-phi3", nil, map[string][]uint64{"blk.0.ffn_up.weight": {256, 256}}, []string{`"blk.0.ffn_up.weight"`, "[256 256]", "[128 512]"}},
 		{"tiny-gemma3", nil, map[string][]uint64{"blk.3.post_ffw_norm.weight": nil}, []string{`"blk.3.post_ffw_norm.weight"`}},
 		{"tiny-gemma3", map[string]any{"gemma3.attention.sliding_window": nil}, nil, []string{"sliding_window"}},
-		{"tiny-qwen2", map[string]any{"general.architecture": "mamba"}, nil, []string{`"mamba"`, "gemma3, llama, phi3, qwen2, qwen3, qwen3moe"}},
+		{"tiny-gptoss", nil, map[string][]uint64{"blk.1.ffn_up_exps.weight": {128, 8, 128}}, []string{`"blk.1.ffn_up_exps.weight"`, "[128 8 128]", "[128 128 8]"}},
+		{"tiny-gptoss", nil, map[string][]uint64{"blk.2.ffn_down_exps.bias": {8, 128}}, []string{`"blk.2.ffn_down_exps.bias"`, "[8 128]", "[128 8]"}},
+		{"tiny-gptoss", nil, map[string][]uint64{"blk.0.attn_sinks.weight": nil}, []string{`"blk.0.attn_sinks.weight"`, "[8]"}},
+		{"tiny-qwen3moe", nil, map[string][]uint64{"blk.0.ffn_gate_exps.weight": nil}, []string{`"blk.0.ffn_gate_exps.weight"`, "[128 64 8]"}},
+		{"tiny-mixtral", nil, map[string][]uint64{"blk.1.ffn_gate_inp.weight": {64, 16}}, []string{`"blk.1.ffn_gate_inp.weight"`, "[64 16]", "[128 8]"}},
+		{"tiny-gptoss", map[string]any{"gpt-oss.rope.scaling.type": "longrope"}, nil, []string{`"longrope"`}},
+		{"tiny-qwen2", map[string]any{"general.architecture": "mamba"}, nil, []string{`"mamba"`, "gemma3, gpt-oss, llama, phi3, qwen2, qwen3, qwen3moe"}},
 	}
 	for _, c := range cases {
 		_, err := model.New(rewrite(t, c.model, c.keys, c.edit))
@@ -218,6 +224,12 @@ func TestParams(t *testing.T) {
 		"tiny-qwen3":  {"head width: 64", "q/k norm"},
 		"tiny-phi3":   {"fused qkv", "fused gate/up", "attention scale: 0.176777 (on queries)"},
 		"tiny-gemma3": {"sliding window: 8 on 5 of 6 layers [0-4]", "rope on window layers: base 10000", "gelu gated ffn", "post-norms", "embeddings ×√n_embd"},
+		// YaRN: factor 4 from 256 tokens, NEOX, 32 dims, base 150000: the
+		// ramp over pair indices floor(32·ln(256/(2π·32))/(2·ln 150000)) = 0
+		// to ceil(32·ln(256/2π)/(2·ln 150000)) = 5, magnitude 1 + 0.1·ln 4.
+		"tiny-gptoss": {"architecture: gpt-oss", "experts: 8, 2 per token", "rope: neox, 32 dims, base 150000", "rope frequency scale: 0.25",
+			"rope scaling: yarn, ramp over dims [0, 5], magnitude 1.13863", "attention scale: 0.176777 (on scores)", "sliding window: 8 on 2 of 4 layers [0 2]",
+			"q/k/v bias", "output bias", "attention sinks", "router and expert biases", "softmax over the chosen experts", "clamped silu (oai) gated ffn"},
 	}
 	for name, wants := range want {
 		var lines []string
