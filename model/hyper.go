@@ -362,13 +362,18 @@ func layerList(ls []int) string {
 // ActiveParams counts the parameters one token reads in a model with
 // sparse blocks: every tensor, but of the expert tensors (the
 // ffn_*_exps weights and biases, whose last dimension is the expert
-// count) only the ExpertsUsed/Experts share a token routes through.
+// count) only the ExpertsUsed/Experts share a token routes through, and
+// of the token embedding one row unless it is also the output matrix.
 func ActiveParams(f *gguf.File, h *Hyper) uint64 {
+	_, untied := f.Tensor("output.weight")
 	var n uint64
 	for _, t := range f.Tensors {
 		el := t.Elements()
-		if h.Experts > 0 && strings.Contains(t.Name, "_exps.") && len(t.Dims) > 1 && t.Dims[len(t.Dims)-1] == uint64(h.Experts) {
+		switch {
+		case h.Experts > 0 && strings.Contains(t.Name, "_exps.") && len(t.Dims) > 1 && t.Dims[len(t.Dims)-1] == uint64(h.Experts):
 			el = el / uint64(h.Experts) * uint64(h.ExpertsUsed)
+		case t.Name == "token_embd.weight" && untied && len(t.Dims) == 2:
+			el = t.Dims[0]
 		}
 		n += el
 	}
