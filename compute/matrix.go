@@ -216,17 +216,7 @@ func (p *Pool) tileMatMuls(ws [3]*Matrix, x []float32, n int, outs [3][]float32,
 		if w == nil {
 			continue
 		}
-		if !w.isPacked.Load() {
-			w.packMu.Lock()
-			if !w.isPacked.Load() {
-				p.pack(w)
-				w.isPacked.Store(true)
-				if w.Mapped {
-					releasePages(w.Data)
-				}
-			}
-			w.packMu.Unlock()
-		}
+		p.ensurePacked(w)
 		// Decode (few tokens) streams each weight once: few large
 		// contiguous row ranges keep the hardware prefetchers on long
 		// runs; prefill re-reads a piece's rows for every token tile from
@@ -359,6 +349,37 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 			g.w = unsafe.Pointer(&w.Data[r*w.rowBytes])
 			g.out = unsafe.Pointer(&out[t0*ldo+r])
 			k.tiles[0][T-1](g)
+		}
+	}
+}
+
+// ensurePacked repacks w's rows for its tile kernel once (the caller
+// holds p.mu); a mapped file's pages are then released.
+func (p *Pool) ensurePacked(w *Matrix) {
+	if w.k == nil || w.isPacked.Load() {
+		return
+	}
+	w.packMu.Lock()
+	if !w.isPacked.Load() {
+		p.pack(w)
+		w.isPacked.Store(true)
+		if w.Mapped {
+			releasePages(w.Data)
+		}
+	}
+	w.packMu.Unlock()
+}
+
+// Prepack repacks every matrix of ws that has a tile kernel now, instead
+// of at its first product: a mixture-of-experts model would otherwise
+// repack each expert the first time a token chooses it, in the middle of
+// serving.
+func (p *Pool) Prepack(ws []*Matrix) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range ws {
+		if w != nil {
+			p.ensurePacked(w)
 		}
 	}
 }

@@ -69,7 +69,9 @@ func LoadBench(path string, threads int) (*BenchModel, error) {
 		f.Close()
 		return nil, err
 	}
-	return &BenchModel{File: f, Model: m, Pool: compute.NewPool(threads), LoadTime: time.Since(t0)}, nil
+	pool := compute.NewPool(threads)
+	model.PrepackExperts(m, pool)
+	return &BenchModel{File: f, Model: m, Pool: pool, LoadTime: time.Since(t0)}, nil
 }
 
 // Close stops the pool and unmaps the file.

@@ -163,6 +163,7 @@ func newEngine(f *gguf.File, opts Options) (*Engine, error) {
 		e.pool.Close()
 		return nil, err
 	}
+	model.PrepackExperts(m, e.pool)
 	e.sched = newScheduler(e)
 	go e.sched.loop()
 	return e, nil

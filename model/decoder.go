@@ -104,6 +104,28 @@ type Decoder struct {
 // Hyper implements Model.
 func (d *Decoder) Hyper() *Hyper { return d.H }
 
+// Experts lists every expert matrix of the sparse blocks (nil for a
+// dense model), for compute.Pool.Prepack.
+func (d *Decoder) Experts() []*compute.Matrix {
+	var ms []*compute.Matrix
+	for i := range d.Layers {
+		l := &d.Layers[i]
+		ms = append(ms, l.ExpGate...)
+		ms = append(ms, l.ExpUp...)
+		ms = append(ms, l.ExpDown...)
+	}
+	return ms
+}
+
+// PrepackExperts repacks a sparse model's experts for the pool's tile
+// kernels at once (dense weights are repacked by the first forward pass,
+// which reads them all; an expert waits until a token chooses it).
+func PrepackExperts(m Model, pool *compute.Pool) {
+	if d, ok := m.(interface{ Experts() []*compute.Matrix }); ok {
+		pool.Prepack(d.Experts())
+	}
+}
+
 // Forward implements Model.
 func (d *Decoder) Forward(s *State, b *Batch, logits []float32) error {
 	if err := s.Check(b); err != nil {
