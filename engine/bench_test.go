@@ -50,7 +50,7 @@ func BenchmarkDecode(b *testing.B) {
 // TestDecodeAllocs proves that a steady-state decode step (one token for
 // each of several sequences) allocates nothing.
 func TestDecodeAllocs(t *testing.T) {
-	for _, name := range []string{"stories260K-Q4_0", "stories260K-Q8_0", "tiny-qmatrix-F16", "tiny-qwen2"} {
+	for _, name := range []string{"stories260K-Q4_0", "stories260K-Q8_0", "tiny-qmatrix-F16", "tiny-qwen2", "tiny-qwen3moe-Q8_0", "tiny-gptoss-MXFP4_MOE"} {
 		t.Run(name, func(t *testing.T) {
 			m, err := LoadBench(testdata.Path(t, "models", name+".gguf"), 2)
 			if err != nil {
