@@ -14,9 +14,9 @@ import (
 // implemented ones pass.
 func TestCheckTypesNamesMissingTypes(t *testing.T) {
 	missing := []gguf.Type{gguf.TypeIQ1_S, gguf.TypeIQ1_M, gguf.TypeIQ2_XXS, gguf.TypeIQ2_XS,
-		gguf.TypeIQ2_S, gguf.TypeIQ3_XXS, gguf.TypeTQ1_0, gguf.TypeMXFP4}
+		gguf.TypeIQ2_S, gguf.TypeIQ3_XXS, gguf.TypeTQ1_0}
 	present := []gguf.Type{gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K,
-		gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeIQ4_NL, gguf.TypeIQ4_XS, gguf.TypeIQ3_S, gguf.TypeTQ2_0}
+		gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeIQ4_NL, gguf.TypeIQ4_XS, gguf.TypeIQ3_S, gguf.TypeTQ2_0, gguf.TypeMXFP4}
 	for i, ty := range append(missing, present...) {
 		isMissing := i < len(missing)
 		w := gguf.NewWriter()
