@@ -57,6 +57,13 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		msg, finish := &chatOut{Role: "assistant", Content: &text}, finishReason(res.StopReason)
 		if harmony {
 			r := chat.ParseHarmony(text, toolsOrNone(tools))
+			if len(r.ToolCalls) == 0 && tools != nil {
+				// A call in the final channel in another format (the
+				// Hermes grammar of tool_choice required writes one).
+				if content, calls := chat.ParseToolCalls(r.Content, tools); len(calls) > 0 {
+					r.Content, r.ToolCalls = content, calls
+				}
+			}
 			msg.Content = &r.Content
 			if r.Reasoning != "" {
 				msg.ReasoningContent = &r.Reasoning
@@ -104,6 +111,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 					reasoning = &r
 				}
 				text = c
+				if tools != nil {
+					text = held.Push(text)
+				}
 			} else if tools != nil {
 				// Text that may be a tool call is held until the end.
 				if text = held.Push(text); text == "" {
@@ -130,6 +140,14 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			finish := finishReason(res.StopReason)
 			if harmony {
 				r, c, calls := hs.Finish(toolsOrNone(tools))
+				if tools != nil {
+					c = held.Push(c) + held.Held()
+					if len(calls) == 0 {
+						if content, more := chat.ParseToolCalls(c, tools); len(more) > 0 {
+							c, calls = content, more
+						}
+					}
+				}
 				if r != "" || c != "" {
 					delta := &chatOut{}
 					if r != "" {

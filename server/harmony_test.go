@@ -103,3 +103,46 @@ func TestHarmonyToolCall(t *testing.T) {
 		t.Errorf("content %q beside the call", ch.Message.Content)
 	}
 }
+
+// tool_choice required with a harmony template: the forced call (the
+// Hermes grammar's format, in the final channel) still comes back as a
+// tool call, streamed or not, with no call text in content.
+func TestHarmonyRequiredToolChoice(t *testing.T) {
+	f := gptossFixture(t)
+	params := openai.ChatCompletionNewParams{
+		Messages:   []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Weather in Paris?")},
+		Tools:      []openai.ChatCompletionToolUnionParam{weatherTool},
+		ToolChoice: openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("required")},
+		MaxTokens:  openai.Int(300),
+	}
+	resp, err := f.client.Chat.Completions.New(context.Background(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := resp.Choices[0]
+	if ch.FinishReason != "tool_calls" || len(ch.Message.ToolCalls) == 0 || ch.Message.Content != "" {
+		t.Fatalf("finish %q, calls %+v, content %q", ch.FinishReason, ch.Message.ToolCalls, ch.Message.Content)
+	}
+	checkWeather(t, ch.Message.ToolCalls[0].Function.Arguments)
+	stream := f.client.Chat.Completions.NewStreaming(context.Background(), params)
+	var content strings.Builder
+	calls := 0
+	for stream.Next() {
+		c := stream.Current()
+		if len(c.Choices) == 0 {
+			continue
+		}
+		content.WriteString(c.Choices[0].Delta.Content)
+		for _, tc := range c.Choices[0].Delta.ToolCalls {
+			if tc.Function.Name != "" {
+				calls++
+			}
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if calls == 0 || content.Len() != 0 {
+		t.Errorf("streamed: %d calls, content %q", calls, content.String())
+	}
+}
