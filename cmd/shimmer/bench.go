@@ -62,7 +62,11 @@ func newBenchCmd() *cobra.Command {
 				fmt.Fprintf(w, "| %s | %.2f GiB | %s | %d | %s | %.2f ± %.2f |\n",
 					name, float64(size)/(1<<30), h.Arch, e.Pool.Threads(), r.Test, r.Mean, r.StdDev)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "load %v (not timed above; weights are repacked during the warm-up)\n", e.LoadTime.Round(time.Millisecond))
+			repack := "weights are repacked during the warm-up"
+			if h.Experts > 0 {
+				repack = "experts repacked at load, the other weights during the warm-up"
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "load %v (not timed above; %s)\n", e.LoadTime.Round(time.Millisecond), repack)
 			return nil
 		},
 	}
