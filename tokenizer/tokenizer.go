@@ -206,6 +206,13 @@ func (t *Tokenizer) AddBOS() bool { return t.addBOS }
 // AddEOS reports whether Encode with addSpecial appends EOS.
 func (t *Tokenizer) AddEOS() bool { return t.addEOS }
 
+// SEP is the separator token (-1 if none).
+func (t *Tokenizer) SEP() int32 { return t.sep }
+
+// AddSEP reports whether the vocabulary ends a sequence with SEP (BERT's
+// [SEP]).
+func (t *Tokenizer) AddSEP() bool { return t.addSep }
+
 // IsEOG reports whether id ends generation (EOS, EOT, <|im_end|>, …).
 func (t *Tokenizer) IsEOG(id int32) bool { return t.eog[id] }
 

@@ -5,6 +5,7 @@
 package archs
 
 import (
+	_ "github.com/shimmer-llm/shimmer/model/bert"     // bert (bge, MiniLM, e5 and cross-encoder rerankers)
 	_ "github.com/shimmer-llm/shimmer/model/gemma3"   // gemma3
 	_ "github.com/shimmer-llm/shimmer/model/gptoss"   // gpt-oss (gpt-oss-20b, -120b)
 	_ "github.com/shimmer-llm/shimmer/model/llama"    // llama (Llama 1–3, Mistral, SmolLM, TinyLlama)
