@@ -45,6 +45,9 @@ type Hyper struct {
 	// otherwise, as gemma3 does).
 	RopeBaseSWA  float32
 	RopeScaleSWA float32
+	// LayerNorm: the norms are LayerNorms (mean and variance, with bias)
+	// rather than RMS norms (BERT).
+	LayerNorm bool
 	// Features names the architecture's traits for display ("qkv bias",
 	// "q/k norm", "tied embeddings", …); set by the architecture.
 	Features []string
@@ -306,13 +309,21 @@ func (h *Hyper) Describe() [][2]string {
 	}
 	add("feed-forward", "%d", h.FF)
 	add("context (trained)", "%d", h.CtxTrain)
-	add("rms norm eps", "%g", h.NormEps)
+	if h.LayerNorm {
+		add("layer norm eps", "%g", h.NormEps)
+	} else {
+		add("rms norm eps", "%g", h.NormEps)
+	}
 	kind := "norm"
 	if h.RopeNeox {
 		kind = "neox"
 	}
-	add("rope", "%s, %d dims, base %g", kind, h.RopeDims, h.RopeBase)
-	if h.RopeScale != 1 {
+	if h.RopeDims == 0 {
+		add("positions", "learned (no rope)")
+	} else {
+		add("rope", "%s, %d dims, base %g", kind, h.RopeDims, h.RopeBase)
+	}
+	if h.RopeDims != 0 && h.RopeScale != 1 {
 		add("rope frequency scale", "%g", h.RopeScale)
 	}
 	if h.Yarn != nil {

@@ -60,6 +60,8 @@ func newRootCmd() *cobra.Command {
 		newChatCmd(),
 		newBenchCmd(),
 		newGrammarCmd(),
+		newEmbedCmd(),
+		newRerankCmd(),
 	)
 	return root
 }

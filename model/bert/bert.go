@@ -76,6 +76,7 @@ func New(f *gguf.File) (model.Model, error) {
 	h.ValueDim = h.HeadDim
 	h.AttnScale = model.InvSqrt(h.HeadDim)
 	h.NormEps = eps
+	h.LayerNorm = true
 	e := &Encoder{h: h, eps: eps, pooling: model.Pooling(pooling)}
 	emb, ok := f.Tensor("token_embd.weight")
 	if !ok || len(emb.Dims) != 2 {

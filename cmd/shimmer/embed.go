@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shimmer-llm/shimmer/engine"
+	"github.com/shimmer-llm/shimmer/model"
+)
+
+func newEmbedCmd() *cobra.Command {
+	var (
+		m                  modelFlags
+		pooling            string
+		noNormalize, jsonl bool
+		batch              int
+	)
+	c := &cobra.Command{
+		Use:   "embed -m MODEL [--pooling P] [--no-normalize] [--jsonl | TEXT...]",
+		Short: "Print the embedding of each TEXT as a JSON array of floats",
+		Long: "Print the embedding of each TEXT as a JSON array of floats, one line per text, in order.\n" +
+			"Vectors are L2-normalised unless --no-normalize is given. With --jsonl, read one JSON string\n" +
+			"per line of stdin and print one array per line. The texts run together, each its own\n" +
+			"sequence, in passes of up to --batch-size tokens.",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if jsonl && len(args) != 0 || !jsonl && len(args) == 0 {
+				return fmt.Errorf("embed takes one or more TEXT arguments, or none with --jsonl")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := engine.EmbedOptions{Raw: noNormalize}
+			if pooling != "" {
+				p, err := model.ParsePooling(pooling)
+				if err != nil {
+					return err
+				}
+				o.Pooling = &p
+			}
+			e, err := m.loadWith(engine.Options{BatchSize: batch})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if !e.IsEmbedding() {
+				return engine.ErrNotEmbedding
+			}
+			texts := args
+			if jsonl {
+				texts = nil
+				if err := eachLine(os.Stdin, func(line []byte, n int) error {
+					var s string
+					if err := json.Unmarshal(line, &s); err != nil {
+						return fmt.Errorf("stdin line %d: expected a JSON string: %v", n, err)
+					}
+					texts = append(texts, s)
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+			vs, err := e.Embed(context.Background(), texts, o)
+			if err != nil {
+				return err
+			}
+			out := bufio.NewWriter(os.Stdout)
+			defer out.Flush()
+			for _, v := range vs {
+				out.Write(appendFloats(nil, v))
+				out.WriteByte('\n')
+			}
+			return nil
+		},
+	}
+	m.register(c)
+	c.Flags().StringVar(&pooling, "pooling", "", "pooling instead of the model's: none, mean, cls, last, rank")
+	c.Flags().BoolVar(&noNormalize, "no-normalize", false, "print the pooled vectors as the model computes them")
+	c.Flags().BoolVar(&jsonl, "jsonl", false, "read one JSON string per stdin line")
+	c.Flags().IntVarP(&batch, "batch-size", "b", 2048, "most tokens one pass evaluates")
+	return c
+}
+
+func newRerankCmd() *cobra.Command {
+	var (
+		m   modelFlags
+		raw bool
+	)
+	c := &cobra.Command{
+		Use:   "rerank -m MODEL [--raw] QUERY DOC...",
+		Short: "Score each DOC's relevance to QUERY with a reranker",
+		Long: "Print a JSON array [{\"index\": i, \"relevance_score\": s}, …] in document order. The score is\n" +
+			"the classifier's output as llama-server reports it (a logit, no sigmoid); with --raw each\n" +
+			"entry also has \"scores\": every output of the classifier, as llama.cpp computes them.",
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := m.loadWith(engine.Options{BatchSize: 2048})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			res, err := e.Rerank(context.Background(), args[0], args[1:])
+			if err != nil {
+				return err
+			}
+			type entry struct {
+				Index  int               `json:"index"`
+				Score  json.RawMessage   `json:"relevance_score"`
+				Scores []json.RawMessage `json:"scores,omitempty"`
+			}
+			list := make([]entry, len(res))
+			for i, r := range res {
+				list[i] = entry{Index: r.Index, Score: floatJSON(r.Score)}
+				if raw {
+					for _, s := range r.All {
+						list[i].Scores = append(list[i].Scores, floatJSON(s))
+					}
+				}
+			}
+			b, err := json.Marshal(list)
+			if err != nil {
+				return err
+			}
+			fmt.Println(string(b))
+			return nil
+		},
+	}
+	m.register(c)
+	c.Flags().BoolVar(&raw, "raw", false, "also print every classifier output")
+	return c
+}
+
+// floatJSON writes a float32 with the fewest digits that read back as
+// the same float32.
+func floatJSON(f float32) json.RawMessage {
+	return json.RawMessage(strconv.FormatFloat(float64(f), 'g', -1, 32))
+}
+
+// appendFloats writes v as a JSON array of float32s, each with the
+// fewest digits that read back as the same value.
+func appendFloats(b []byte, v []float32) []byte {
+	b = append(b, '[')
+	for i, f := range v {
+		if i > 0 {
+			b = append(b, ',', ' ')
+		}
+		b = strconv.AppendFloat(b, float64(f), 'g', -1, 32)
+	}
+	return append(b, ']')
+}

@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/shimmer-llm/shimmer/internal/testdata"
+)
+
+func embedRefs(t *testing.T, name string) (inputs []string, vecs [][]float32) {
+	t.Helper()
+	file := "texts.txt"
+	if name == "tiny-bert-rerank" {
+		file = "rerank-pairs.tsv"
+	}
+	b, err := os.ReadFile(testdata.Path(t, "embed", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs = strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	f, err := os.Open(testdata.Path(t, "embed", name+".jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var r struct{ Embedding []float32 }
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		vecs = append(vecs, r.Embedding)
+	}
+	return inputs, vecs
+}
+
+// Embed and Rerank return llama.cpp's pooled outputs (raw within 1e-4;
+// normalised: unit length, cosine ≥ 0.99999), whatever the batch size
+// that splits the inputs into passes (bit for bit the same).
+func TestEmbedMatchesLlamaCpp(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"tiny-bert", "tiny-bert-cls"} {
+		texts, want := embedRefs(t, name)
+		var first [][]float32
+		for _, bs := range []int{512, 8} {
+			e, err := Load(testdata.Path(t, "models", name+".gguf"), Options{Threads: 2, BatchSize: bs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := e.Embed(ctx, texts, EmbedOptions{Raw: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			norm, err := e.Embed(ctx, texts, EmbedOptions{})
+			e.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range texts {
+				var worst, dot, n2, w2 float64
+				for j, v := range raw[i] {
+					worst = max(worst, math.Abs(float64(v-want[i][j])))
+					dot += float64(norm[i][j]) * float64(want[i][j])
+					n2 += float64(norm[i][j]) * float64(norm[i][j])
+					w2 += float64(want[i][j]) * float64(want[i][j])
+				}
+				if cos := dot / math.Sqrt(w2); worst > 1e-4 || cos < 0.99999 || math.Abs(n2-1) > 1e-5 {
+					t.Errorf("%s batch %d input %d: worst |Δ| %.2e, cosine %.7f, |v|² %.7f", name, bs, i, worst, cos, n2)
+				}
+			}
+			if first == nil {
+				first = raw
+				continue
+			}
+			for i := range raw {
+				for j := range raw[i] {
+					if raw[i][j] != first[i][j] {
+						t.Fatalf("%s: input %d differs between batch sizes", name, i)
+					}
+				}
+			}
+		}
+	}
+	pairs, want := embedRefs(t, "tiny-bert-rerank")
+	e, err := Load(testdata.Path(t, "models", "tiny-bert-rerank.gguf"), Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for i, p := range pairs {
+		q, d, _ := strings.Cut(p, "\t")
+		res, err := e.Rerank(ctx, q, []string{d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := math.Abs(float64(res[0].Score - want[i][0])); diff > 1e-4 {
+			t.Errorf("rerank pair %d: %g, llama.cpp %g", i, res[0].Score, want[i][0])
+		}
+	}
+}
+
+// Inputs that cannot be embedded are refused with the index and the
+// reason; a chat model refuses embeddings.
+func TestEmbedErrors(t *testing.T) {
+	ctx := context.Background()
+	e, err := Load(testdata.Path(t, "models", "tiny-bert.gguf"), Options{Threads: 2, Context: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	var ie *InputError
+	if _, err := e.Embed(ctx, []string{"fine", ""}, EmbedOptions{}); !errors.As(err, &ie) || ie.Index != 1 || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty text: %v", err)
+	}
+	long := strings.Repeat("word ", 40)
+	var ce *ContextError
+	if _, err := e.Embed(ctx, []string{"ok", "ok", long}, EmbedOptions{}); !errors.As(err, &ie) || ie.Index != 2 || !errors.As(err, &ce) {
+		t.Errorf("long text: %v", err)
+	}
+	if _, err := e.EmbedTokens(ctx, [][]int32{{101, 1 << 20}}, EmbedOptions{}); !errors.As(err, &ie) || !strings.Contains(err.Error(), "out of range") {
+		t.Errorf("bad token: %v", err)
+	}
+	chat, err := Load(testdata.Path(t, "models", "stories260K.gguf"), Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer chat.Close()
+	if _, err := chat.Embed(ctx, []string{"hi"}, EmbedOptions{}); !errors.Is(err, ErrNotEmbedding) {
+		t.Errorf("chat model: %v", err)
+	}
+}
