@@ -151,6 +151,11 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	route("/health", http.MethodGet, "health", s.handleHealth)
 	route("/v1/health", http.MethodGet, "health", s.handleHealth)
 	route("/metrics", http.MethodGet, "metrics", s.metrics.serve)
+	route("/v1/embeddings", http.MethodPost, "embeddings", s.handleEmbeddings)
+	route("/embeddings", http.MethodPost, "embeddings", s.handleEmbeddings)
+	for _, p := range []string{"/v1/rerank", "/rerank", "/v1/reranking", "/reranking"} {
+		route(p, http.MethodPost, "rerank", s.handleRerank)
+	}
 	route("/tokenize", http.MethodPost, "tokenize", s.handleTokenize)
 	route("/detokenize", http.MethodPost, "detokenize", s.handleDetokenize)
 	route("/", "", "other", func(w http.ResponseWriter, r *http.Request) {

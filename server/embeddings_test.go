@@ -1,0 +1,178 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+
+	"github.com/shimmer-llm/shimmer/engine"
+	"github.com/shimmer-llm/shimmer/internal/testdata"
+)
+
+func refEmbeddings(t *testing.T, name string) [][]float64 {
+	f, err := os.Open(testdata.Path(t, "embed", name+".jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out [][]float64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var r struct{ Embedding []float64 }
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r.Embedding)
+	}
+	return out
+}
+
+func cosine(a, b []float64) float64 {
+	var d, na, nb float64
+	for i := range a {
+		d += a[i] * b[i]
+		na += a[i] * a[i]
+		nb += b[i] * b[i]
+	}
+	return d / math.Sqrt(na*nb)
+}
+
+// /v1/embeddings through the openai client: every text of embed/ in one
+// request comes back in order as a unit vector along llama.cpp's, with the
+// prompt tokens counted; base64 decodes to the same floats, and
+// dimensions truncates and renormalises.
+func TestEmbeddingsEndpoint(t *testing.T) {
+	f := newModelFixture(t, "tiny-bert", engine.Options{}, Options{})
+	b, err := os.ReadFile(testdata.Path(t, "embed", "texts.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	want := refEmbeddings(t, "tiny-bert")
+	ctx := context.Background()
+	resp, err := f.client.Embeddings.New(ctx, openai.EmbeddingNewParams{
+		Model: "tiny-bert",
+		Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: texts},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Data) != len(texts) || resp.Usage.PromptTokens == 0 {
+		t.Fatalf("%d embeddings for %d texts, %d prompt tokens", len(resp.Data), len(texts), resp.Usage.PromptTokens)
+	}
+	tokens := 0
+	for i, d := range resp.Data {
+		tokens += len(f.e.Tokenizer().Encode(texts[i], true, true))
+		var n2 float64
+		for _, v := range d.Embedding {
+			n2 += v * v
+		}
+		if d.Index != int64(i) || math.Abs(n2-1) > 1e-5 || cosine(d.Embedding, want[i]) < 0.99999 {
+			t.Errorf("text %d: index %d, |v|² %g, cosine %g", i, d.Index, n2, cosine(d.Embedding, want[i]))
+		}
+	}
+	if resp.Usage.PromptTokens != int64(tokens) {
+		t.Errorf("prompt_tokens %d, the texts have %d", resp.Usage.PromptTokens, tokens)
+	}
+	// base64 (the openai client decodes it) and dimensions.
+	resp, err = f.client.Embeddings.New(ctx, openai.EmbeddingNewParams{
+		Input:          openai.EmbeddingNewParamsInputUnion{OfString: openai.String(texts[1])},
+		EncodingFormat: openai.EmbeddingNewParamsEncodingFormatBase64,
+		Dimensions:     openai.Int(16),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := resp.Data[0].Embedding
+	head := append([]float64(nil), want[1][:16]...)
+	if len(got) != 16 || cosine(got, head) < 0.99999 {
+		t.Errorf("base64, 16 dimensions: %d values, cosine %g", len(got), cosine(got, head))
+	}
+}
+
+// /v1/rerank answers as llama-server does: results sorted by score, at
+// most top_n, with the documents when asked; the scores are llama.cpp's.
+func TestRerankEndpoint(t *testing.T) {
+	f := newModelFixture(t, "tiny-bert-rerank", engine.Options{}, Options{})
+	want := refEmbeddings(t, "tiny-bert-rerank") // pairs 0 and 1 share the query
+	body := `{"query": "what is a cat?", "documents": ["the stock market fell today", "a cat is a small animal"], "top_n": 2, "return_documents": true}`
+	resp, err := http.Post(f.ts.URL+"/v1/rerank", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Results []struct {
+			Index          int     `json:"index"`
+			RelevanceScore float64 `json:"relevance_score"`
+			Document       struct{ Text string }
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 || len(out.Results) != 2 {
+		t.Fatalf("status %d, %v, %+v", resp.StatusCode, err, out)
+	}
+	// Sorted: document 1 (pair 0, 1.483) before document 0 (pair 1, 1.406).
+	r0, r1 := out.Results[0], out.Results[1]
+	if r0.Index != 1 || r1.Index != 0 || math.Abs(r0.RelevanceScore-want[0][0]) > 1e-4 || math.Abs(r1.RelevanceScore-want[1][0]) > 1e-4 ||
+		r0.Document.Text != "a cat is a small animal" {
+		t.Errorf("results %+v, llama.cpp %g %g", out.Results, want[0][0], want[1][0])
+	}
+}
+
+// Bad embedding requests get a 400 that says why, and the server keeps
+// serving; a chat model has no embeddings.
+func TestEmbeddingsErrors(t *testing.T) {
+	f := newModelFixture(t, "tiny-bert", engine.Options{Context: 32}, Options{})
+	post := func(url, body string) (int, string) {
+		resp, err := http.Post(f.ts.URL+url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	for body, want := range map[string]string{
+		`{"input": []}`:                         "empty list",
+		`{"input": ""}`:                         "input[0] is an empty string",
+		`{"input": ["ok", ""]}`:                 "input[1] is an empty string",
+		`{"input": [101, 99999]}`:               "out of range",
+		`{"input": {"a": 1}}`:                   "input must be",
+		`{}`:                                    "input is missing",
+		`{"input": "hi", "encoding_format": 3}`: "",
+		`{"input": "hi", "dimensions": 0}`:      "dimensions",
+		`{"input": ["a", "` + strings.Repeat("word ", 50) + `"]}`: "input[1] has",
+	} {
+		code, text := post("/v1/embeddings", body)
+		if code != 400 || !strings.Contains(text, want) {
+			t.Errorf("%s: %d %s (want 400 mentioning %q)", body, code, text, want)
+		}
+	}
+	if code, _ := post("/v1/embeddings", `{"input": "still serving"}`); code != 200 {
+		t.Errorf("after the bad requests: %d", code)
+	}
+	if code, text := post("/v1/rerank", `{"query": "q", "documents": ["d"]}`); code != 400 || !strings.Contains(text, "classifier") {
+		t.Errorf("rerank on an embedding model: %d %s", code, text)
+	}
+	chat := newFixture(t, engine.Options{}, Options{})
+	resp, err := http.Post(chat.ts.URL+"/v1/embeddings", "application/json", strings.NewReader(`{"input": "hi"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(b.String(), "not an embedding model") {
+		t.Errorf("chat model: %d %s", resp.StatusCode, b.String())
+	}
+}
