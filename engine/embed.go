@@ -34,13 +34,13 @@ func (e *InputError) Unwrap() error { return e.Err }
 
 // IsEmbedding reports whether the model has pooled outputs.
 func (e *Engine) IsEmbedding() bool {
-	_, ok := e.model.(model.Embedder)
-	return ok
+	m, ok := e.model.(model.Embedder)
+	return ok && m.Embeds()
 }
 
 // Pooling returns the model's pooling type (PoolNone for other models).
 func (e *Engine) Pooling() model.Pooling {
-	if m, ok := e.model.(model.Embedder); ok {
+	if m, ok := e.model.(model.Embedder); ok && m.Embeds() {
 		return m.Pooling()
 	}
 	return model.PoolNone
@@ -62,7 +62,7 @@ func (e *Engine) Embed(ctx context.Context, texts []string, o EmbedOptions) ([][
 // EmbedTokens is Embed for token sequences.
 func (e *Engine) EmbedTokens(ctx context.Context, seqs [][]int32, o EmbedOptions) ([][]float32, error) {
 	m, ok := e.model.(model.Embedder)
-	if !ok {
+	if !ok || !m.Embeds() {
 		return nil, ErrNotEmbedding
 	}
 	p := m.Pooling()
@@ -146,7 +146,7 @@ type RerankResult struct {
 // (rank pooling), in document order.
 func (e *Engine) Rerank(ctx context.Context, query string, docs []string) ([]RerankResult, error) {
 	m, ok := e.model.(model.Embedder)
-	if !ok {
+	if !ok || !m.Embeds() {
 		return nil, ErrNotEmbedding
 	}
 	if m.OutputDim(model.PoolRank) == 0 {

@@ -46,7 +46,7 @@ func embedRefs(t *testing.T, name string) (inputs []string, vecs [][]float32) {
 // that splits the inputs into passes (bit for bit the same).
 func TestEmbedMatchesLlamaCpp(t *testing.T) {
 	ctx := context.Background()
-	for _, name := range []string{"tiny-bert", "tiny-bert-cls"} {
+	for _, name := range []string{"tiny-bert", "tiny-bert-cls", "tiny-qwen3-embed"} {
 		texts, want := embedRefs(t, name)
 		var first [][]float32
 		for _, bs := range []int{512, 8} {

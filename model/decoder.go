@@ -99,6 +99,11 @@ type Decoder struct {
 	Output     *compute.Matrix // [Embd, Vocab]; the embedding when tied
 	RopeFreqs  []float32       // [RopeDims/2] frequency divisors, optional (Llama 3)
 	Act        Activation
+	// Pool is the pooling type the file declares (<arch>.pooling_type):
+	// an embedding model built on a decoder (Qwen3-Embedding); HasPool
+	// says it declares one.
+	Pool    Pooling
+	HasPool bool
 }
 
 // Hyper implements Model.
@@ -128,8 +133,19 @@ func PrepackExperts(m Model, pool *compute.Pool) {
 
 // Forward implements Model.
 func (d *Decoder) Forward(s *State, b *Batch, logits []float32) error {
-	if err := s.Check(b); err != nil {
+	nl, err := d.hidden(s, b)
+	if err != nil || nl == 0 {
 		return err
+	}
+	s.MatMul(d.Output, s.Out, nl, logits[:nl*d.H.Vocab])
+	return nil
+}
+
+// hidden runs the layers over b and leaves the final-normed states of the
+// entries that want logits in s.Out, returning how many there are.
+func (d *Decoder) hidden(s *State, b *Batch) (int, error) {
+	if err := s.Check(b); err != nil {
+		return 0, err
 	}
 	h, n := d.H, b.Len()
 	e := h.Embd
@@ -159,12 +175,10 @@ func (d *Decoder) Forward(s *State, b *Batch, logits []float32) error {
 		AddRows(x, s.XB, n, e)
 	}
 	nl := s.LogitRows(b)
-	if nl == 0 {
-		return nil
+	if nl > 0 {
+		RMSNormRows(s.Out, s.Out, d.OutNorm, nl, h.NormEps)
 	}
-	RMSNormRows(s.Out, s.Out, d.OutNorm, nl, h.NormEps)
-	s.MatMul(d.Output, s.Out, nl, logits[:nl*h.Vocab])
-	return nil
+	return nl, nil
 }
 
 // ropeTables returns the rotary tables of full-attention layers and of

@@ -97,6 +97,9 @@ func L2Normalize(v []float32) {
 // encoders; see also the decoders' last-token and mean pooling).
 type Embedder interface {
 	Model
+	// Embeds says the model is an embedding model (a decoder is one when
+	// its file declares a pooling type).
+	Embeds() bool
 	// Pooling is the model's own pooling (its <arch>.pooling_type).
 	Pooling() Pooling
 	// OutputDim is the length of one pooled vector.
@@ -147,4 +150,83 @@ func RerankIDs(tok Tokenizer, query, doc string) []int32 {
 		ids = append(ids, eos)
 	}
 	return ids
+}
+
+// Embeds implements Embedder.
+func (d *Decoder) Embeds() bool { return d.HasPool }
+
+// Pooling implements Embedder.
+func (d *Decoder) Pooling() Pooling { return d.Pool }
+
+// OutputDim implements Embedder: the final-normed hidden state.
+func (d *Decoder) OutputDim(p Pooling) int {
+	if p == PoolRank {
+		return 0
+	}
+	return d.H.Embd
+}
+
+// MaxTokens implements Embedder.
+func (d *Decoder) MaxTokens() int { return d.H.CtxTrain }
+
+// Embed implements Embedder for decoders as llama.cpp pools them: the
+// final-normed hidden states (causal attention, each sequence on its
+// own from position 0) of the last token, the first, or their mean. The
+// sequences run as one batch over a KV cache of their own.
+func (d *Decoder) Embed(pool *compute.Pool, seqs [][]int32, p Pooling, out [][]float32) error {
+	if p != PoolMean && p != PoolCLS && p != PoolLast && p != PoolNone {
+		return fmt.Errorf("model: pooling %s is not available for a decoder", p)
+	}
+	n, longest := 0, 0
+	for i, s := range seqs {
+		if len(s) == 0 {
+			return fmt.Errorf("model: sequence %d is empty", i)
+		}
+		n += len(s)
+		longest = max(longest, len(s))
+	}
+	h := d.H
+	cache, err := NewKVCache(h, len(seqs), longest, n)
+	if err != nil {
+		return err
+	}
+	st, err := NewState(h, pool, cache, n)
+	if err != nil {
+		return err
+	}
+	var b Batch
+	for i, s := range seqs {
+		for j, t := range s {
+			want := p == PoolMean || p == PoolNone || p == PoolCLS && j == 0 || p == PoolLast && j == len(s)-1
+			b.Add(t, int32(j), int32(i), want)
+		}
+	}
+	if _, err := d.hidden(st, &b); err != nil {
+		return err
+	}
+	e := h.Embd
+	row := 0
+	for i, s := range seqs {
+		switch p {
+		case PoolCLS, PoolLast:
+			out[i] = append(out[i][:0], st.Out[row*e:(row+1)*e]...)
+			row++
+		case PoolNone:
+			out[i] = append(out[i][:0], st.Out[row*e:(row+len(s))*e]...)
+			row += len(s)
+		case PoolMean:
+			o := append(out[i][:0], make([]float32, e)...)
+			inv := 1 / float32(len(s))
+			for j := range o {
+				var sum float32
+				for t := 0; t < len(s); t++ {
+					sum += st.Out[(row+t)*e+j] * inv
+				}
+				o[j] = sum
+			}
+			out[i] = o
+			row += len(s)
+		}
+	}
+	return nil
 }

@@ -128,6 +128,14 @@ func Load(f *gguf.File, h *Hyper, l Layout) (*Decoder, error) {
 	if err := w.Err(); err != nil {
 		return nil, err
 	}
+	if p, ok := f.Get(h.Arch + ".pooling_type"); ok {
+		v, ok := p.Int()
+		if !ok || v < int64(PoolMean) || v > int64(PoolLast) {
+			return nil, fmt.Errorf("model: %s.pooling_type %v: a decoder pools by mean, cls or last", h.Arch, p.Any())
+		}
+		d.Pool, d.HasPool = Pooling(v), true
+		h.Features = append(h.Features, "pooling "+d.Pool.String())
+	}
 	h.Features = append(h.Features, l.features(fusedQKV, tied, d.RopeFreqs != nil)...)
 	return d, nil
 }

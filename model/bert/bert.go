@@ -148,6 +148,9 @@ func (e *Encoder) Forward(*model.State, *model.Batch, []float32) error {
 	return fmt.Errorf("model: bert is an embedding model: it has no next-token logits")
 }
 
+// Embeds implements model.Embedder.
+func (e *Encoder) Embeds() bool { return true }
+
 // Pooling implements model.Embedder.
 func (e *Encoder) Pooling() model.Pooling { return e.pooling }
 

@@ -47,7 +47,7 @@ func TestEmbeddingsMatchLlamaCpp(t *testing.T) {
 	pairs := readLines(t, "embed", "rerank-pairs.tsv")
 	pool := compute.NewPool(2)
 	defer pool.Close()
-	for _, name := range []string{"tiny-bert", "tiny-bert-cls", "tiny-bert-rerank"} {
+	for _, name := range []string{"tiny-bert", "tiny-bert-cls", "tiny-bert-rerank", "tiny-qwen3-embed"} {
 		f, err := gguf.Open(testdata.Path(t, "models", name+".gguf"))
 		if err != nil {
 			t.Fatal(err)
