@@ -54,30 +54,18 @@ func RMSNorm(dst, x, w []float32, eps float32) {
 }
 
 // Softmax replaces x with softmax(x). The sum is accumulated in float64.
-func Softmax(x []float32) {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		if v > m {
-			m = v
-		}
-	}
-	expSub(x, x, m)
-	var sum float64
-	for _, e := range x {
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	for i := range x {
-		x[i] *= inv
-	}
-}
+func Softmax(x []float32) { softmax(x, float32(math.Inf(-1)), false) }
 
 // SoftmaxSink replaces x with softmax over x and one more logit sink that
 // takes its share of the probability mass and is then dropped (attention
 // sinks, as ggml's soft_max with sinks: the maximum includes the sink and
 // its exp joins the float64 sum).
-func SoftmaxSink(x []float32, sink float32) {
-	m := sink
+func SoftmaxSink(x []float32, sink float32) { softmax(x, sink, true) }
+
+// softmax is Softmax with an optional sink; m starts at the sink (-Inf
+// without one).
+func softmax(x []float32, m float32, sink bool) {
+	s := m
 	for _, v := range x {
 		if v > m {
 			m = v
@@ -88,7 +76,9 @@ func SoftmaxSink(x []float32, sink float32) {
 	for _, e := range x {
 		sum += float64(e)
 	}
-	sum += float64(Exp(sink - m))
+	if sink {
+		sum += float64(Exp(s - m))
+	}
 	inv := float32(1 / sum)
 	for i := range x {
 		x[i] *= inv

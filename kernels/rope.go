@@ -7,18 +7,7 @@ import "math"
 // dimensions. theta_i = pos·base^(-2i/n)/factors[i]·freqScale, built by
 // repeated multiplication as ggml does; factors may be nil.
 func RopeAngles(cs []float32, pos int, n int, base, freqScale float32, factors []float32) {
-	thetaScale := float32(math.Pow(float64(base), -2.0/float64(n)))
-	theta := float32(pos)
-	for i := 0; i < n/2; i++ {
-		t := theta
-		if factors != nil {
-			t /= factors[i]
-		}
-		t *= freqScale
-		cs[2*i] = float32(math.Cos(float64(t)))
-		cs[2*i+1] = float32(math.Sin(float64(t)))
-		theta *= thetaScale
-	}
+	RopeAnglesYaRN(cs, pos, n, base, freqScale, factors, YaRN{MScale: 1})
 }
 
 // RopeNorm rotates consecutive pairs (x[2i], x[2i+1]) of one head by the
@@ -56,7 +45,8 @@ type YaRN struct {
 
 // RopeAnglesYaRN is RopeAngles with YaRN scaling (ggml's rope_yarn): pair
 // i mixes the interpolated angle freqScale·θ and the original θ by a ramp
-// over [Low, High], and cos and sin are multiplied by MScale.
+// over [Low, High], and cos and sin are multiplied by MScale. With
+// ExtFactor 0 and MScale 1 it is RopeAngles (the products by 1 are exact).
 func RopeAnglesYaRN(cs []float32, pos int, n int, base, freqScale float32, factors []float32, y YaRN) {
 	thetaScale := float32(math.Pow(float64(base), -2.0/float64(n)))
 	theta := float32(pos)

@@ -52,13 +52,12 @@ func RMSNormHeads(x, w []float32, n, heads int, eps float32) {
 func (s *State) RopeAngles(slot int, b *Batch, base, scale float32, factors []float32) []float32 {
 	h := s.H
 	buf := s.rope[slot][:b.Len()*h.RopeDims]
+	y := kernels.YaRN{MScale: 1}
+	if h.Yarn != nil {
+		y = *h.Yarn
+	}
 	for i, p := range b.Pos {
-		cs := buf[i*h.RopeDims : (i+1)*h.RopeDims]
-		if h.Yarn != nil {
-			kernels.RopeAnglesYaRN(cs, int(p), h.RopeDims, base, scale, factors, *h.Yarn)
-		} else {
-			kernels.RopeAngles(cs, int(p), h.RopeDims, base, scale, factors)
-		}
+		kernels.RopeAnglesYaRN(buf[i*h.RopeDims:(i+1)*h.RopeDims], int(p), h.RopeDims, base, scale, factors, y)
 	}
 	return buf
 }
