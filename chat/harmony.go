@@ -42,6 +42,29 @@ type HarmonyReply struct {
 	ToolCalls []ToolCall
 }
 
+// harmonyPart is where a message's body goes.
+type harmonyPart int
+
+const (
+	partDrop harmonyPart = iota // addressed to a recipient other than a function
+	partReasoning
+	partContent
+	partCall
+)
+
+// harmonyKind classifies a message by its header.
+func harmonyKind(channel, recipient string) harmonyPart {
+	switch {
+	case strings.HasPrefix(recipient, "functions."):
+		return partCall
+	case recipient != "":
+		return partDrop
+	case channel == "analysis":
+		return partReasoning
+	}
+	return partContent
+}
+
 // ParseHarmony splits generated harmony text (what follows the generation
 // prompt) into reasoning, content and tool calls. Text without harmony
 // markup is all content. A message cut off by the end of generation keeps
@@ -49,23 +72,23 @@ type HarmonyReply struct {
 // ToolCalls (a nil tools accepts every name).
 func ParseHarmony(text string, tools []Tool) HarmonyReply {
 	var r HarmonyReply
-	parseHarmony(text, false, func(channel, recipient, body string, done bool) {
-		switch {
-		case strings.HasPrefix(recipient, "functions."):
-			name := strings.TrimPrefix(recipient, "functions.")
+	parseHarmony(text, false, func(m harmonyMessage) {
+		switch harmonyKind(m.channel, m.recipient) {
+		case partCall:
+			name := strings.TrimPrefix(m.recipient, "functions.")
 			if !knownTool(tools, name) {
 				return
 			}
-			args := strings.TrimSpace(body)
+			args := strings.TrimSpace(m.body)
 			if !json.Valid([]byte(args)) {
 				b, _ := json.Marshal(args)
 				args = string(b)
 			}
 			r.ToolCalls = append(r.ToolCalls, ToolCall{Name: name, Arguments: args})
-		case channel == "analysis":
-			r.Reasoning += body
-		case recipient == "":
-			r.Content += body
+		case partReasoning:
+			r.Reasoning += m.body
+		case partContent:
+			r.Content += m.body
 		}
 	})
 	return r
@@ -83,43 +106,52 @@ func knownTool(tools []Tool, name string) bool {
 	return false
 }
 
-// parseHarmony calls f for each message of text in order with its
-// channel, recipient and body. With partial set, text is a prefix of the
-// output: an unfinished marker at its end is left out (it may yet become
-// one), and a body still being written is reported as it stands.
-func parseHarmony(text string, partial bool, f func(channel, recipient, body string, done bool)) {
+// harmonyMessage is one message of a harmony reply: its header, its body
+// and, when it is finished (a terminator or the next <|start|> follows),
+// the offset just past it.
+type harmonyMessage struct {
+	channel, recipient, body string
+	done                     bool
+	end                      int
+}
+
+// parseHarmony calls f for each message of text in order. With partial
+// set, text is a prefix of the output: an unfinished marker at its end is
+// left out (it may yet become one), and a message still being written is
+// reported as it stands, not done.
+func parseHarmony(text string, partial bool, f func(harmonyMessage)) {
 	if partial {
 		text = text[:len(text)-partialMarker(text)]
 	}
-	if !strings.Contains(text, hMessage) && !strings.Contains(text, hChannel) {
+	if !strings.Contains(text, hMessage) && !strings.Contains(text, hChannel) && !strings.Contains(text, hStart) {
 		// Plain text: the model wrote no harmony markup.
-		if !strings.Contains(text, hStart) {
-			f("final", "", text, !partial)
-			return
-		}
+		f(harmonyMessage{channel: "final", body: text, done: !partial, end: len(text)})
+		return
 	}
-	for len(text) > 0 {
-		text = strings.TrimPrefix(text, hStart)
-		m := strings.Index(text, hMessage)
-		if m < 0 {
-			// A header without a body yet.
-			return
+	at := 0
+	for at < len(text) {
+		start := at
+		if strings.HasPrefix(text[at:], hStart) {
+			start += len(hStart)
 		}
-		channel, recipient := harmonyHeader(text[:m])
-		body := text[m+len(hMessage):]
-		end, next := len(body), len(body)
-		done := false
+		m := strings.Index(text[start:], hMessage)
+		if m < 0 {
+			return // a header without a body yet
+		}
+		channel, recipient := harmonyHeader(text[start : start+m])
+		bodyAt := start + m + len(hMessage)
+		body := text[bodyAt:]
+		end, next, done := len(body), len(body), false
 		for _, stop := range []string{hEnd, hReturn, hCall, hStart} {
 			if i := strings.Index(body, stop); i >= 0 && i < end {
-				end, next = i, i+len(stop)
+				end, next, done = i, i+len(stop), true
 				if stop == hStart {
 					next = i
 				}
-				done = true
 			}
 		}
-		f(channel, recipient, body[:end], done || !partial)
-		text = body[next:]
+		f(harmonyMessage{channel: channel, recipient: recipient, body: body[:end], done: done || !partial, end: bodyAt + next})
+		at = bodyAt + next
 	}
 }
 
@@ -163,39 +195,50 @@ func partialMarker(text string) int {
 // HarmonyStream turns streamed harmony text into reasoning and content
 // deltas: Push takes the next piece of text and returns what it adds to
 // each (an unfinished marker is held back until it is complete); tool
-// calls come whole from Finish.
+// calls come whole from Finish. Each Push reads only the message still
+// being written: finished ones are behind it.
 type HarmonyStream struct {
-	text               string
-	reasoning, content int // bytes of each already returned
+	buf  strings.Builder
+	from int // offset of the first unfinished message
+	sent int // bytes of that message's body already returned
+	// reasoning and content are the lengths of what Push returned.
+	reasoning, content int
 }
 
 // Push adds text and returns the new reasoning and content.
 func (s *HarmonyStream) Push(text string) (reasoning, content string) {
-	s.text += text
-	var r, c strings.Builder
-	parseHarmony(s.text, true, func(channel, recipient, body string, done bool) {
-		switch {
-		case recipient != "":
-		case channel == "analysis":
-			r.WriteString(body)
-		default:
-			c.WriteString(body)
+	s.buf.WriteString(text)
+	full := s.buf.String()
+	first := true
+	parseHarmony(full[s.from:], true, func(m harmonyMessage) {
+		body := m.body
+		if first && s.sent <= len(body) {
+			body = body[s.sent:]
+		}
+		first = false
+		switch harmonyKind(m.channel, m.recipient) {
+		case partReasoning:
+			reasoning += body
+		case partContent:
+			content += body
+		}
+		if m.done {
+			s.from += m.end
+			s.sent = 0
+			first = true
+		} else {
+			s.sent = len(m.body)
 		}
 	})
-	rs, cs := r.String(), c.String()
-	if len(rs) > s.reasoning {
-		reasoning, s.reasoning = rs[s.reasoning:], len(rs)
-	}
-	if len(cs) > s.content {
-		content, s.content = cs[s.content:], len(cs)
-	}
+	s.reasoning += len(reasoning)
+	s.content += len(content)
 	return reasoning, content
 }
 
 // Finish parses the whole text: it returns what Push has not returned
 // yet (a held-back tail that was no marker after all) and the tool calls.
 func (s *HarmonyStream) Finish(tools []Tool) (reasoning, content string, calls []ToolCall) {
-	r := ParseHarmony(s.text, tools)
+	r := ParseHarmony(s.buf.String(), tools)
 	if len(r.Reasoning) > s.reasoning {
 		reasoning = r.Reasoning[s.reasoning:]
 	}
@@ -206,4 +249,4 @@ func (s *HarmonyStream) Finish(tools []Tool) (reasoning, content string, calls [
 }
 
 // Text is everything pushed so far.
-func (s *HarmonyStream) Text() string { return s.text }
+func (s *HarmonyStream) Text() string { return s.buf.String() }
