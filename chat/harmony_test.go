@@ -132,6 +132,8 @@ func TestRewriteConditionals(t *testing.T) {
 		`{{ ("if" if "else" in s else "no") }}`: `{{ (__cond("else" in s, "if", "no")) }}`,
 		`{{ not (a if b else c) }}`:             `{{ not (__cond(b, a, c)) }}`,
 		`{{ (a, b) }}`:                          `{{ (a, b) }}`,
+		`{{ f(a if b else c) }}`:                `{{ f(__cond(b, a, c)) }}`,
+		`{{ f(x, a if b else c) }}`:             `{{ f(x, a if b else c) }}`,
 	} {
 		if got := rewriteConditionals(in); got != want {
 			t.Errorf("rewriteConditionals(%q) = %q, want %q", in, got, want)

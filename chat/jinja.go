@@ -306,7 +306,7 @@ func condFunction(_ *exec.Evaluator, params *exec.VarArgs) *exec.Value {
 // output tag, into __cond(c, a, b) calls (the gpt-oss template uses one).
 // Both branches are evaluated, which a template cannot tell apart but for
 // side effects, and Jinja expressions have none. Parentheses that hold no
-// conditional, calls and everything outside tags are left as they are.
+// conditional and everything outside tags are left as they are.
 func rewriteConditionals(src string) string {
 	if !strings.Contains(src, " else ") {
 		return src
@@ -338,70 +338,39 @@ func rewriteConditionals(src string) string {
 }
 
 // rewriteTag rewrites the conditional parenthesised groups of one tag's
-// text, innermost first.
+// text, innermost first. A call's parentheses hold its arguments: with one
+// argument that is a conditional it becomes f(__cond(…)); a list with
+// commas is left alone.
 func rewriteTag(s string) string {
 	for changed := true; changed; {
 		changed = false
 		var stack []int
-		var quote byte
-		for i := 0; i < len(s) && !changed; i++ {
-			c := s[i]
-			switch {
-			case quote != 0:
-				if c == '\\' {
-					i++
-				} else if c == quote {
-					quote = 0
-				}
-			case c == '\'' || c == '"':
-				quote = c
-			case c == '(':
+		eachCode(s, func(i int) bool {
+			switch s[i] {
+			case '(':
 				stack = append(stack, i)
-			case c == ')' && len(stack) > 0:
+			case ')':
+				if len(stack) == 0 {
+					break
+				}
 				open := stack[len(stack)-1]
 				stack = stack[:len(stack)-1]
-				if isCall(s[:open]) {
-					continue
-				}
 				if a, cond, alt, ok := splitConditional(s[open+1 : i]); ok {
 					s = s[:open] + "(__cond(" + cond + ", " + a + ", " + alt + "))" + s[i+1:]
 					changed = true
+					return false
 				}
 			}
-		}
+			return true
+		})
 	}
 	return s
 }
 
-// isCall says whether a parenthesis after prefix opens a call's
-// arguments (it follows a name, a closing bracket or parenthesis).
-func isCall(prefix string) bool {
-	p := strings.TrimRight(prefix, " \t\n")
-	if p == "" || len(p) < len(prefix) && !strings.HasSuffix(p, ")") && !strings.HasSuffix(p, "]") {
-		return false
-	}
-	c := p[len(p)-1]
-	if c == ')' || c == ']' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
-		// A keyword before a parenthesis (not (x), in (…), and (…)) is
-		// no call.
-		w := len(p)
-		for w > 0 && (p[w-1] == '_' || p[w-1] >= 'a' && p[w-1] <= 'z' || p[w-1] >= 'A' && p[w-1] <= 'Z' || p[w-1] >= '0' && p[w-1] <= '9') {
-			w--
-		}
-		switch p[w:] {
-		case "not", "in", "and", "or", "if", "else", "is":
-			return false
-		}
-		return true
-	}
-	return false
-}
-
-// splitConditional splits "a if c else b" at its top-level (outside
-// strings and brackets) if and else.
-func splitConditional(s string) (a, cond, alt string, ok bool) {
-	depth, quote := 0, byte(0)
-	ifAt, elseAt := -1, -1
+// eachCode calls f with the index of every byte of s outside string
+// literals, until f returns false.
+func eachCode(s string, f func(i int) bool) {
+	var quote byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -413,10 +382,26 @@ func splitConditional(s string) (a, cond, alt string, ok bool) {
 			}
 		case c == '\'' || c == '"':
 			quote = c
+		case !f(i):
+			return
+		}
+	}
+}
+
+// splitConditional splits "a if c else b" at its top-level (outside
+// strings and brackets) if and else; a top-level comma (a tuple or an
+// argument list) is no conditional.
+func splitConditional(s string) (a, cond, alt string, ok bool) {
+	depth, ifAt, elseAt, comma := 0, -1, -1, false
+	eachCode(s, func(i int) bool {
+		switch c := s[i]; {
 		case c == '(' || c == '[' || c == '{':
 			depth++
 		case c == ')' || c == ']' || c == '}':
 			depth--
+		case depth == 0 && c == ',':
+			comma = true
+			return false
 		case depth == 0 && (c == ' ' || c == '\t' || c == '\n'):
 			rest := s[i+1:]
 			if ifAt < 0 && strings.HasPrefix(rest, "if ") {
@@ -425,8 +410,9 @@ func splitConditional(s string) (a, cond, alt string, ok bool) {
 				elseAt = i + 1
 			}
 		}
-	}
-	if ifAt < 0 || elseAt < 0 {
+		return true
+	})
+	if comma || ifAt < 0 || elseAt < 0 {
 		return "", "", "", false
 	}
 	a = strings.TrimSpace(s[:ifAt])
