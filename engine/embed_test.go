@@ -1,45 +1,14 @@
 package engine
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/shimmer-llm/shimmer/internal/testdata"
 )
-
-func embedRefs(t *testing.T, name string) (inputs []string, vecs [][]float32) {
-	t.Helper()
-	file := "texts.txt"
-	if name == "tiny-bert-rerank" {
-		file = "rerank-pairs.tsv"
-	}
-	b, err := os.ReadFile(testdata.Path(t, "embed", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inputs = strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	f, err := os.Open(testdata.Path(t, "embed", name+".jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var r struct{ Embedding []float32 }
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatal(err)
-		}
-		vecs = append(vecs, r.Embedding)
-	}
-	return inputs, vecs
-}
 
 // Embed and Rerank return llama.cpp's pooled outputs (raw within 1e-4;
 // normalised: unit length, cosine ≥ 0.99999), whatever the batch size
@@ -47,7 +16,12 @@ func embedRefs(t *testing.T, name string) (inputs []string, vecs [][]float32) {
 func TestEmbedMatchesLlamaCpp(t *testing.T) {
 	ctx := context.Background()
 	for _, name := range []string{"tiny-bert", "tiny-bert-cls", "tiny-qwen3-embed"} {
-		texts, want := embedRefs(t, name)
+		refs := testdata.LoadEmbeddings(t, name)
+		var texts []string
+		var want [][]float32
+		for _, r := range refs {
+			texts, want = append(texts, r.Text), append(want, r.Embedding)
+		}
 		var first [][]float32
 		for _, bs := range []int{512, 8} {
 			e, err := Load(testdata.Path(t, "models", name+".gguf"), Options{Threads: 2, BatchSize: bs})
@@ -88,20 +62,19 @@ func TestEmbedMatchesLlamaCpp(t *testing.T) {
 			}
 		}
 	}
-	pairs, want := embedRefs(t, "tiny-bert-rerank")
+	pairs := testdata.LoadEmbeddings(t, "tiny-bert-rerank")
 	e, err := Load(testdata.Path(t, "models", "tiny-bert-rerank.gguf"), Options{Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
 	for i, p := range pairs {
-		q, d, _ := strings.Cut(p, "\t")
-		res, err := e.Rerank(ctx, q, []string{d})
+		res, err := e.Rerank(ctx, p.Query, []string{p.Doc})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := math.Abs(float64(res[0].Score - want[i][0])); diff > 1e-4 {
-			t.Errorf("rerank pair %d: %g, llama.cpp %g", i, res[0].Score, want[i][0])
+		if diff := math.Abs(float64(res[0].Score - p.Embedding[0])); diff > 1e-4 {
+			t.Errorf("rerank pair %d: %g, llama.cpp %g", i, res[0].Score, p.Embedding[0])
 		}
 	}
 }

@@ -1,13 +1,11 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"math"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -17,23 +15,16 @@ import (
 	"github.com/shimmer-llm/shimmer/internal/testdata"
 )
 
-func refEmbeddings(t *testing.T, name string) [][]float64 {
-	f, err := os.Open(testdata.Path(t, "embed", name+".jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out [][]float64
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var r struct{ Embedding []float64 }
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatal(err)
+// refEmbeddings are llama.cpp's pooled outputs for a model's embed/ inputs.
+func refEmbeddings(t *testing.T, name string) (inputs []string, vecs [][]float64) {
+	for _, c := range testdata.LoadEmbeddings(t, name) {
+		v := make([]float64, len(c.Embedding))
+		for j, x := range c.Embedding {
+			v[j] = float64(x)
 		}
-		out = append(out, r.Embedding)
+		inputs, vecs = append(inputs, c.Text), append(vecs, v)
 	}
-	return out
+	return inputs, vecs
 }
 
 func cosine(a, b []float64) float64 {
@@ -52,12 +43,7 @@ func cosine(a, b []float64) float64 {
 // dimensions truncates and renormalises.
 func TestEmbeddingsEndpoint(t *testing.T) {
 	f := newModelFixture(t, "tiny-bert", engine.Options{}, Options{})
-	b, err := os.ReadFile(testdata.Path(t, "embed", "texts.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	texts := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	want := refEmbeddings(t, "tiny-bert")
+	texts, want := refEmbeddings(t, "tiny-bert")
 	ctx := context.Background()
 	resp, err := f.client.Embeddings.New(ctx, openai.EmbeddingNewParams{
 		Model: "tiny-bert",
@@ -103,7 +89,7 @@ func TestEmbeddingsEndpoint(t *testing.T) {
 // most top_n, with the documents when asked; the scores are llama.cpp's.
 func TestRerankEndpoint(t *testing.T) {
 	f := newModelFixture(t, "tiny-bert-rerank", engine.Options{}, Options{})
-	want := refEmbeddings(t, "tiny-bert-rerank") // pairs 0 and 1 share the query
+	_, want := refEmbeddings(t, "tiny-bert-rerank") // pairs 0 and 1 share the query
 	body := `{"query": "what is a cat?", "documents": ["the stock market fell today", "a cat is a small animal"], "top_n": 2, "return_documents": true}`
 	resp, err := http.Post(f.ts.URL+"/v1/rerank", "application/json", strings.NewReader(body))
 	if err != nil {

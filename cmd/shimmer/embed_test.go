@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"math"
-	"os"
 	"strings"
 	"testing"
 
@@ -17,25 +15,15 @@ import (
 // order; both refuse what they cannot do with one line and a non-zero
 // exit.
 func TestEmbedCommands(t *testing.T) {
-	b, err := os.ReadFile(testdata.Path(t, "embed", "texts.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	texts := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	f, err := os.Open(testdata.Path(t, "embed", "tiny-bert.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	var texts []string
 	var want [][]float64
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var r struct{ Embedding []float64 }
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatal(err)
+	for _, c := range testdata.LoadEmbeddings(t, "tiny-bert") {
+		texts = append(texts, c.Text)
+		w := make([]float64, len(c.Embedding))
+		for j, v := range c.Embedding {
+			w[j] = float64(v)
 		}
-		want = append(want, r.Embedding)
+		want = append(want, w)
 	}
 	model := testdata.Path(t, "models", "tiny-bert.gguf")
 	var stdin strings.Builder
@@ -81,6 +69,7 @@ func TestEmbedCommands(t *testing.T) {
 		}
 	}
 	out, errs, code := shimmer(t, "", "rerank", "-m", testdata.Path(t, "models", "tiny-bert-rerank.gguf"), "what is a cat?", "a cat is a small animal", "the stock market fell today")
+	// (the first two pairs of embed/rerank-pairs.tsv)
 	var res []struct {
 		Index int     `json:"index"`
 		Score float64 `json:"relevance_score"`
@@ -88,7 +77,9 @@ func TestEmbedCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || len(res) != 2 {
 		t.Fatalf("rerank: exit %d, %v: %s %s", code, err, out, errs)
 	}
-	for i, w := range []float64{1.48310852, 1.4056164} { // embed/tiny-bert-rerank.jsonl, pairs 0 and 1
+	pairs := testdata.LoadEmbeddings(t, "tiny-bert-rerank") // pairs 0 and 1 share the query
+	for i, p := range pairs[:2] {
+		w := float64(p.Embedding[0])
 		if res[i].Index != i || math.Abs(res[i].Score-w) > 1e-4 {
 			t.Errorf("rerank %d: %+v, llama.cpp %g", i, res[i], w)
 		}

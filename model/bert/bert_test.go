@@ -1,12 +1,8 @@
 package bert_test
 
 import (
-	"bufio"
-	"encoding/json"
 	"math"
-	"os"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/shimmer-llm/shimmer/compute"
@@ -17,34 +13,11 @@ import (
 	"github.com/shimmer-llm/shimmer/tokenizer"
 )
 
-type refLine struct {
-	IDs       []int32   `json:"ids"`
-	Embedding []float32 `json:"embedding"`
-}
-
-func readLines(t *testing.T, elems ...string) []string {
-	t.Helper()
-	f, err := os.Open(testdata.Path(t, elems...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
-}
-
 // Every text of embed/texts.txt (and every rerank pair) tokenizes to
 // llama.cpp's ids, and its raw pooled output is within 1e-4 of llama.cpp's
 // (the rerank score too); normalised, the cosine is at least 0.99999.
 // The inputs run together in one pass, each its own sequence.
 func TestEmbeddingsMatchLlamaCpp(t *testing.T) {
-	texts := readLines(t, "embed", "texts.txt")
-	pairs := readLines(t, "embed", "rerank-pairs.tsv")
 	pool := compute.NewPool(2)
 	defer pool.Close()
 	for _, name := range []string{"tiny-bert", "tiny-bert-cls", "tiny-bert-rerank", "tiny-qwen3-embed"} {
@@ -62,22 +35,14 @@ func TestEmbeddingsMatchLlamaCpp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var refs []refLine
-		for _, l := range readLines(t, "embed", name+".jsonl") {
-			var r refLine
-			if err := json.Unmarshal([]byte(l), &r); err != nil {
-				t.Fatal(err)
-			}
-			refs = append(refs, r)
-		}
+		refs := testdata.LoadEmbeddings(t, name)
 		var seqs [][]int32
 		for i, r := range refs {
 			var ids []int32
 			if e.Pooling() == model.PoolRank {
-				q, d, _ := strings.Cut(pairs[i], "\t")
-				ids = model.RerankIDs(tok, q, d)
+				ids = model.RerankIDs(tok, r.Query, r.Doc)
 			} else {
-				ids = tok.Encode(texts[i], true, true)
+				ids = tok.Encode(r.Text, true, true)
 			}
 			if !slices.Equal(ids, r.IDs) {
 				t.Errorf("%s input %d: ids %v, llama.cpp %v", name, i, ids, r.IDs)
