@@ -13,6 +13,10 @@ import (
 // pooled output (a chat model without a pooling type).
 var ErrNotEmbedding = errors.New("engine: the model is not an embedding model (it declares no pooling type)")
 
+// ErrNoClassifier is returned for rank pooling (Rerank) on an embedding
+// model without a classifier head.
+var ErrNoClassifier = errors.New("engine: the model has no classifier head to rerank with")
+
 // EmbedOptions adjusts Embed.
 type EmbedOptions struct {
 	// Pooling overrides the model's pooling type (nil: the model's).
@@ -70,7 +74,7 @@ func (e *Engine) EmbedTokens(ctx context.Context, seqs [][]int32, o EmbedOptions
 		p = *o.Pooling
 	}
 	if p == model.PoolRank && m.OutputDim(p) == 0 {
-		return nil, fmt.Errorf("engine: rank pooling needs a classifier head, which this model has not")
+		return nil, ErrNoClassifier
 	}
 	limit := min(m.MaxTokens(), e.opts.Context)
 	for i, s := range seqs {
@@ -150,7 +154,7 @@ func (e *Engine) Rerank(ctx context.Context, query string, docs []string) ([]Rer
 		return nil, ErrNotEmbedding
 	}
 	if m.OutputDim(model.PoolRank) == 0 {
-		return nil, fmt.Errorf("engine: the model has no classifier head to rerank with")
+		return nil, ErrNoClassifier
 	}
 	seqs := make([][]int32, len(docs))
 	for i, d := range docs {

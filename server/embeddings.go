@@ -144,7 +144,7 @@ func embedError(err error) *apiError {
 		}
 		return invalid("input", "input[%d]: %v", ie.Index, ie.Err)
 	}
-	if errors.Is(err, engine.ErrNotEmbedding) {
+	if errors.Is(err, engine.ErrNotEmbedding) || errors.Is(err, engine.ErrNoClassifier) {
 		return invalid("model", "%v", err)
 	}
 	return &apiError{status: http.StatusInternalServerError, Type: "server_error", Message: err.Error()}
@@ -187,11 +187,7 @@ func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.e.Rerank(r.Context(), *req.Query, req.Documents)
 	if err != nil {
-		e := embedError(err)
-		if e.status == http.StatusInternalServerError && !errors.Is(err, engine.ErrNotEmbedding) {
-			e = invalid("model", "%v", err)
-		}
-		writeError(w, e)
+		writeError(w, embedError(err))
 		return
 	}
 	out := make([]rerankResult, len(res))
