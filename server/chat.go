@@ -54,32 +54,24 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		text := joinText(toks)
-		msg, finish := &chatOut{Role: "assistant", Content: &text}, finishReason(res.StopReason)
+		finish := finishReason(res.StopReason)
+		var reasoning string
+		content, calls := text, []chat.ToolCall(nil)
 		if harmony {
-			r := chat.ParseHarmony(text, toolsOrNone(tools))
-			if len(r.ToolCalls) == 0 && tools != nil {
-				// A call in the final channel in another format (the
-				// Hermes grammar of tool_choice required writes one).
-				if content, calls := chat.ParseToolCalls(r.Content, tools); len(calls) > 0 {
-					r.Content, r.ToolCalls = content, calls
-				}
-			}
-			msg.Content = &r.Content
-			if r.Reasoning != "" {
-				msg.ReasoningContent = &r.Reasoning
-			}
-			if len(r.ToolCalls) > 0 {
-				msg.ToolCalls, finish = toolCallsOut(r.ToolCalls, false), strPtr("tool_calls")
-				if r.Content == "" {
-					msg.Content = nil
-				}
-			}
-		} else if tools != nil {
-			if content, calls := chat.ParseToolCalls(text, tools); len(calls) > 0 {
-				msg.Content, msg.ToolCalls, finish = nil, toolCallsOut(calls, false), strPtr("tool_calls")
-				if content != "" {
-					msg.Content = &content
-				}
+			h := chat.ParseHarmony(text, toolsOrNone(tools))
+			reasoning, content, calls = h.Reasoning, h.Content, h.ToolCalls
+		}
+		if tools != nil && len(calls) == 0 {
+			content, calls = readCalls(content, tools)
+		}
+		msg := &chatOut{Role: "assistant", Content: &content}
+		if reasoning != "" {
+			msg.ReasoningContent = &reasoning
+		}
+		if len(calls) > 0 {
+			msg.ToolCalls, finish = toolCallsOut(calls, false), strPtr("tool_calls")
+			if content == "" {
+				msg.Content = nil
 			}
 		}
 		resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: s.opts.ModelName, SystemFingerprint: fingerprint,
@@ -138,54 +130,38 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		},
 		func(out *sse, res engine.Result) error {
 			finish := finishReason(res.StopReason)
+			var r, c string
+			var calls []chat.ToolCall
 			if harmony {
-				r, c, calls := hs.Finish(toolsOrNone(tools))
+				r, c, calls = hs.Finish(toolsOrNone(tools))
 				if tools != nil {
 					c = held.Push(c) + held.Held()
-					if len(calls) == 0 {
-						if content, more := chat.ParseToolCalls(c, tools); len(more) > 0 {
-							c, calls = content, more
-						}
-					}
-				}
-				if r != "" || c != "" {
-					delta := &chatOut{}
-					if r != "" {
-						delta.ReasoningContent = &r
-					}
-					if c != "" {
-						delta.Content = &c
-					}
-					if err := out.send(chunk(delta, nil, nil)); err != nil {
-						return err
-					}
-				}
-				for _, d := range toolCallDeltas(calls) {
-					if err := out.send(chunk(&chatOut{ToolCalls: []toolCallOut{d}}, nil, nil)); err != nil {
-						return err
-					}
-				}
-				if len(calls) > 0 {
-					finish = strPtr("tool_calls")
 				}
 			} else if tools != nil {
-				content, calls := chat.ParseToolCalls(held.Held(), tools)
-				if len(calls) == 0 {
-					content = held.Held()
+				c = held.Held()
+			}
+			if tools != nil && len(calls) == 0 {
+				c, calls = readCalls(c, tools)
+			}
+			if r != "" || c != "" {
+				delta := &chatOut{}
+				if r != "" {
+					delta.ReasoningContent = &r
 				}
-				if content != "" {
-					if err := out.send(chunk(&chatOut{Content: &content}, nil, nil)); err != nil {
-						return err
-					}
+				if c != "" {
+					delta.Content = &c
 				}
-				for _, d := range toolCallDeltas(calls) {
-					if err := out.send(chunk(&chatOut{ToolCalls: []toolCallOut{d}}, nil, nil)); err != nil {
-						return err
-					}
+				if err := out.send(chunk(delta, nil, nil)); err != nil {
+					return err
 				}
-				if len(calls) > 0 {
-					finish = strPtr("tool_calls")
+			}
+			for _, d := range toolCallDeltas(calls) {
+				if err := out.send(chunk(&chatOut{ToolCalls: []toolCallOut{d}}, nil, nil)); err != nil {
+					return err
 				}
+			}
+			if len(calls) > 0 {
+				finish = strPtr("tool_calls")
 			}
 			if err := out.send(chunk(&chatOut{}, nil, finish)); err != nil {
 				return err
@@ -198,6 +174,16 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			}
 			return nil
 		})
+}
+
+// readCalls reads tool calls of tools from text (a harmony reply's
+// final channel included: tool_choice required's grammar writes them in
+// the Hermes format); without any, text is all content.
+func readCalls(text string, tools []chat.Tool) (string, []chat.ToolCall) {
+	if content, calls := chat.ParseToolCalls(text, tools); len(calls) > 0 {
+		return content, calls
+	}
+	return text, nil
 }
 
 // toolsOrNone is the request's tools, or none (not every name) when it
