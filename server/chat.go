@@ -103,12 +103,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 					reasoning = &r
 				}
 				text = c
-				if tools != nil {
-					text = held.Push(text)
-				}
-			} else if tools != nil {
+			}
+			if tools != nil {
 				// Text that may be a tool call is held until the end.
-				if text = held.Push(text); text == "" {
+				if text = held.Push(text); text == "" && reasoning == nil {
 					return nil
 				}
 			}
