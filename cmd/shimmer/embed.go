@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -71,9 +70,13 @@ func newEmbedCmd() *cobra.Command {
 			}
 			out := bufio.NewWriter(os.Stdout)
 			defer out.Flush()
+			// encoding/json writes a float32 with the fewest digits that
+			// read back as the same value.
+			enc := json.NewEncoder(out)
 			for _, v := range vs {
-				out.Write(appendFloats(nil, v))
-				out.WriteByte('\n')
+				if err := enc.Encode(v); err != nil {
+					return err
+				}
 			}
 			return nil
 		},
@@ -109,17 +112,15 @@ func newRerankCmd() *cobra.Command {
 				return err
 			}
 			type entry struct {
-				Index  int               `json:"index"`
-				Score  json.RawMessage   `json:"relevance_score"`
-				Scores []json.RawMessage `json:"scores,omitempty"`
+				Index  int       `json:"index"`
+				Score  float32   `json:"relevance_score"`
+				Scores []float32 `json:"scores,omitempty"`
 			}
 			list := make([]entry, len(res))
 			for i, r := range res {
-				list[i] = entry{Index: r.Index, Score: floatJSON(r.Score)}
+				list[i] = entry{Index: r.Index, Score: r.Score}
 				if raw {
-					for _, s := range r.All {
-						list[i].Scores = append(list[i].Scores, floatJSON(s))
-					}
+					list[i].Scores = r.All
 				}
 			}
 			b, err := json.Marshal(list)
@@ -133,23 +134,4 @@ func newRerankCmd() *cobra.Command {
 	m.register(c)
 	c.Flags().BoolVar(&raw, "raw", false, "also print every classifier output")
 	return c
-}
-
-// floatJSON writes a float32 with the fewest digits that read back as
-// the same float32.
-func floatJSON(f float32) json.RawMessage {
-	return json.RawMessage(strconv.FormatFloat(float64(f), 'g', -1, 32))
-}
-
-// appendFloats writes v as a JSON array of float32s, each with the
-// fewest digits that read back as the same value.
-func appendFloats(b []byte, v []float32) []byte {
-	b = append(b, '[')
-	for i, f := range v {
-		if i > 0 {
-			b = append(b, ',', ' ')
-		}
-		b = strconv.AppendFloat(b, float64(f), 'g', -1, 32)
-	}
-	return append(b, ']')
 }
