@@ -77,6 +77,33 @@ func LayerNormRows(dst, x, w, b []float32, n int, eps float32) {
 	}
 }
 
+// PoolStates pools the n token states (rows of width d) of one sequence
+// into dst (reusing its storage) by p, as llama.cpp pools: none keeps them
+// all, mean averages (each state times 1/n, summed in token order), cls
+// takes the first and last the last. Rank pooling is the model's own.
+func PoolStates(dst, states []float32, n, d int, p Pooling) ([]float32, error) {
+	switch p {
+	case PoolNone:
+		return append(dst[:0], states[:n*d]...), nil
+	case PoolCLS:
+		return append(dst[:0], states[:d]...), nil
+	case PoolLast:
+		return append(dst[:0], states[(n-1)*d:n*d]...), nil
+	case PoolMean:
+		dst = append(dst[:0], make([]float32, d)...)
+		inv := 1 / float32(n)
+		for j := range dst {
+			var sum float32
+			for t := 0; t < n; t++ {
+				sum += states[t*d+j] * inv
+			}
+			dst[j] = sum
+		}
+		return dst, nil
+	}
+	return dst, fmt.Errorf("model: pooling %s is not available here", p)
+}
+
 // L2Normalize scales v to unit length (a zero vector stays zero), as
 // llama.cpp's embd_normalize with norm 2: the sum of squares in float64.
 func L2Normalize(v []float32) {
@@ -174,8 +201,8 @@ func (d *Decoder) MaxTokens() int { return d.H.CtxTrain }
 // own from position 0) of the last token, the first, or their mean. The
 // sequences run as one batch over a KV cache of their own.
 func (d *Decoder) Embed(pool *compute.Pool, seqs [][]int32, p Pooling, out [][]float32) error {
-	if p != PoolMean && p != PoolCLS && p != PoolLast && p != PoolNone {
-		return fmt.Errorf("model: pooling %s is not available for a decoder", p)
+	if p == PoolRank {
+		return fmt.Errorf("model: rank pooling is not available for a decoder")
 	}
 	n, longest := 0, 0
 	for i, s := range seqs {
@@ -197,36 +224,18 @@ func (d *Decoder) Embed(pool *compute.Pool, seqs [][]int32, p Pooling, out [][]f
 	var b Batch
 	for i, s := range seqs {
 		for j, t := range s {
-			want := p == PoolMean || p == PoolNone || p == PoolCLS && j == 0 || p == PoolLast && j == len(s)-1
-			b.Add(t, int32(j), int32(i), want)
+			b.Add(t, int32(j), int32(i), true)
 		}
 	}
 	if _, err := d.hidden(st, &b); err != nil {
 		return err
 	}
-	e := h.Embd
-	row := 0
+	e, row := h.Embd, 0
 	for i, s := range seqs {
-		switch p {
-		case PoolCLS, PoolLast:
-			out[i] = append(out[i][:0], st.Out[row*e:(row+1)*e]...)
-			row++
-		case PoolNone:
-			out[i] = append(out[i][:0], st.Out[row*e:(row+len(s))*e]...)
-			row += len(s)
-		case PoolMean:
-			o := append(out[i][:0], make([]float32, e)...)
-			inv := 1 / float32(len(s))
-			for j := range o {
-				var sum float32
-				for t := 0; t < len(s); t++ {
-					sum += st.Out[(row+t)*e+j] * inv
-				}
-				o[j] = sum
-			}
-			out[i] = o
-			row += len(s)
+		if out[i], err = PoolStates(out[i], st.Out[row*e:], len(s), e, p); err != nil {
+			return err
 		}
+		row += len(s)
 	}
 	return nil
 }

@@ -195,32 +195,31 @@ func (e *Encoder) Embed(pool *compute.Pool, seqs [][]int32, p model.Pooling, out
 		n += len(s)
 	}
 	if p == model.PoolRank && e.clsOut == nil {
-		return fmt.Errorf("model: rank pooling needs a classifier, which this model has no")
+		return fmt.Errorf("model: rank pooling needs a classifier, which this model has not")
 	}
 	st := newScratch(n, d, h.FF, pool.Threads())
 	x := st.x
-	row := make([]float32, d)
+	row, typ := make([]float32, d), make([]float32, d)
+	if e.types != nil {
+		e.types.RowFloat32(0, typ) // every token is of type 0
+	}
 	at := 0
 	for _, s := range seqs {
 		for j, t := range s {
 			xr := x[(at+j)*d : (at+j+1)*d]
 			e.tok.RowFloat32(int(t), xr)
 			if e.types != nil {
-				e.types.RowFloat32(0, row)
-				kernels.Add(xr, row)
+				kernels.Add(xr, typ)
 			}
 			e.pos.RowFloat32(j, row)
 			kernels.Add(xr, row)
 		}
 		at += len(s)
 	}
-	LayerNorm := model.LayerNormRows
-	LayerNorm(x, x, e.embNormW, e.embNormB, n, e.eps)
+	model.LayerNormRows(x, x, e.embNormW, e.embNormB, n, e.eps)
 	for li := range e.layers {
 		l := &e.layers[li]
-		pool.MatMul(l.q, x, n, st.q, st.qbuf)
-		pool.MatMul(l.k, x, n, st.k, st.qbuf)
-		pool.MatMul(l.v, x, n, st.v, st.qbuf)
+		pool.MatMul3([3]*compute.Matrix{l.q, l.k, l.v}, x, n, [3][]float32{st.q, st.k, st.v}, st.qbuf)
 		model.AddBias(st.q, l.qb, n)
 		model.AddBias(st.k, l.kb, n)
 		model.AddBias(st.v, l.vb, n)
@@ -228,7 +227,7 @@ func (e *Encoder) Embed(pool *compute.Pool, seqs [][]int32, p model.Pooling, out
 		pool.MatMul(l.o, st.att, n, st.y, st.qbuf)
 		model.AddBias(st.y, l.ob, n)
 		kernels.Add(st.y[:n*d], x[:n*d])
-		LayerNorm(x, st.y, l.attnNormW, l.attnNormB, n, e.eps)
+		model.LayerNormRows(x, st.y, l.attnNormW, l.attnNormB, n, e.eps)
 		pool.MatMul(l.up, x, n, st.ff, st.qbuf)
 		model.AddBias(st.ff, l.upB, n)
 		for i, v := range st.ff[:n*h.FF] {
@@ -237,52 +236,36 @@ func (e *Encoder) Embed(pool *compute.Pool, seqs [][]int32, p model.Pooling, out
 		pool.MatMul(l.down, st.ff, n, st.y, st.qbuf)
 		model.AddBias(st.y, l.downB, n)
 		kernels.Add(st.y[:n*d], x[:n*d])
-		LayerNorm(x, st.y, l.layerNormW, l.layerNormB, n, e.eps)
+		model.LayerNormRows(x, st.y, l.layerNormW, l.layerNormB, n, e.eps)
 	}
 	at = 0
 	for i, s := range seqs {
 		states := x[at*d : (at+len(s))*d]
 		at += len(s)
-		switch p {
-		case model.PoolNone:
-			out[i] = append(out[i][:0], states...)
-		case model.PoolMean:
-			o := resize(out[i], d)
-			inv := 1 / float32(len(s))
-			for j := range o {
-				var sum float32
-				for t := range s {
-					sum += states[t*d+j] * inv
-				}
-				o[j] = sum
+		if p != model.PoolRank {
+			var err error
+			if out[i], err = model.PoolStates(out[i], states, len(s), d, p); err != nil {
+				return err
 			}
-			out[i] = o
-		case model.PoolCLS:
-			out[i] = append(resize(out[i], 0), states[:d]...)
-		case model.PoolLast:
-			out[i] = append(resize(out[i], 0), states[(len(s)-1)*d:]...)
-		case model.PoolRank:
-			first := states[:d]
-			if e.cls != nil {
-				hid := make([]float32, d)
-				pool.MatMul(e.cls, first, 1, hid, st.qbuf)
-				if e.clsB != nil {
-					kernels.Add(hid, e.clsB)
-				}
-				for j, v := range hid {
-					hid[j] = float32(math.Tanh(float64(v)))
-				}
-				first = hid
-			}
-			o := resize(out[i], e.clsOut.Rows)
-			pool.MatMul(e.clsOut, first, 1, o, st.qbuf)
-			if e.clsOutB != nil {
-				kernels.Add(o, e.clsOutB)
-			}
-			out[i] = o
-		default:
-			return fmt.Errorf("model: pooling %s is not supported by bert", p)
+			continue
 		}
+		first := states[:d]
+		if e.cls != nil {
+			pool.MatMul(e.cls, first, 1, row, st.qbuf)
+			if e.clsB != nil {
+				kernels.Add(row, e.clsB)
+			}
+			for j, v := range row {
+				row[j] = float32(math.Tanh(float64(v)))
+			}
+			first = row
+		}
+		o := resize(out[i], e.clsOut.Rows)
+		pool.MatMul(e.clsOut, first, 1, o, st.qbuf)
+		if e.clsOutB != nil {
+			kernels.Add(o, e.clsOutB)
+		}
+		out[i] = o
 	}
 	return nil
 }
