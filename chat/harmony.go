@@ -247,6 +247,3 @@ func (s *HarmonyStream) Finish(tools []Tool) (reasoning, content string, calls [
 	}
 	return reasoning, content, r.ToolCalls
 }
-
-// Text is everything pushed so far.
-func (s *HarmonyStream) Text() string { return s.buf.String() }

@@ -21,9 +21,6 @@ var mxfp4Traits = Traits{
 // mxfp4Values are the e2m1 values doubled (a constant of the format).
 var mxfp4Values = [16]int8{0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}
 
-// MXFP4Values returns the doubled e2m1 table (for SIMD kernels).
-func MXFP4Values() [16]int8 { return mxfp4Values }
-
 // E8M0Half is 2^(e-128): half the e8m0 scale, exact (subnormal for e < 2).
 func E8M0Half(e uint8) float32 {
 	if e < 2 {
