@@ -36,14 +36,19 @@ type InputError struct {
 func (e *InputError) Error() string { return fmt.Sprintf("input %d: %v", e.Index, e.Err) }
 func (e *InputError) Unwrap() error { return e.Err }
 
-// IsEmbedding reports whether the model has pooled outputs.
+// IsEmbedding reports whether the model has pooled outputs: it declares
+// a pooling type, or Options.Pooling gave it one.
 func (e *Engine) IsEmbedding() bool {
 	m, ok := e.model.(model.Embedder)
-	return ok && m.Embeds()
+	return ok && (m.Embeds() || e.opts.Pooling != nil)
 }
 
-// Pooling returns the model's pooling type (PoolNone for other models).
+// Pooling returns the pooling in effect: Options.Pooling, else the
+// model's own (PoolNone for models that do not embed).
 func (e *Engine) Pooling() model.Pooling {
+	if e.opts.Pooling != nil {
+		return *e.opts.Pooling
+	}
 	if m, ok := e.model.(model.Embedder); ok && m.Embeds() {
 		return m.Pooling()
 	}
@@ -66,10 +71,10 @@ func (e *Engine) Embed(ctx context.Context, texts []string, o EmbedOptions) ([][
 // EmbedTokens is Embed for token sequences.
 func (e *Engine) EmbedTokens(ctx context.Context, seqs [][]int32, o EmbedOptions) ([][]float32, error) {
 	m, ok := e.model.(model.Embedder)
-	if !ok || !m.Embeds() {
+	if !ok || !e.IsEmbedding() {
 		return nil, ErrNotEmbedding
 	}
-	p := m.Pooling()
+	p := e.Pooling()
 	if o.Pooling != nil {
 		p = *o.Pooling
 	}
@@ -150,7 +155,7 @@ type RerankResult struct {
 // (rank pooling), in document order.
 func (e *Engine) Rerank(ctx context.Context, query string, docs []string) ([]RerankResult, error) {
 	m, ok := e.model.(model.Embedder)
-	if !ok || !m.Embeds() {
+	if !ok || !e.IsEmbedding() {
 		return nil, ErrNotEmbedding
 	}
 	if m.OutputDim(model.PoolRank) == 0 {

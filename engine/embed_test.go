@@ -8,15 +8,33 @@ import (
 	"testing"
 
 	"github.com/shimmer-llm/shimmer/internal/testdata"
+	"github.com/shimmer-llm/shimmer/model"
 )
 
 // Embed and Rerank return llama.cpp's pooled outputs (raw within 1e-4;
 // normalised: unit length, cosine ≥ 0.99999), whatever the batch size
-// that splits the inputs into passes (bit for bit the same).
+// that splits the inputs into passes (bit for bit the same). A pooling
+// given in Options instead of the file's gives what the file declaring
+// it gives: tiny-qwen3 (a chat model) pooled "last" is tiny-qwen3-embed,
+// tiny-bert pooled "cls" is tiny-bert-cls (the same weights).
 func TestEmbedMatchesLlamaCpp(t *testing.T) {
 	ctx := context.Background()
-	for _, name := range []string{"tiny-bert", "tiny-bert-cls", "tiny-qwen3-embed"} {
-		refs := testdata.LoadEmbeddings(t, name)
+	last, cls := model.PoolLast, model.PoolCLS
+	for _, c := range []struct {
+		file, refs string
+		pooling    *model.Pooling
+	}{
+		{"tiny-bert", "tiny-bert", nil},
+		{"tiny-bert-cls", "tiny-bert-cls", nil},
+		{"tiny-qwen3-embed", "tiny-qwen3-embed", nil},
+		{"tiny-qwen3", "tiny-qwen3-embed", &last},
+		{"tiny-bert", "tiny-bert-cls", &cls},
+	} {
+		name := c.file
+		if c.pooling != nil {
+			name += " --pooling " + c.pooling.String()
+		}
+		refs := testdata.LoadEmbeddings(t, c.refs)
 		var texts []string
 		var want [][]float32
 		for _, r := range refs {
@@ -24,7 +42,7 @@ func TestEmbedMatchesLlamaCpp(t *testing.T) {
 		}
 		var first [][]float32
 		for _, bs := range []int{512, 8} {
-			e, err := Load(testdata.Path(t, "models", name+".gguf"), Options{Threads: 2, BatchSize: bs})
+			e, err := Load(testdata.Path(t, "models", c.file+".gguf"), Options{Threads: 2, BatchSize: bs, Pooling: c.pooling})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,5 +125,36 @@ func TestEmbedErrors(t *testing.T) {
 	defer chat.Close()
 	if _, err := chat.Embed(ctx, []string{"hi"}, EmbedOptions{}); !errors.Is(err, ErrNotEmbedding) {
 		t.Errorf("chat model: %v", err)
+	}
+	// Rank pooling needs a classifier; a pooling number must be one.
+	for _, c := range []struct {
+		file string
+		p    model.Pooling
+		want string
+	}{{"stories260K", model.PoolRank, "classifier"}, {"tiny-bert", model.PoolRank, "classifier"}, {"tiny-bert", 9, "not a pooling"}} {
+		if _, err := Load(testdata.Path(t, "models", c.file+".gguf"), Options{Threads: 1, Pooling: &c.p}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s pooling %v: %v", c.file, c.p, err)
+		}
+	}
+}
+
+// An encoder keeps no KV cache whatever the context and sequences asked.
+func TestEncoderHasNoCache(t *testing.T) {
+	e, err := Load(testdata.Path(t, "models", "tiny-bert.gguf"), Options{Threads: 1, Sequences: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	dec, err := Load(testdata.Path(t, "models", "tiny-qwen3-embed.gguf"), Options{Threads: 1, Sequences: 8, Context: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	h := dec.Hyper()
+	if got, want := dec.KVCacheBytes(), int64(8*512*2*h.Layers*h.KVHeads*h.HeadDim*4); got < want {
+		t.Errorf("decoder cache %d bytes, want at least %d", got, want)
+	}
+	if got := e.KVCacheBytes(); got > 64<<10 {
+		t.Errorf("encoder cache %d bytes", got)
 	}
 }

@@ -46,6 +46,11 @@ type Options struct {
 	// cache (default: the machine's physical memory); Load fails with a
 	// MemoryError past it instead of the process dying later.
 	Memory int64
+	// Pooling makes the model an embedding model with this pooling (as
+	// llama-server's --pooling): a chat model then embeds too, and an
+	// embedding model pools this way instead of its own. nil: the model's
+	// own <arch>.pooling_type, if any.
+	Pooling *model.Pooling
 }
 
 // MemoryError reports a KV cache (with the model) larger than the memory.
@@ -150,16 +155,34 @@ func newEngine(f *gguf.File, opts Options) (*Engine, error) {
 	if opts.Context > 1<<24 || opts.Sequences > 1024 || opts.BatchSize > 1<<16 {
 		return nil, fmt.Errorf("engine: context %d × %d sequences, batch %d: too large", opts.Context, opts.Sequences, opts.BatchSize)
 	}
-	if err := checkMemory(f, h, opts); err != nil {
+	if p := opts.Pooling; p != nil {
+		em, ok := m.(model.Embedder)
+		switch {
+		case *p < model.PoolNone || *p > model.PoolRank:
+			return nil, fmt.Errorf("engine: pooling %d is not a pooling type", int(*p))
+		case !ok:
+			return nil, fmt.Errorf("engine: the %s model cannot embed", h.Arch)
+		case *p == model.PoolRank && em.OutputDim(model.PoolRank) == 0:
+			return nil, fmt.Errorf("engine: rank pooling needs a classifier head, which the model has not")
+		}
+	}
+	encoder := model.IsEncoder(m)
+	if err := checkMemory(f, h, opts, encoder); err != nil {
 		return nil, err
 	}
 	e := &Engine{file: f, model: m, tok: tok, opts: opts}
 	e.pool = compute.NewPool(opts.Threads)
-	if e.cache, err = model.NewKVCache(h, opts.Sequences, opts.Context, opts.BatchSize); err != nil {
+	// An encoder generates nothing: it keeps no KV cache (each Embed
+	// call has its own scratch), so the cache and state are one position.
+	seqs, ctx, batch := opts.Sequences, opts.Context, opts.BatchSize
+	if encoder {
+		seqs, ctx, batch = 1, 1, 1
+	}
+	if e.cache, err = model.NewKVCache(h, seqs, ctx, batch); err != nil {
 		e.pool.Close()
 		return nil, err
 	}
-	if e.state, err = model.NewState(h, e.pool, e.cache, opts.BatchSize); err != nil {
+	if e.state, err = model.NewState(h, e.pool, e.cache, batch); err != nil {
 		e.pool.Close()
 		return nil, err
 	}
@@ -193,10 +216,13 @@ func (e *Engine) KVCacheBytes() int64 { return e.cache.Bytes() }
 
 // checkMemory refuses a KV cache that, with the model file, cannot fit the
 // memory budget or the physical memory, before allocating it.
-func checkMemory(f *gguf.File, h *model.Hyper, opts Options) error {
-	cache := model.KVCacheBytes(h, opts.Sequences, opts.Context, opts.BatchSize)
-	// The scratch of a forward pass: per thread a row of attention scores.
-	cache += int64(opts.Threads) * int64(opts.Context) * 4
+func checkMemory(f *gguf.File, h *model.Hyper, opts Options, encoder bool) error {
+	var cache int64
+	if !encoder {
+		cache = model.KVCacheBytes(h, opts.Sequences, opts.Context, opts.BatchSize)
+		// The scratch of a forward pass: per thread a row of attention scores.
+		cache += int64(opts.Threads) * int64(opts.Context) * 4
+	}
 	need := cache + int64(f.Size)
 	have, budget := opts.Memory, opts.Memory > 0
 	if !budget {

@@ -139,6 +139,13 @@ type Embedder interface {
 	Embed(pool *compute.Pool, seqs [][]int32, p Pooling, out [][]float32) error
 }
 
+// IsEncoder reports whether m only embeds (a BERT encoder): it has no
+// next-token logits, so it needs no KV cache.
+func IsEncoder(m Model) bool {
+	e, ok := m.(interface{ EncoderOnly() bool })
+	return ok && e.EncoderOnly()
+}
+
 // Tokenizer is what RerankIDs needs of a tokenizer.
 type Tokenizer interface {
 	Encode(text string, addSpecial, parseSpecial bool) []int32

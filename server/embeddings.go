@@ -82,6 +82,10 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		writeError(w, invalid("model", "model %s is not an embedding model: it declares no pooling type", s.opts.ModelName))
 		return
 	}
+	if s.e.Pooling() == smodel.PoolNone {
+		writeError(w, invalid("model", "model %s pools with none (one vector per token), which the OpenAI embeddings API cannot return; start the server with --pooling mean, cls or last", s.opts.ModelName))
+		return
+	}
 	switch req.EncodingFormat {
 	case "", "float", "base64":
 	default:

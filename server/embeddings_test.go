@@ -13,6 +13,7 @@ import (
 
 	"github.com/shimmer-llm/shimmer/engine"
 	"github.com/shimmer-llm/shimmer/internal/testdata"
+	smodel "github.com/shimmer-llm/shimmer/model"
 )
 
 // refEmbeddings are llama.cpp's pooled outputs for a model's embed/ inputs.
@@ -83,6 +84,20 @@ func TestEmbeddingsEndpoint(t *testing.T) {
 	if len(got) != 16 || cosine(got, head) < 0.99999 {
 		t.Errorf("base64, 16 dimensions: %d values, cosine %g", len(got), cosine(got, head))
 	}
+	// A chat model given a pooling (serve --pooling last) embeds as the
+	// file declaring it does: tiny-qwen3 is tiny-qwen3-embed's weights.
+	last := smodel.PoolLast
+	q := newModelFixture(t, "tiny-qwen3", engine.Options{Pooling: &last}, Options{})
+	texts, want = refEmbeddings(t, "tiny-qwen3-embed")
+	resp, err = q.client.Embeddings.New(ctx, openai.EmbeddingNewParams{Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: texts}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range resp.Data {
+		if c := cosine(d.Embedding, want[i]); c < 0.99999 {
+			t.Errorf("tiny-qwen3 --pooling last, text %d: cosine %g", i, c)
+		}
+	}
 }
 
 // /v1/rerank answers as llama-server does: results sorted by score, at
@@ -150,8 +165,20 @@ func TestEmbeddingsErrors(t *testing.T) {
 	if code, text := post("/v1/rerank", `{"query": "q", "documents": ["d"]}`); code != 400 || !strings.Contains(text, "classifier") {
 		t.Errorf("rerank on an embedding model: %d %s", code, text)
 	}
+	none := smodel.PoolNone
+	perToken := newModelFixture(t, "tiny-bert", engine.Options{Pooling: &none}, Options{})
+	resp, err := http.Post(perToken.ts.URL+"/v1/embeddings", "application/json", strings.NewReader(`{"input": "hi"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nb bytes.Buffer
+	nb.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(nb.String(), "--pooling") {
+		t.Errorf("pooling none: %d %s", resp.StatusCode, nb.String())
+	}
 	chat := newFixture(t, engine.Options{}, Options{})
-	resp, err := http.Post(chat.ts.URL+"/v1/embeddings", "application/json", strings.NewReader(`{"input": "hi"}`))
+	resp, err = http.Post(chat.ts.URL+"/v1/embeddings", "application/json", strings.NewReader(`{"input": "hi"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

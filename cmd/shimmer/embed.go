@@ -35,14 +35,11 @@ func newEmbedCmd() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := engine.EmbedOptions{Raw: noNormalize}
-			if pooling != "" {
-				p, err := model.ParsePooling(pooling)
-				if err != nil {
-					return err
-				}
-				o.Pooling = &p
+			p, err := poolingFlag(pooling)
+			if err != nil {
+				return err
 			}
-			e, err := m.loadWith(engine.Options{BatchSize: batch})
+			e, err := m.loadWith(engine.Options{BatchSize: batch, Pooling: p})
 			if err != nil {
 				return err
 			}
@@ -82,7 +79,7 @@ func newEmbedCmd() *cobra.Command {
 		},
 	}
 	m.register(c)
-	c.Flags().StringVar(&pooling, "pooling", "", "pooling instead of the model's: none, mean, cls, last, rank")
+	c.Flags().StringVar(&pooling, "pooling", "", poolingUsage)
 	c.Flags().BoolVar(&noNormalize, "no-normalize", false, "print the pooled vectors as the model computes them")
 	c.Flags().BoolVar(&jsonl, "jsonl", false, "read one JSON string per stdin line")
 	c.Flags().IntVarP(&batch, "batch-size", "b", 2048, "most tokens one pass evaluates")
@@ -134,4 +131,18 @@ func newRerankCmd() *cobra.Command {
 	m.register(c)
 	c.Flags().BoolVar(&raw, "raw", false, "also print every classifier output")
 	return c
+}
+
+const poolingUsage = "pooling instead of the model's: none, mean, cls, last, rank (a chat model embeds with mean, cls or last)"
+
+// poolingFlag reads --pooling (nil when not given).
+func poolingFlag(s string) (*model.Pooling, error) {
+	if s == "" {
+		return nil, nil
+	}
+	p, err := model.ParsePooling(s)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
 }

@@ -32,6 +32,7 @@ func newServeCmd() *cobra.Command {
 		grace    time.Duration
 		quiet    bool
 		hosts    []string
+		pooling  string
 	)
 	c := &cobra.Command{
 		Use:   "serve -m MODEL [flags]",
@@ -57,7 +58,11 @@ func newServeCmd() *cobra.Command {
 			if quiet {
 				log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			}
-			e, err := mf.loadWith(engine.Options{Sequences: parallel, QueueSize: queue, BatchSize: batch})
+			pool, err := poolingFlag(pooling)
+			if err != nil {
+				return err
+			}
+			e, err := mf.loadWith(engine.Options{Sequences: parallel, QueueSize: queue, BatchSize: batch, Pooling: pool})
 			if err != nil {
 				return err
 			}
@@ -104,6 +109,7 @@ func newServeCmd() *cobra.Command {
 		" (default: the model's, else "+chat.DefaultBuiltin+")")
 	f.DurationVar(&grace, "shutdown-grace", 10*time.Second, "on SIGTERM, how long running requests may finish before they are cancelled")
 	f.BoolVarP(&quiet, "quiet", "q", false, "log warnings and errors only, not every request")
+	f.StringVar(&pooling, "pooling", "", "for /v1/embeddings, "+poolingUsage)
 	f.StringSliceVar(&hosts, "allowed-hosts", nil, "without --api-key, Host names answered besides loopback ones (comma-separated; '*': any; guards against DNS rebinding)")
 	return c
 }

@@ -151,6 +151,9 @@ func (e *Encoder) Forward(*model.State, *model.Batch, []float32) error {
 // Embeds implements model.Embedder.
 func (e *Encoder) Embeds() bool { return true }
 
+// EncoderOnly marks the model for model.IsEncoder: no KV cache.
+func (e *Encoder) EncoderOnly() bool { return true }
+
 // Pooling implements model.Embedder.
 func (e *Encoder) Pooling() model.Pooling { return e.pooling }
 
