@@ -18,6 +18,8 @@ import (
 // 2020-12, with formats) validates every object against its schema
 // (testdata/clients/clients.mjs). The npm packages, pinned in
 // testdata/clients/package.json, are installed in the test's temp dir.
+// Then /v1/embeddings through the openai client and LangChain's
+// OpenAIEmbeddings, compared with llama.cpp's vectors (embed.mjs).
 // Without Node.js or the npm registry the test skips, and fails in CI.
 func TestOfficialClients(t *testing.T) {
 	if testing.Short() {
@@ -38,7 +40,7 @@ func TestOfficialClients(t *testing.T) {
 	_, err = exec.LookPath("npm")
 	need(err, "npm")
 	dir := t.TempDir()
-	for _, f := range []string{"package.json", "clients.mjs"} {
+	for _, f := range []string{"package.json", "clients.mjs", "embed.mjs"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "clients", f))
 		if err != nil {
 			t.Fatal(err)
@@ -60,5 +62,21 @@ func TestOfficialClients(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("clients: %v", err)
+	}
+
+	// Embeddings: a BERT encoder, and a chat model given a pooling.
+	_, bert := startServe(t, "-m", testdata.Path(t, "models", "tiny-bert.gguf"), "--alias", "tiny-bert")
+	_, qwen := startServe(t, "-m", testdata.Path(t, "models", "tiny-qwen3.gguf"), "--pooling", "last", "--alias", "tiny-qwen3")
+	node = exec.Command("node", "embed.mjs", testdata.Path(t, "embed", "texts.txt"),
+		"tiny-bert="+bert+"="+testdata.Path(t, "embed", "tiny-bert.jsonl"),
+		"tiny-qwen3="+qwen+"="+testdata.Path(t, "embed", "tiny-qwen3-embed.jsonl"))
+	node.Dir = dir
+	node.Env = append(os.Environ(), "NODE_NO_WARNINGS=1")
+	res, err = node.CombinedOutput()
+	for _, l := range strings.Split(strings.TrimSpace(string(res)), "\n") {
+		t.Log(l)
+	}
+	if err != nil {
+		t.Fatalf("embedding clients: %v", err)
 	}
 }
