@@ -40,19 +40,44 @@ func GELUFP16(x float32) float32 {
 	return geluTable()[quant.FP32ToFP16(x)]
 }
 
+// GELURow sets x[i] = GELUFP16(x[i]) for every x[i].
+func GELURow(x []float32) {
+	t := geluTable()
+	var h [256]uint16
+	for len(x) > 0 {
+		c := x[:min(len(x), len(h))]
+		quant.FP32ToFP16Row(h[:len(c)], c)
+		for i, v := range c {
+			switch {
+			case v <= -10:
+				c[i] = 0
+			case v < 10:
+				c[i] = t[h[i]]
+			}
+		}
+		x = x[len(c):]
+	}
+}
+
 // GeGLU writes GELUFP16(gate)·up to dst (gated GELU feed-forward).
 func GeGLU(dst, gate, up []float32) {
 	t := geluTable()
 	up = up[:len(gate)]
 	dst = dst[:len(gate)]
-	for i, g := range gate {
-		switch {
-		case g <= -10:
-			dst[i] = 0
-		case g >= 10:
-			dst[i] = g * up[i]
-		default:
-			dst[i] = t[quant.FP32ToFP16(g)] * up[i]
+	var h [256]uint16
+	for off := 0; off < len(gate); off += len(h) {
+		g := gate[off:min(len(gate), off+len(h))]
+		quant.FP32ToFP16Row(h[:len(g)], g)
+		for i, v := range g {
+			j := off + i
+			switch {
+			case v <= -10:
+				dst[j] = 0
+			case v >= 10:
+				dst[j] = v * up[j]
+			default:
+				dst[j] = t[h[i]] * up[j]
+			}
 		}
 	}
 }

@@ -34,11 +34,25 @@ func TestGELUFP16(t *testing.T) {
 			t.Fatalf("GELUFP16(%g) = %g, formula %g", x, got, want)
 		}
 	}
-	gate, up, dst := []float32{-11, -1, 0.5, 3, 11}, []float32{2, 3, 4, 5, 6}, make([]float32, 5)
+	// GeGLU and GELURow (half-precision conversion of whole rows) give
+	// GELUFP16 element by element, across their chunks of 256.
+	gate := []float32{-11, -10, -1, 0.5, 3, 10, 11}
+	for x := float32(-12); len(gate) < 1000; x += 0.0241 {
+		gate = append(gate, x)
+	}
+	up, dst := make([]float32, len(gate)), make([]float32, len(gate))
+	for i := range up {
+		up[i] = float32(i%7) - 3
+	}
 	GeGLU(dst, gate, up)
+	row := append([]float32(nil), gate...)
+	GELURow(row)
 	for i := range gate {
 		if want := GELUFP16(gate[i]) * up[i]; dst[i] != want {
 			t.Errorf("GeGLU[%d] = %g, expected %g", i, dst[i], want)
+		}
+		if want := GELUFP16(gate[i]); row[i] != want {
+			t.Errorf("GELURow(%g) = %g, expected %g", gate[i], row[i], want)
 		}
 	}
 }

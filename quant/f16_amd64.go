@@ -25,3 +25,20 @@ func f16LanesSIMD(acc *[8]float32, w, x []byte) {
 //
 //go:noescape
 func f16LanesAsm(acc *[8]float32, w, x *byte, n int)
+
+// fp32ToFP16Asm converts n groups of 8 values (VCVTPS2PH).
+//
+//go:noescape
+func fp32ToFP16Asm(dst *uint16, src *float32, n int)
+
+// FP32ToFP16Row sets dst[i] = FP32ToFP16(src[i]) for every src[i].
+func FP32ToFP16Row(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	n := len(src) / 8
+	if f16SIMD && n > 0 {
+		fp32ToFP16Asm(&dst[0], &src[0], n)
+	} else {
+		n = 0
+	}
+	fp32ToFP16RowGeneric(dst[8*n:], src[8*n:])
+}

@@ -24,3 +24,21 @@ loop:
 	VMOVUPS Y0, (DX)
 	VZEROUPPER
 	RET
+
+// func fp32ToFP16Asm(dst *uint16, src *float32, n int)
+// dst[i] = the half-precision bits of src[i], rounded to nearest even
+// (F16C), for n groups of 8.
+TEXT ·fp32ToFP16Asm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+loop16:
+	VMOVUPS (SI), Y0
+	VCVTPS2PH $0, Y0, X1
+	VMOVDQU X1, (DI)
+	ADDQ $32, SI
+	ADDQ $16, DI
+	DECQ CX
+	JNZ loop16
+	VZEROUPPER
+	RET

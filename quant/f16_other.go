@@ -4,3 +4,6 @@ package quant
 
 // f16LanesSIMD is never selected here (f16SIMD stays false).
 func f16LanesSIMD(acc *[8]float32, w, x []byte) { f16LanesGeneric(acc, w, x) }
+
+// FP32ToFP16Row sets dst[i] = FP32ToFP16(src[i]) for every src[i].
+func FP32ToFP16Row(dst []uint16, src []float32) { fp32ToFP16RowGeneric(dst[:len(src)], src) }

@@ -33,3 +33,33 @@ func TestF16LanesMatchGeneric(t *testing.T) {
 		}
 	}
 }
+
+// FP32ToFP16Row (F16C where the CPU has it) and FP32ToFP16 agree on every
+// half-precision value, the float32s either side of it and of each
+// midpoint between neighbours (the ties and near-ties of rounding),
+// infinities, NaNs, and random bit patterns. Where F16C runs, the
+// hardware is an oracle for the generic rounding.
+func TestFP32ToFP16RowMatchesScalar(t *testing.T) {
+	var src []float32
+	for h := 0; h < 1<<16; h++ {
+		f := FP16ToFP32(uint16(h))
+		next := FP16ToFP32(uint16(h + 1))
+		mid := float32((float64(f) + float64(next)) / 2)
+		b, mb := math.Float32bits(f), math.Float32bits(mid)
+		src = append(src, f, math.Float32frombits(b+1), math.Float32frombits(b-1), mid, math.Float32frombits(mb+1), math.Float32frombits(mb-1))
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 1<<16; i++ {
+		src = append(src, math.Float32frombits(r.Uint32()))
+	}
+	src = append(src, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 65520, 65519.99, -65520, 1e-8, -6e-8)
+	for _, n := range []int{len(src), len(src) - 3, 5} {
+		dst := make([]uint16, n)
+		FP32ToFP16Row(dst, src[:n])
+		for i, f := range src[:n] {
+			if want := FP32ToFP16(f); dst[i] != want {
+				t.Fatalf("n=%d: %g (%#08x) gives %#04x, FP32ToFP16 %#04x (SIMD %v)", n, f, math.Float32bits(f), dst[i], want, f16SIMD)
+			}
+		}
+	}
+}

@@ -200,7 +200,7 @@ func (e *Encoder) Embed(pool *compute.Pool, seqs [][]int32, p model.Pooling, out
 	if p == model.PoolRank && e.clsOut == nil {
 		return fmt.Errorf("model: rank pooling needs a classifier, which this model has not")
 	}
-	st := newScratch(n, d, h.FF, pool.Threads())
+	st := newScratch(n, d, h.FF, pool.Threads(), e.eps)
 	x := st.x
 	row, typ := make([]float32, d), make([]float32, d)
 	if e.types != nil {
@@ -223,23 +223,14 @@ func (e *Encoder) Embed(pool *compute.Pool, seqs [][]int32, p model.Pooling, out
 	for li := range e.layers {
 		l := &e.layers[li]
 		pool.MatMul3([3]*compute.Matrix{l.q, l.k, l.v}, x, n, [3][]float32{st.q, st.k, st.v}, st.qbuf)
-		model.AddBias(st.q, l.qb, n)
-		model.AddBias(st.k, l.kb, n)
-		model.AddBias(st.v, l.vb, n)
+		st.rows.run(pool, rowsQKVBias, n, l)
 		st.attention(pool, seqs, h)
 		pool.MatMul(l.o, st.att, n, st.y, st.qbuf)
-		model.AddBias(st.y, l.ob, n)
-		kernels.Add(st.y[:n*d], x[:n*d])
-		model.LayerNormRows(x, st.y, l.attnNormW, l.attnNormB, n, e.eps)
+		st.rows.run(pool, rowsAttnNorm, n, l)
 		pool.MatMul(l.up, x, n, st.ff, st.qbuf)
-		model.AddBias(st.ff, l.upB, n)
-		for i, v := range st.ff[:n*h.FF] {
-			st.ff[i] = model.GELUFP16(v)
-		}
+		st.rows.run(pool, rowsGELU, n, l)
 		pool.MatMul(l.down, st.ff, n, st.y, st.qbuf)
-		model.AddBias(st.y, l.downB, n)
-		kernels.Add(st.y[:n*d], x[:n*d])
-		model.LayerNormRows(x, st.y, l.layerNormW, l.layerNormB, n, e.eps)
+		st.rows.run(pool, rowsOutNorm, n, l)
 	}
 	at = 0
 	for i, s := range seqs {
@@ -286,11 +277,64 @@ type scratch struct {
 	scores                 [][]float32
 	qbuf                   []byte
 	job                    attnJob
+	rows                   rowsJob
 }
 
-func newScratch(n, d, ff, threads int) *scratch {
+// The element-wise steps between the products, each run over the rows
+// (tokens) in parallel: every row's arithmetic is what the serial
+// sequence of AddBias, Add and LayerNormRows computes.
+const (
+	rowsQKVBias  = iota // q, k, v += their biases
+	rowsAttnNorm        // x = LN(y + o bias + x)
+	rowsGELU            // ff = GELU(ff + up bias)
+	rowsOutNorm         // x = LN(y + down bias + x)
+)
+
+type rowsJob struct {
+	s     *scratch
+	d, ff int
+	eps   float32
+	step  int
+	l     *layer
+}
+
+func (j *rowsJob) run(pool *compute.Pool, step, n int, l *layer) {
+	j.step, j.l = step, l
+	pool.Run(j, n, 1)
+}
+
+func (j *rowsJob) Run(_, lo, hi int) {
+	s, l, d := j.s, j.l, j.d
+	for r := lo; r < hi; r++ {
+		row := func(v []float32, w int) []float32 { return v[r*w : (r+1)*w] }
+		switch j.step {
+		case rowsQKVBias:
+			kernels.Add(row(s.q, d), l.qb)
+			kernels.Add(row(s.k, d), l.kb)
+			kernels.Add(row(s.v, d), l.vb)
+		case rowsAttnNorm, rowsOutNorm:
+			y, x := row(s.y, d), row(s.x, d)
+			w, b := l.attnNormW, l.attnNormB
+			if j.step == rowsAttnNorm {
+				kernels.Add(y, l.ob)
+			} else {
+				kernels.Add(y, l.downB)
+				w, b = l.layerNormW, l.layerNormB
+			}
+			kernels.Add(y, x)
+			model.LayerNormRows(x, y, w, b, 1, j.eps)
+		case rowsGELU:
+			ff := row(s.ff, j.ff)
+			kernels.Add(ff, l.upB)
+			model.GELURow(ff)
+		}
+	}
+}
+
+func newScratch(n, d, ff, threads int, eps float32) *scratch {
 	f := func(w int) []float32 { return make([]float32, n*w) }
 	s := &scratch{x: f(d), q: f(d), k: f(d), v: f(d), att: f(d), y: f(d), ff: f(ff)}
+	s.rows = rowsJob{s: s, d: d, ff: ff, eps: eps}
 	s.qbuf = make([]byte, n*(4*max(d, ff)+512))
 	s.scores = make([][]float32, threads)
 	return s

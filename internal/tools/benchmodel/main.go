@@ -16,6 +16,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -60,6 +61,10 @@ var shapes = []shape{
 	// gpt-oss-20b's layers (n_embd 2880, 64 query heads of 64, 8 KV heads,
 	// 32 experts 2880 wide, 4 used) but 6 of its 24: 5.0 B parameters,
 	// 0.8 B active. Its MXFP4_MOE file has MXFP4 experts, Q8_0 elsewhere.
+	// bge-small-en-v1.5's encoder (BERT: n_embd 384, 12 layers of 12
+	// heads, FFN 1536, 512 positions, CLS pooling) with its WordPiece
+	// vocabulary (ggml-vocab-bert-bge.gguf, the default for this shape).
+	{name: "bge-small", arch: "bert", embd: 384, ff: 1536, layers: 12, heads: 12, kv: 12, vocab: 30522, eps: 1e-12, ctx: 512},
 	{name: "gptoss-5b-a0.8b", arch: "gpt-oss", embd: 2880, ff: 2880, layers: 6, heads: 64, kv: 8, headDim: 64, vocab: 32000, ropeBase: 150000, eps: 1e-5, ctx: 4096, experts: 32, used: 4},
 }
 
@@ -81,9 +86,16 @@ func main() {
 	out := flag.String("out", "/work/bench-models", "output folder")
 	only := flag.String("shape", "", "comma-separated shapes (default all: "+shapeNames()+")")
 	types := flag.String("types", "Q4_0,Q8_0,F16,Q4_K_M", "comma-separated file types (F16, Q8_0, Q4_0 written directly; others quantized from F16)")
-	vocab := flag.String("vocab", "", "vocabulary GGUF (default: the shared test data's ggml-vocab-llama-spm.gguf)")
+	vocab := flag.String("vocab", "", "vocabulary GGUF (default: the shared test data's ggml-vocab-llama-spm.gguf; bge's for bert shapes)")
+	texts := flag.Int("texts", 0, "instead of models, write N texts of 10-60 words for embedding benchmarks (OUT/texts-N.txt, one per line, and .jsonl, JSON strings)")
 	flag.Parse()
-	if err := run(*out, *only, *types, *vocab); err != nil {
+	var err error
+	if *texts > 0 {
+		err = writeTexts(*out, *texts)
+	} else {
+		err = run(*out, *only, *types, *vocab)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchmodel:", err)
 		os.Exit(1)
 	}
@@ -98,18 +110,6 @@ func shapeNames() string {
 }
 
 func run(outDir, only, types, vocabPath string) error {
-	if vocabPath == "" {
-		d, err := testdata.Find()
-		if err != nil {
-			return err
-		}
-		vocabPath = filepath.Join(d, "vocab", "ggml-vocab-llama-spm.gguf")
-	}
-	voc, err := gguf.Open(vocabPath)
-	if err != nil {
-		return err
-	}
-	defer voc.Close()
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
@@ -117,6 +117,11 @@ func run(outDir, only, types, vocabPath string) error {
 		if only != "" && !contains(only, sh.name) {
 			continue
 		}
+		voc, err := openVocab(vocabPath, sh)
+		if err != nil {
+			return err
+		}
+		defer voc.Close()
 		for _, t := range strings.Split(types, ",") {
 			path := filepath.Join(outDir, sh.name+"-"+t+".gguf")
 			ft, ok := fileTypes[t]
@@ -133,6 +138,23 @@ func run(outDir, only, types, vocabPath string) error {
 		}
 	}
 	return nil
+}
+
+// openVocab opens -vocab, else the shared test data's vocabulary for the
+// shape: the Llama 2 SentencePiece one, or bge's WordPiece one for BERT.
+func openVocab(path string, sh shape) (*gguf.File, error) {
+	if path == "" {
+		d, err := testdata.Find()
+		if err != nil {
+			return nil, err
+		}
+		name := "ggml-vocab-llama-spm.gguf"
+		if sh.arch == "bert" {
+			name = "ggml-vocab-bert-bge.gguf"
+		}
+		path = filepath.Join(d, "vocab", name)
+	}
+	return gguf.Open(path)
 }
 
 // requantize writes path as the F16 file of shape sh quantized to the
@@ -192,6 +214,9 @@ func write(path string, sh shape, tname string, ftype uint32, wt, ot gguf.Type, 
 			panic(err)
 		}
 	}
+	if a == "bert" {
+		return writeBERT(w, path, sh, tname, ftype, wt, voc)
+	}
 	set("general.architecture", a)
 	set("general.name", sh.name+" random "+tname)
 	set("general.file_type", ftype)
@@ -222,68 +247,10 @@ func write(path string, sh shape, tname string, ftype uint32, wt, ot gguf.Type, 
 	set(a+".attention.head_count_kv", uint32(sh.kv))
 	set(a+".attention.layer_norm_rms_epsilon", sh.eps)
 	set(a+".rope.freq_base", sh.ropeBase)
-	n := 0
-	for _, kv := range voc.KV {
-		if strings.HasPrefix(kv.Key, "tokenizer.") {
-			set(kv.Key, kv.Value)
-			if kv.Key == "tokenizer.ggml.tokens" {
-				n = kv.Value.Len()
-			}
-		}
+	if err := copyVocab(set, voc, sh.vocab); err != nil {
+		return err
 	}
-	if n != sh.vocab {
-		return fmt.Errorf("vocabulary has %d tokens, shape wants %d", n, sh.vocab)
-	}
-	seed := uint64(0)
-	add := func(name string, t gguf.Type, cols, rows int, fill func(row []float32, r *rand.Rand), more ...int) {
-		seed++
-		tr, err := quant.Lookup(t)
-		if err != nil {
-			panic(err)
-		}
-		rb := tr.RowBytes(cols)
-		dims := []uint64{uint64(cols)} // 1-D: norms and biases
-		if rows > 1 {
-			dims = append(dims, uint64(rows))
-		}
-		// A third dimension (experts) multiplies the rows.
-		for _, m := range more {
-			dims = append(dims, uint64(m))
-			rows *= m
-		}
-		s := seed
-		err = w.AddTensorFunc(name, t, dims, func(out io.Writer) error {
-			r := rand.New(rand.NewPCG(s, 0x5eed))
-			row := make([]float32, cols)
-			buf := make([]byte, rb)
-			for i := 0; i < rows; i++ {
-				fill(row, r)
-				tr.Quantize(buf, row)
-				if _, err := out.Write(buf); err != nil {
-					return err
-				}
-			}
-			return nil
-		}, uint64(rb*rows))
-		if err != nil {
-			panic(err)
-		}
-	}
-	normal := func(row []float32, r *rand.Rand) {
-		for i := range row {
-			row[i] = float32(r.NormFloat64() * 0.02)
-		}
-	}
-	ones := func(row []float32, _ *rand.Rand) {
-		for i := range row {
-			row[i] = 1
-		}
-	}
-	small := func(row []float32, r *rand.Rand) {
-		for i := range row {
-			row[i] = float32(r.NormFloat64() * 0.1)
-		}
-	}
+	add := tensorAdder(w)
 	e := sh.embd
 	qd := sh.heads * hd
 	expertType := wt
@@ -335,6 +302,137 @@ func write(path string, sh shape, tname string, ftype uint32, wt, ot gguf.Type, 
 		add(p+"ffn_up.weight", wt, e, sh.ff, normal)
 		add(p+"ffn_down.weight", wt, sh.ff, e, normal)
 	}
+	return save(w, path)
+}
+
+// copyVocab copies the tokenizer keys of voc, which must hold n tokens.
+func copyVocab(set func(string, any), voc *gguf.File, n int) error {
+	have := 0
+	for _, kv := range voc.KV {
+		if strings.HasPrefix(kv.Key, "tokenizer.") {
+			set(kv.Key, kv.Value)
+			if kv.Key == "tokenizer.ggml.tokens" {
+				have = kv.Value.Len()
+			}
+		}
+	}
+	if have != n {
+		return fmt.Errorf("vocabulary has %d tokens, shape wants %d", have, n)
+	}
+	return nil
+}
+
+type fill func(row []float32, r *rand.Rand)
+
+// normal: N(0, 0.02²) weights; small: N(0, 0.1²) biases; ones: norms.
+func normal(row []float32, r *rand.Rand) {
+	for i := range row {
+		row[i] = float32(r.NormFloat64() * 0.02)
+	}
+}
+
+func small(row []float32, r *rand.Rand) {
+	for i := range row {
+		row[i] = float32(r.NormFloat64() * 0.1)
+	}
+}
+
+func ones(row []float32, _ *rand.Rand) {
+	for i := range row {
+		row[i] = 1
+	}
+}
+
+// tensorAdder returns a function adding a tensor of type t, cols × rows
+// (× more...), whose rows are drawn by fill from a per-tensor seed.
+func tensorAdder(w *gguf.Writer) func(name string, t gguf.Type, cols, rows int, fill fill, more ...int) {
+	seed := uint64(0)
+	return func(name string, t gguf.Type, cols, rows int, fill fill, more ...int) {
+		seed++
+		tr, err := quant.Lookup(t)
+		if err != nil {
+			panic(err)
+		}
+		rb := tr.RowBytes(cols)
+		dims := []uint64{uint64(cols)} // 1-D: norms and biases
+		if rows > 1 {
+			dims = append(dims, uint64(rows))
+		}
+		// A third dimension (experts) multiplies the rows.
+		for _, m := range more {
+			dims = append(dims, uint64(m))
+			rows *= m
+		}
+		s := seed
+		err = w.AddTensorFunc(name, t, dims, func(out io.Writer) error {
+			r := rand.New(rand.NewPCG(s, 0x5eed))
+			row := make([]float32, cols)
+			buf := make([]byte, rb)
+			for i := 0; i < rows; i++ {
+				fill(row, r)
+				tr.Quantize(buf, row)
+				if _, err := out.Write(buf); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, uint64(rb*rows))
+		if err != nil {
+			panic(err)
+		}
+	}
+}
+
+// writeBERT writes a BERT encoder: 2-D weights of type wt, embeddings of
+// positions and token types, norms and biases F32.
+func writeBERT(w *gguf.Writer, path string, sh shape, tname string, ftype uint32, wt gguf.Type, voc *gguf.File) error {
+	set := func(k string, v any) {
+		if err := w.Set(k, v); err != nil {
+			panic(err)
+		}
+	}
+	a := sh.arch
+	set("general.architecture", a)
+	set("general.name", sh.name+" random "+tname)
+	set("general.file_type", ftype)
+	set(a+".context_length", uint32(sh.ctx))
+	set(a+".embedding_length", uint32(sh.embd))
+	set(a+".block_count", uint32(sh.layers))
+	set(a+".feed_forward_length", uint32(sh.ff))
+	set(a+".attention.head_count", uint32(sh.heads))
+	set(a+".attention.layer_norm_epsilon", sh.eps)
+	set(a+".attention.causal", false)
+	set(a+".pooling_type", uint32(2)) // CLS, as bge
+	if err := copyVocab(set, voc, sh.vocab); err != nil {
+		return err
+	}
+	add := tensorAdder(w)
+	e := sh.embd
+	add("token_embd.weight", wt, e, sh.vocab, normal)
+	add("token_types.weight", gguf.TypeF32, e, 2, normal)
+	add("position_embd.weight", gguf.TypeF32, e, sh.ctx, normal)
+	add("token_embd_norm.weight", gguf.TypeF32, e, 1, ones)
+	add("token_embd_norm.bias", gguf.TypeF32, e, 1, small)
+	for l := 0; l < sh.layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		for _, m := range []string{"attn_q", "attn_k", "attn_v", "attn_output"} {
+			add(p+m+".weight", wt, e, e, normal)
+			add(p+m+".bias", gguf.TypeF32, e, 1, small)
+		}
+		add(p+"attn_output_norm.weight", gguf.TypeF32, e, 1, ones)
+		add(p+"attn_output_norm.bias", gguf.TypeF32, e, 1, small)
+		add(p+"ffn_up.weight", wt, e, sh.ff, normal)
+		add(p+"ffn_up.bias", gguf.TypeF32, sh.ff, 1, small)
+		add(p+"ffn_down.weight", wt, sh.ff, e, normal)
+		add(p+"ffn_down.bias", gguf.TypeF32, e, 1, small)
+		add(p+"layer_output_norm.weight", gguf.TypeF32, e, 1, ones)
+		add(p+"layer_output_norm.bias", gguf.TypeF32, e, 1, small)
+	}
+	return save(w, path)
+}
+
+// save writes the file under a temporary name, then renames it.
+func save(w *gguf.Writer, path string) error {
 	f, err := os.Create(path + ".tmp")
 	if err != nil {
 		return err
@@ -352,4 +450,52 @@ func write(path string, sh shape, tname string, ftype uint32, wt, ot gguf.Type, 
 		return err
 	}
 	return os.Rename(path+".tmp", path)
+}
+
+// textWords is a small English word list; writeTexts draws from it.
+var textWords = strings.Fields(`the a of and to in is was for on that with as by at from it be this are or an have not which one all
+their has they were been more when there can who will also would its into time only some new other
+than first then two after people may over about most made these many such years state city world
+school during through where between under house water river small large old life day night music
+book study system local group called known later began part number family place company home high
+public while because several based since early work found film each both team name best every
+country history power long area around being however series form often down united game still year
+without light story different war market sea road animal child village bread garden tree dog cat
+morning evening question answer simple quickly slowly bright dark warm cold green blue red white
+black golden silver quiet`)
+
+// writeTexts writes n texts of 10 to 60 words from a fixed seed, each a
+// sentence (capitalised, commas now and then, a full stop).
+func writeTexts(dir string, n int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	r := rand.New(rand.NewPCG(2026, 12))
+	var txt, js strings.Builder
+	for i := 0; i < n; i++ {
+		k := 10 + r.IntN(51)
+		var b strings.Builder
+		for j := 0; j < k; j++ {
+			w := textWords[r.IntN(len(textWords))]
+			if j == 0 {
+				w = strings.ToUpper(w[:1]) + w[1:]
+			} else {
+				b.WriteByte(' ')
+			}
+			b.WriteString(w)
+			if j < k-1 && r.IntN(12) == 0 {
+				b.WriteByte(',')
+			}
+		}
+		b.WriteByte('.')
+		txt.WriteString(b.String() + "\n")
+		q, _ := json.Marshal(b.String())
+		js.Write(append(q, '\n'))
+	}
+	base := filepath.Join(dir, fmt.Sprintf("texts-%d", n))
+	if err := os.WriteFile(base+".txt", []byte(txt.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("writing", base+".txt", "and", base+".jsonl")
+	return os.WriteFile(base+".jsonl", []byte(js.String()), 0o644)
 }
