@@ -270,15 +270,21 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 // fused rounding). Tiles of 4 rows read weights repacked by 4 rows (per
 // step of 16 columns the 4 rows' 32 bytes in order, so a tile streams one
 // contiguous run); single-row tiles read the file layout (wstride).
+// F32 weights (64 bytes per step and row) are not repacked: every tile
+// reads the file layout, four rows as four streams.
 func (g *gen) floatKernel(kind string, R, T int) string {
 	name := fmt.Sprintf("gemm%s_%dx%d", kind, R, T)
 	g.prologue(name)
 	acc := func(r, t int) int { return r*T + t }
 	addr := func(r int) string {
-		if R == 4 {
+		if R == 4 && kind != "F32" {
 			return fmt.Sprintf("%d(SI)", 32*r)
 		}
 		return rowAddr(r, 0)
+	}
+	advance := 32 * R
+	if kind == "F32" {
+		advance = 64
 	}
 	for r := 0; r < R; r++ {
 		for t := 0; t < T; t++ {
@@ -289,14 +295,23 @@ func (g *gen) floatKernel(kind string, R, T int) string {
 	g.label(loop)
 	if T == 1 {
 		// Decode streams the weights once: fetch ahead.
-		g.i("PREFETCHT0 %d(SI)", prefetchFloat)
-		if R == 4 {
+		switch {
+		case kind == "F32":
+			for r := 0; r < R; r++ {
+				g.i("PREFETCHT0 %s", rowAddr(r, prefetchFloat))
+			}
+		case R == 4:
+			g.i("PREFETCHT0 %d(SI)", prefetchFloat)
 			g.i("PREFETCHT0 %d(SI)", prefetchFloat+64)
+		default:
+			g.i("PREFETCHT0 %d(SI)", prefetchFloat)
 		}
 	}
 	for r := 0; r < R; r++ {
 		w := 16 + r
 		switch kind {
+		case "F32":
+			g.i("VMOVUPS %s, Z%d", addr(r), w)
 		case "F16":
 			g.i("VCVTPH2PS %s, Z%d", addr(r), w)
 		case "BF16":
@@ -310,7 +325,7 @@ func (g *gen) floatKernel(kind string, R, T int) string {
 			g.i("VFMADD231PS Z24, Z%d, Z%d", 16+r, acc(r, t))
 		}
 	}
-	g.i("ADDQ $%d, SI", 32*R)
+	g.i("ADDQ $%d, SI", advance)
 	g.i("ADDQ $64, DI")
 	g.i("DECQ DX")
 	g.i("JNZ %s", loop)
@@ -742,7 +757,7 @@ func main() {
 		fmt.Fprintf(&g.g, "\nvar tiles%sx8 = [8]func(*gemmArgs){%s, %s, %s, %s}\n", k.name, names[0], names[1], names[2], names[3])
 	}
 	shapes := [][2]int{{4, 1}, {4, 2}, {4, 3}, {4, 4}, {1, 1}, {1, 2}, {1, 3}, {1, 4}}
-	for _, kind := range []string{"F16", "BF16"} {
+	for _, kind := range []string{"F16", "BF16", "F32"} {
 		var names []string
 		for _, sh := range shapes {
 			names = append(names, g.floatKernel(kind, sh[0], sh[1]))

@@ -37,6 +37,7 @@ type tileKernel struct {
 	roundBF16  bool  // float kernels: round activations to BF16
 	kquant     int   // K-quant kernels: 4 (Q4_K, Q5_K) or 6 (Q6_K); Q8_K activations
 	maxT       int   // most tokens per tile (float kernels: 0 means 4)
+	fileLayout bool  // float kernels: the weights are read as the file lays them out (F32), not repacked
 }
 
 // gemmArgs is the argument block of a tile kernel; its layout is known to

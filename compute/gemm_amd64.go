@@ -63,6 +63,7 @@ func registerAVX512() {
 	}
 	tileKernels[gguf.TypeF16] = &tileKernel{tiles: &tilesF16, step: 16, roundF16: true}
 	tileKernels[gguf.TypeBF16] = &tileKernel{tiles: &tilesBF16, step: 16, roundBF16: true}
+	tileKernels[gguf.TypeF32] = &tileKernel{tiles: &tilesF32, step: 16, fileLayout: true}
 }
 
 //go:noescape

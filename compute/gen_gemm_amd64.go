@@ -157,6 +157,35 @@ var tilesBF16 = [2][4]func(*gemmArgs){
 }
 
 //go:noescape
+func gemmF32_4x1(a *gemmArgs)
+
+//go:noescape
+func gemmF32_4x2(a *gemmArgs)
+
+//go:noescape
+func gemmF32_4x3(a *gemmArgs)
+
+//go:noescape
+func gemmF32_4x4(a *gemmArgs)
+
+//go:noescape
+func gemmF32_1x1(a *gemmArgs)
+
+//go:noescape
+func gemmF32_1x2(a *gemmArgs)
+
+//go:noescape
+func gemmF32_1x3(a *gemmArgs)
+
+//go:noescape
+func gemmF32_1x4(a *gemmArgs)
+
+var tilesF32 = [2][4]func(*gemmArgs){
+	{gemmF32_1x1, gemmF32_1x2, gemmF32_1x3, gemmF32_1x4},
+	{gemmF32_4x1, gemmF32_4x2, gemmF32_4x3, gemmF32_4x4},
+}
+
+//go:noescape
 func gemmQ4_0AVX2x8_1(a *gemmArgs)
 
 //go:noescape

@@ -80,11 +80,11 @@ func (m *Matrix) RowFloat32(i int, dst []float32) {
 
 // ActivationBytes is the scratch space MatMul needs for n activation rows.
 func (m *Matrix) ActivationBytes(n int) int {
-	if m.f32 != nil {
-		return 0
-	}
 	if m.k != nil {
 		return m.k.actBytes(n, m.Cols)
+	}
+	if m.f32 != nil {
+		return 0
 	}
 	return n * m.xtr.RowBytes(m.Cols)
 }
@@ -340,8 +340,12 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 		T := min(maxT, j.n-t0)
 		g.x = unsafe.Pointer(&j.a.f[t0*cols])
 		r := lo
+		packed := w.packed
+		if k.fileLayout {
+			packed = w.Data
+		}
 		for ; r+4 <= hi; r += 4 {
-			g.w = unsafe.Pointer(&w.packed[r*w.rowBytes])
+			g.w = unsafe.Pointer(&packed[r*w.rowBytes])
 			g.out = unsafe.Pointer(&out[t0*ldo+r])
 			k.tiles[1][T-1](g)
 		}
@@ -356,7 +360,7 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 // ensurePacked repacks w's rows for its tile kernel once (the caller
 // holds p.mu); a mapped file's pages are then released.
 func (p *Pool) ensurePacked(w *Matrix) {
-	if w.k == nil || w.isPacked.Load() {
+	if w.k == nil || w.k.fileLayout || w.isPacked.Load() {
 		return
 	}
 	w.packMu.Lock()

@@ -120,10 +120,8 @@ func swigluGeneric(dst, gate, up []float32) {
 
 // Add adds src to dst.
 func Add(dst, src []float32) {
-	src = src[:len(dst)]
-	for i := range dst {
-		dst[i] += src[i]
-	}
+	// 1·src is exact, so AXPY (vectorised where the CPU allows) adds.
+	AXPY(dst, 1, src)
 }
 
 // Scale multiplies x by s.
