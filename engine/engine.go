@@ -118,6 +118,22 @@ func Load(path string, opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// LoadBytes is Load for a GGUF file held in memory (such as the built-in
+// demo model); the engine keeps data.
+func LoadBytes(data []byte, opts Options) (*Engine, error) {
+	start := time.Now()
+	f, err := gguf.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEngine(f, opts)
+	if err != nil {
+		return nil, err
+	}
+	e.LoadTime = time.Since(start)
+	return e, nil
+}
+
 func newEngine(f *gguf.File, opts Options) (*Engine, error) {
 	if err := model.CheckTypes(f); err != nil {
 		return nil, err

@@ -74,6 +74,7 @@ func newChatCmd() *cobra.Command {
 			return chatLoop(base, rl, s, os.Stdout, interruptible)
 		},
 	}
+	mf.demo = true
 	mf.register(c)
 	f := c.Flags()
 	sf.register(f)

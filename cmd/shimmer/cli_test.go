@@ -68,6 +68,26 @@ func TestRunGreedyText(t *testing.T) {
 	}
 }
 
+// Without -m, run uses the built-in demo model and says so on stderr: the
+// README's first command gives llama.cpp's greedy text on every
+// stories260K text case, with no model file; commands that need a model
+// still ask for one.
+func TestRunDemoModel(t *testing.T) {
+	for _, c := range []string{"text-once", "text-lily", "text-dog"} {
+		ref := testdata.LoadReference(t, "stories260K."+c)
+		out, errs, code := shimmer(t, "", "run", "--temp", "0", "-n", fmt.Sprint(ref.NGen), ref.PromptText)
+		if code != 0 || out != ref.GreedyText {
+			t.Errorf("%s: exit %d, %q, want %q (%s)", c, code, out, ref.GreedyText, errs)
+		}
+		if !strings.Contains(errs, "built-in demo model stories260K") {
+			t.Errorf("%s: stderr does not name the demo model: %q", c, errs)
+		}
+	}
+	if _, errs, code := shimmer(t, "", "embed", "hi"); code == 0 || !strings.Contains(errs, "no model given") {
+		t.Errorf("embed without -m: exit %d, %q", code, errs)
+	}
+}
+
 func TestLogitsCommand(t *testing.T) {
 	ref := testdata.LoadReference(t, "stories260K-Q4_0.ids")
 	dir := t.TempDir()

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/shimmer-llm/shimmer/demo"
 	"github.com/shimmer-llm/shimmer/engine"
 	"github.com/shimmer-llm/shimmer/grammar"
 )
@@ -25,10 +26,17 @@ type modelFlags struct {
 	threads int
 	ctx     int
 	memory  string
+	// demo lets the command run the built-in demo model when no -m is
+	// given (run and chat); the others require a model.
+	demo bool
 }
 
 func (m *modelFlags) register(c *cobra.Command) {
-	c.Flags().StringVarP(&m.path, "model", "m", "", "path of the GGUF model file (required)")
+	usage := "path of the GGUF model file (required)"
+	if m.demo {
+		usage = "path of the GGUF model file (default: the built-in demo model, " + demo.Name + ")"
+	}
+	c.Flags().StringVarP(&m.path, "model", "m", "", usage)
 	c.Flags().IntVarP(&m.threads, "threads", "t", 0, "threads to compute with (default: all CPUs)")
 	c.Flags().IntVarP(&m.ctx, "ctx-size", "c", 0, "context size in tokens (default: the model's, at most 4096)")
 	c.Flags().StringVar(&m.memory, "memory", "", "memory the model and its KV cache may take, e.g. 8GiB or 512MB (default: the machine's)")
@@ -40,7 +48,7 @@ func (m *modelFlags) load(seqs int) (*engine.Engine, error) {
 
 // loadWith loads the model with o, its threads and context from the flags.
 func (m *modelFlags) loadWith(o engine.Options) (*engine.Engine, error) {
-	if m.path == "" {
+	if m.path == "" && !m.demo {
 		return nil, fmt.Errorf("no model given (use -m MODEL.gguf)")
 	}
 	if m.threads < 0 || m.ctx < 0 {
@@ -53,6 +61,11 @@ func (m *modelFlags) loadWith(o engine.Options) (*engine.Engine, error) {
 			return nil, fmt.Errorf("--memory: %v", err)
 		}
 		o.Memory = n
+	}
+	if m.path == "" {
+		fmt.Fprintf(os.Stderr, "shimmer: no -m MODEL given: using the built-in demo model %s (1.2 MB, MIT licence, a toy that writes short children's stories)\n", demo.Name)
+		m.path = demo.Name
+		return engine.LoadBytes(demo.Model(), o)
 	}
 	return engine.Load(m.path, o)
 }
@@ -156,6 +169,7 @@ func newRunCmd() *cobra.Command {
 			return nil
 		},
 	}
+	mf.demo = true
 	mf.register(c)
 	f := c.Flags()
 	f.IntVarP(&n, "n-predict", "n", -1, "number of tokens to generate (-1: until end of generation or a full context)")
