@@ -210,7 +210,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"run", "-m", filepath.Join(dir, "missing.gguf"), "hi"}, "no such file"},
 		{[]string{"run", "-m", truncated, "hi"}, "truncated"},
 		{[]string{"run", "-m", notGGUF, "hi"}, "not a GGUF file"},
-		{[]string{"run", "hi"}, "no model given"},
+		{[]string{"embed", "hi"}, "no model given"},
 		{[]string{"run", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--temp", "-1", "hi"}, "--temp"},
 		{[]string{"run", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--bogus", "hi"}, "unknown flag"},
 		{[]string{"run", "-m", testdata.Path(t, "vocab", "ggml-vocab-llama-spm.gguf"), "hi"}, "no tensors"},
