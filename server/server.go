@@ -26,6 +26,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -67,6 +68,12 @@ type Options struct {
 	// then reach the server through DNS rebinding. With an APIKey any
 	// host is accepted.
 	AllowedHosts []string
+	// CORSOrigins are the browser origins (scheme://host[:port]) whose
+	// pages may call the API: preflight OPTIONS requests are answered and
+	// responses carry Access-Control-Allow-* headers for them; "*" allows
+	// every origin. Pages served from http://localhost and
+	// http://127.0.0.1 (any port) are always allowed.
+	CORSOrigins []string
 }
 
 // Server is the HTTP API; it is an http.Handler.
@@ -255,13 +262,16 @@ func (s *Server) wrap(name, method string, h func(http.ResponseWriter, *http.Req
 				Message: fmt.Sprintf("Host %q is not allowed: without an API key the server answers only loopback names (set --api-key or --allowed-hosts)", r.Host)})
 			return
 		}
+		if s.cors(w, r, method) {
+			return
+		}
 		if s.opts.APIKey != "" && name != "health" && !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="shimmer"`)
 			writeError(w, &apiError{status: http.StatusUnauthorized, Type: "invalid_request_error", Code: strPtr("invalid_api_key"),
 				Message: "invalid or missing API key: send it as 'Authorization: Bearer KEY'"})
 			return
 		}
-		if method != "" && r.Method != method {
+		if method != "" && r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
 			w.Header().Set("Allow", method)
 			writeError(w, &apiError{status: http.StatusMethodNotAllowed, Type: "invalid_request_error",
 				Message: fmt.Sprintf("%s %s: method not allowed (use %s)", r.Method, r.URL.Path, method)})
@@ -289,9 +299,10 @@ func (s *Server) wrap(name, method string, h func(http.ResponseWriter, *http.Req
 }
 
 func (s *Server) authorized(r *http.Request) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		got = r.Header.Get("X-Api-Key")
+	// The scheme is case-insensitive (RFC 9110, 11.1).
+	got := r.Header.Get("X-Api-Key")
+	if scheme, cred, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		got = cred
 	}
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.opts.APIKey)) == 1
 }
@@ -418,4 +429,51 @@ func (s *Server) hostAllowed(hostport string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// originAllowed reports whether a page from origin may call the API.
+func (s *Server) originAllowed(origin string) bool {
+	for _, o := range s.opts.CORSOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme != "http" || u.Path != "" {
+		return false
+	}
+	h := u.Hostname()
+	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+}
+
+// cors adds the CORS headers for an allowed Origin and answers preflight
+// (and other OPTIONS) requests itself, reporting whether it did.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request, method string) bool {
+	origin := r.Header.Get("Origin")
+	allowed := origin != "" && s.originAllowed(origin)
+	h := w.Header()
+	if allowed {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate")
+	}
+	if r.Method != http.MethodOptions || method == "" {
+		return false
+	}
+	allow := method + ", OPTIONS"
+	if method == http.MethodGet {
+		allow = "GET, HEAD, OPTIONS"
+	}
+	h.Set("Allow", allow)
+	if allowed && r.Header.Get("Access-Control-Request-Method") != "" {
+		h.Set("Access-Control-Allow-Methods", allow)
+		hdrs := r.Header.Get("Access-Control-Request-Headers")
+		if hdrs == "" {
+			hdrs = "Authorization, Content-Type"
+		}
+		h.Set("Access-Control-Allow-Headers", hdrs)
+		h.Set("Access-Control-Max-Age", "600")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }

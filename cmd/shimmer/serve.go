@@ -33,6 +33,7 @@ func newServeCmd() *cobra.Command {
 		quiet    bool
 		hosts    []string
 		pooling  string
+		cors     []string
 	)
 	c := &cobra.Command{
 		Use:   "serve -m MODEL [flags]",
@@ -74,7 +75,7 @@ func newServeCmd() *cobra.Command {
 			if alias == "" {
 				alias = strings.TrimSuffix(filepath.Base(mf.path), ".gguf")
 			}
-			s, err := server.New(e, server.Options{ModelName: alias, APIKey: apiKey, ChatTemplate: tpl, ShutdownGrace: grace, Logger: log, AllowedHosts: hosts})
+			s, err := server.New(e, server.Options{ModelName: alias, APIKey: apiKey, ChatTemplate: tpl, ShutdownGrace: grace, Logger: log, AllowedHosts: hosts, CORSOrigins: cors})
 			if err != nil {
 				return err
 			}
@@ -109,6 +110,7 @@ func newServeCmd() *cobra.Command {
 		" (default: the model's, else "+chat.DefaultBuiltin+")")
 	f.DurationVar(&grace, "shutdown-grace", 10*time.Second, "on SIGTERM, how long running requests may finish before they are cancelled")
 	f.BoolVarP(&quiet, "quiet", "q", false, "log warnings and errors only, not every request")
+	f.StringArrayVar(&cors, "cors", nil, "let web pages from this origin (e.g. https://app.example.com; '*': any) call the API from a browser; repeatable (pages on http://localhost and http://127.0.0.1 always may)")
 	f.StringVar(&pooling, "pooling", "", "for /v1/embeddings, "+poolingUsage)
 	f.StringSliceVar(&hosts, "allowed-hosts", nil, "without --api-key, Host names answered besides loopback ones (comma-separated; '*': any; guards against DNS rebinding)")
 	return c

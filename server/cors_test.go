@@ -1,0 +1,83 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/shimmer-llm/shimmer/engine"
+)
+
+// A browser's preflight from an allowed origin (a --cors one, or a
+// localhost page) is answered with the Access-Control-Allow-* headers
+// the Fetch standard requires, and the actual response names the origin;
+// other origins get none. HEAD works where GET does, and the
+// Authorization scheme is matched case-insensitively.
+func TestCORS(t *testing.T) {
+	f := newFixture(t, engine.Options{}, Options{APIKey: "k", CORSOrigins: []string{"https://app.example.com"}})
+	do := func(method, path, origin string, hdr ...string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, f.ts.URL+path, strings.NewReader(`{"prompt": "x", "max_tokens": 1}`))
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, origin := range []string{"https://app.example.com", "http://localhost:5173", "http://127.0.0.1:3000"} {
+		r := do(http.MethodOptions, "/v1/completions", origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization, content-type")
+		h := r.Header
+		if r.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") ||
+			!strings.Contains(strings.ToLower(h.Get("Access-Control-Allow-Headers")), "authorization") {
+			t.Errorf("preflight from %s: %d %v", origin, r.StatusCode, h)
+		}
+		r = do(http.MethodPost, "/v1/completions", origin, "Authorization", "Bearer k", "Content-Type", "application/json")
+		if r.StatusCode != 200 || r.Header.Get("Access-Control-Allow-Origin") != origin {
+			t.Errorf("POST from %s: %d, Allow-Origin %q", origin, r.StatusCode, r.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+	for _, origin := range []string{"https://evil.example", "http://localhost.evil.example", "null"} {
+		r := do(http.MethodOptions, "/v1/completions", origin, "Access-Control-Request-Method", "POST")
+		if r.Header.Get("Access-Control-Allow-Origin") != "" || r.Header.Get("Access-Control-Allow-Methods") != "" {
+			t.Errorf("preflight from %s allowed: %v", origin, r.Header)
+		}
+	}
+	// Without an Authorization header a preflighted request is refused.
+	if r := do(http.MethodPost, "/v1/completions", "https://app.example.com", "Content-Type", "application/json"); r.StatusCode != 401 {
+		t.Errorf("POST without the key: %d", r.StatusCode)
+	}
+	for _, auth := range []string{"bearer k", "BEARER k", "Bearer  k"} {
+		if r := do(http.MethodGet, "/v1/models", "", "Authorization", auth); r.StatusCode != 200 {
+			t.Errorf("Authorization %q: %d", auth, r.StatusCode)
+		}
+	}
+	if r := do(http.MethodHead, "/v1/models", "", "Authorization", "Bearer k"); r.StatusCode != 200 {
+		t.Errorf("HEAD /v1/models: %d", r.StatusCode)
+	}
+	if r := do(http.MethodHead, "/health", ""); r.StatusCode != 200 {
+		t.Errorf("HEAD /health: %d", r.StatusCode)
+	}
+	if r := do(http.MethodHead, "/v1/completions", "", "Authorization", "Bearer k"); r.StatusCode != 405 {
+		t.Errorf("HEAD on a POST endpoint: %d", r.StatusCode)
+	}
+	// Any origin with "*".
+	star := newFixture(t, engine.Options{}, Options{CORSOrigins: []string{"*"}})
+	req, _ := http.NewRequest(http.MethodOptions, star.ts.URL+"/v1/models", nil)
+	req.Header.Set("Origin", "https://anywhere.example")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "https://anywhere.example" {
+		t.Errorf("--cors '*': %v", resp.Header)
+	}
+}
