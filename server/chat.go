@@ -20,6 +20,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if e := s.checkModel(req.Model); e != nil {
+		writeError(w, e)
+		return
+	}
 	opts, e := s.chatOptions(&req)
 	if e != nil {
 		writeError(w, e)

@@ -18,6 +18,10 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if e := s.checkModel(req.Model); e != nil {
+		writeError(w, e)
+		return
+	}
 	opts, e := s.generateOptions(&req.sampling)
 	if e != nil {
 		writeError(w, e)

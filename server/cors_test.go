@@ -81,3 +81,46 @@ func TestCORS(t *testing.T) {
 		t.Errorf("--cors '*': %v", resp.Header)
 	}
 }
+
+// A request naming a model the server does not serve gets OpenAI's 404
+// model_not_found, naming both; the served name (or its file name) and
+// no name at all are answered.
+func TestUnknownModel(t *testing.T) {
+	f := newFixture(t, engine.Options{}, Options{})
+	post := func(path, body string) (int, string) {
+		resp, err := http.Post(f.ts.URL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		n, _ := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		return resp.StatusCode, b.String()
+	}
+	for _, c := range []struct{ path, body string }{
+		{"/v1/chat/completions", `{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}`},
+		{"/v1/completions", `{"model": "gpt-4o", "prompt": "hi", "max_tokens": 1}`},
+		{"/v1/embeddings", `{"model": "gpt-4o", "input": "hi"}`},
+		{"/v1/rerank", `{"model": "gpt-4o", "query": "q", "documents": ["d"]}`},
+	} {
+		code, body := post(c.path, c.body)
+		if code != 404 || !strings.Contains(body, `"model_not_found"`) || !strings.Contains(body, "gpt-4o") || !strings.Contains(body, model) {
+			t.Errorf("%s: %d %s", c.path, code, body)
+		}
+	}
+	for _, name := range []string{`"model": "` + model + `", `, `"model": "` + model + `.gguf", `, ""} {
+		if code, body := post("/v1/completions", `{`+name+`"prompt": "hi", "max_tokens": 1}`); code != 200 {
+			t.Errorf("%s: %d %s", name, code, body)
+		}
+	}
+	resp, err := http.Get(f.ts.URL + "/v1/models/gpt-4o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("GET /v1/models/gpt-4o: %d", resp.StatusCode)
+	}
+}

@@ -78,6 +78,10 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if e := s.checkModel(req.Model); e != nil {
+		writeError(w, e)
+		return
+	}
 	if !s.e.IsEmbedding() {
 		writeError(w, invalid("model", "model %s is not an embedding model: it declares no pooling type", s.opts.ModelName))
 		return
@@ -175,6 +179,10 @@ type rerankResult struct {
 func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) {
 	var req rerankRequest
 	if e := s.readJSON(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	if e := s.checkModel(req.Model); e != nil {
 		writeError(w, e)
 		return
 	}

@@ -23,12 +23,27 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 
 // handleModel serves GET /v1/models/{model}.
 func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {
-	if r.PathValue("model") != s.opts.ModelName {
-		writeError(w, &apiError{status: http.StatusNotFound, Type: "invalid_request_error", Param: strPtr("model"), Code: strPtr("model_not_found"),
-			Message: "the model '" + r.PathValue("model") + "' does not exist; this server serves '" + s.opts.ModelName + "'"})
+	if e := s.checkModel(r.PathValue("model")); e != nil || r.PathValue("model") == "" {
+		writeError(w, s.modelNotFound(r.PathValue("model")))
 		return
 	}
 	s.writeJSON(w, s.model())
+}
+
+// checkModel refuses a request that names a model this server does not
+// serve (OpenAI's 404 model_not_found), so that a router or a client that
+// reached the wrong server can tell; a request naming no model gets the
+// one served. The name is ModelName (--alias), or it with ".gguf".
+func (s *Server) checkModel(name string) *apiError {
+	if name == "" || name == s.opts.ModelName || name == s.opts.ModelName+".gguf" {
+		return nil
+	}
+	return s.modelNotFound(name)
+}
+
+func (s *Server) modelNotFound(name string) *apiError {
+	return &apiError{status: http.StatusNotFound, Type: "invalid_request_error", Param: strPtr("model"), Code: strPtr("model_not_found"),
+		Message: "the model '" + name + "' does not exist; this server serves '" + s.opts.ModelName + "'"}
 }
 
 // handleHealth serves GET /health: 200 while serving, 503 once shutting
