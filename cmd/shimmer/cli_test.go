@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,6 +87,21 @@ func TestRunDemoModel(t *testing.T) {
 	}
 	if _, errs, code := shimmer(t, "", "embed", "hi"); code == 0 || !strings.Contains(errs, "no model given") {
 		t.Errorf("embed without -m: exit %d, %q", code, errs)
+	}
+	// serve without -m serves it, under its name.
+	ref := testdata.LoadReference(t, "stories260K.text-once")
+	_, url := startServeArgs(t)
+	body := fmt.Sprintf(`{"model": "stories260K", "prompt": %q, "max_tokens": %d, "temperature": 0}`, ref.PromptText, ref.NGen)
+	resp, err := http.Post(url+"/v1/completions", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Choices []struct{ Text string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || len(out.Choices) != 1 || out.Choices[0].Text != ref.GreedyText {
+		t.Errorf("serve without -m: %d %+v %v, want %q", resp.StatusCode, out, err, ref.GreedyText)
 	}
 }
 

@@ -36,7 +36,7 @@ func newServeCmd() *cobra.Command {
 		cors     []string
 	)
 	c := &cobra.Command{
-		Use:   "serve -m MODEL [flags]",
+		Use:   "serve [-m MODEL] [flags]",
 		Short: "Serve an OpenAI-compatible HTTP API (chat and text completions) with continuous batching",
 		Long: "Serve an OpenAI-compatible HTTP API: POST /v1/chat/completions and /v1/completions (streamed\n" +
 			"or not), GET /v1/models, /health and /metrics (Prometheus), and llama-server's /tokenize and\n" +
@@ -96,6 +96,7 @@ func newServeCmd() *cobra.Command {
 			return nil
 		},
 	}
+	mf.demo = true // until discovery finds models: the built-in demo model without -m
 	mf.register(c)
 	f := c.Flags()
 	f.StringVar(&host, "host", "127.0.0.1", "address to listen on (0.0.0.0: every interface)")

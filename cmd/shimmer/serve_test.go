@@ -184,7 +184,13 @@ func (f *fakeLines) Readline() (string, error) {
 // its base URL, read from its log.
 func startServe(t *testing.T, flags ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(shimmerBin, append([]string{"serve", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--port", "0"}, flags...)...)
+	return startServeArgs(t, append([]string{"-m", testdata.Path(t, "models", "stories260K.gguf")}, flags...)...)
+}
+
+// startServeArgs is startServe without a default model.
+func startServeArgs(t *testing.T, flags ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(shimmerBin, append([]string{"serve", "--port", "0"}, flags...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
