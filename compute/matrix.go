@@ -336,14 +336,14 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 	if maxT == 0 {
 		maxT = 4
 	}
+	packed := w.packed
+	if k.fileLayout {
+		packed = w.Data
+	}
 	for t0 := 0; t0 < j.n; t0 += maxT {
 		T := min(maxT, j.n-t0)
 		g.x = unsafe.Pointer(&j.a.f[t0*cols])
 		r := lo
-		packed := w.packed
-		if k.fileLayout {
-			packed = w.Data
-		}
 		for ; r+4 <= hi; r += 4 {
 			g.w = unsafe.Pointer(&packed[r*w.rowBytes])
 			g.out = unsafe.Pointer(&out[t0*ldo+r])

@@ -109,13 +109,7 @@ func Load(path string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := newEngine(f, opts)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	e.LoadTime = time.Since(start)
-	return e, nil
+	return loadFile(f, opts, start)
 }
 
 // LoadBytes is Load for a GGUF file held in memory (such as the built-in
@@ -126,8 +120,14 @@ func LoadBytes(data []byte, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	return loadFile(f, opts, start)
+}
+
+// loadFile prepares the parsed file f, closing it on failure.
+func loadFile(f *gguf.File, opts Options, start time.Time) (*Engine, error) {
 	e, err := newEngine(f, opts)
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	e.LoadTime = time.Since(start)

@@ -41,43 +41,34 @@ func GELUFP16(x float32) float32 {
 }
 
 // GELURow sets x[i] = GELUFP16(x[i]) for every x[i].
-func GELURow(x []float32) {
-	t := geluTable()
-	var h [256]uint16
-	for len(x) > 0 {
-		c := x[:min(len(x), len(h))]
-		quant.FP32ToFP16Row(h[:len(c)], c)
-		for i, v := range c {
-			switch {
-			case v <= -10:
-				c[i] = 0
-			case v < 10:
-				c[i] = t[h[i]]
-			}
-		}
-		x = x[len(c):]
-	}
-}
+func GELURow(x []float32) { gelu(x, x, nil) }
 
 // GeGLU writes GELUFP16(gate)·up to dst (gated GELU feed-forward).
-func GeGLU(dst, gate, up []float32) {
+func GeGLU(dst, gate, up []float32) { gelu(dst[:len(gate)], gate, up[:len(gate)]) }
+
+// gelu writes GELUFP16(gate[i]), times up[i] unless up is nil, to dst[i]
+// (dst may be gate), as ggml: 0 at or below -10 (not multiplied), x at or
+// above 10, else the table's value at x rounded to half precision. The
+// rounding converts chunks of 256 at a time (F16C where the CPU has it).
+func gelu(dst, gate, up []float32) {
 	t := geluTable()
-	up = up[:len(gate)]
-	dst = dst[:len(gate)]
 	var h [256]uint16
 	for off := 0; off < len(gate); off += len(h) {
 		g := gate[off:min(len(gate), off+len(h))]
 		quant.FP32ToFP16Row(h[:len(g)], g)
 		for i, v := range g {
-			j := off + i
+			y := v
 			switch {
 			case v <= -10:
-				dst[j] = 0
-			case v >= 10:
-				dst[j] = v * up[j]
-			default:
-				dst[j] = t[h[i]] * up[j]
+				dst[off+i] = 0
+				continue
+			case v < 10:
+				y = t[h[i]]
 			}
+			if up != nil {
+				y *= up[off+i]
+			}
+			dst[off+i] = y
 		}
 	}
 }

@@ -17,7 +17,7 @@ func TestCORS(t *testing.T) {
 	f := newFixture(t, engine.Options{}, Options{APIKey: "k", CORSOrigins: []string{"https://app.example.com"}})
 	do := func(method, path, origin string, hdr ...string) *http.Response {
 		t.Helper()
-		req, _ := http.NewRequest(method, f.ts.URL+path, strings.NewReader(`{"prompt": "x", "max_tokens": 1}`))
+		req, _ := http.NewRequest(method, path, strings.NewReader(`{"prompt": "x", "max_tokens": 1}`))
 		if origin != "" {
 			req.Header.Set("Origin", origin)
 		}
@@ -32,53 +32,45 @@ func TestCORS(t *testing.T) {
 		return resp
 	}
 	for _, origin := range []string{"https://app.example.com", "http://localhost:5173", "http://127.0.0.1:3000"} {
-		r := do(http.MethodOptions, "/v1/completions", origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization, content-type")
+		r := do(http.MethodOptions, f.ts.URL+"/v1/completions", origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization, content-type")
 		h := r.Header
 		if r.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") ||
 			!strings.Contains(strings.ToLower(h.Get("Access-Control-Allow-Headers")), "authorization") {
 			t.Errorf("preflight from %s: %d %v", origin, r.StatusCode, h)
 		}
-		r = do(http.MethodPost, "/v1/completions", origin, "Authorization", "Bearer k", "Content-Type", "application/json")
+		r = do(http.MethodPost, f.ts.URL+"/v1/completions", origin, "Authorization", "Bearer k", "Content-Type", "application/json")
 		if r.StatusCode != 200 || r.Header.Get("Access-Control-Allow-Origin") != origin {
 			t.Errorf("POST from %s: %d, Allow-Origin %q", origin, r.StatusCode, r.Header.Get("Access-Control-Allow-Origin"))
 		}
 	}
 	for _, origin := range []string{"https://evil.example", "http://localhost.evil.example", "null"} {
-		r := do(http.MethodOptions, "/v1/completions", origin, "Access-Control-Request-Method", "POST")
+		r := do(http.MethodOptions, f.ts.URL+"/v1/completions", origin, "Access-Control-Request-Method", "POST")
 		if r.Header.Get("Access-Control-Allow-Origin") != "" || r.Header.Get("Access-Control-Allow-Methods") != "" {
 			t.Errorf("preflight from %s allowed: %v", origin, r.Header)
 		}
 	}
 	// Without an Authorization header a preflighted request is refused.
-	if r := do(http.MethodPost, "/v1/completions", "https://app.example.com", "Content-Type", "application/json"); r.StatusCode != 401 {
+	if r := do(http.MethodPost, f.ts.URL+"/v1/completions", "https://app.example.com", "Content-Type", "application/json"); r.StatusCode != 401 {
 		t.Errorf("POST without the key: %d", r.StatusCode)
 	}
 	for _, auth := range []string{"bearer k", "BEARER k", "Bearer  k"} {
-		if r := do(http.MethodGet, "/v1/models", "", "Authorization", auth); r.StatusCode != 200 {
+		if r := do(http.MethodGet, f.ts.URL+"/v1/models", "", "Authorization", auth); r.StatusCode != 200 {
 			t.Errorf("Authorization %q: %d", auth, r.StatusCode)
 		}
 	}
-	if r := do(http.MethodHead, "/v1/models", "", "Authorization", "Bearer k"); r.StatusCode != 200 {
+	if r := do(http.MethodHead, f.ts.URL+"/v1/models", "", "Authorization", "Bearer k"); r.StatusCode != 200 {
 		t.Errorf("HEAD /v1/models: %d", r.StatusCode)
 	}
-	if r := do(http.MethodHead, "/health", ""); r.StatusCode != 200 {
+	if r := do(http.MethodHead, f.ts.URL+"/health", ""); r.StatusCode != 200 {
 		t.Errorf("HEAD /health: %d", r.StatusCode)
 	}
-	if r := do(http.MethodHead, "/v1/completions", "", "Authorization", "Bearer k"); r.StatusCode != 405 {
+	if r := do(http.MethodHead, f.ts.URL+"/v1/completions", "", "Authorization", "Bearer k"); r.StatusCode != 405 {
 		t.Errorf("HEAD on a POST endpoint: %d", r.StatusCode)
 	}
 	// Any origin with "*".
 	star := newFixture(t, engine.Options{}, Options{CORSOrigins: []string{"*"}})
-	req, _ := http.NewRequest(http.MethodOptions, star.ts.URL+"/v1/models", nil)
-	req.Header.Set("Origin", "https://anywhere.example")
-	req.Header.Set("Access-Control-Request-Method", "GET")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.Header.Get("Access-Control-Allow-Origin") != "https://anywhere.example" {
-		t.Errorf("--cors '*': %v", resp.Header)
+	if r := do(http.MethodOptions, star.ts.URL+"/v1/models", "https://anywhere.example", "Access-Control-Request-Method", "GET"); r.Header.Get("Access-Control-Allow-Origin") != "https://anywhere.example" {
+		t.Errorf("--cors '*': %v", r.Header)
 	}
 }
 
@@ -87,31 +79,19 @@ func TestCORS(t *testing.T) {
 // no name at all are answered.
 func TestUnknownModel(t *testing.T) {
 	f := newFixture(t, engine.Options{}, Options{})
-	post := func(path, body string) (int, string) {
-		resp, err := http.Post(f.ts.URL+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b strings.Builder
-		buf := make([]byte, 4096)
-		n, _ := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		return resp.StatusCode, b.String()
-	}
 	for _, c := range []struct{ path, body string }{
 		{"/v1/chat/completions", `{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}`},
 		{"/v1/completions", `{"model": "gpt-4o", "prompt": "hi", "max_tokens": 1}`},
 		{"/v1/embeddings", `{"model": "gpt-4o", "input": "hi"}`},
 		{"/v1/rerank", `{"model": "gpt-4o", "query": "q", "documents": ["d"]}`},
 	} {
-		code, body := post(c.path, c.body)
+		code, _, body := post(t, f.ts.URL+c.path, c.body)
 		if code != 404 || !strings.Contains(body, `"model_not_found"`) || !strings.Contains(body, "gpt-4o") || !strings.Contains(body, model) {
 			t.Errorf("%s: %d %s", c.path, code, body)
 		}
 	}
 	for _, name := range []string{`"model": "` + model + `", `, `"model": "` + model + `.gguf", `, ""} {
-		if code, body := post("/v1/completions", `{`+name+`"prompt": "hi", "max_tokens": 1}`); code != 200 {
+		if code, _, body := post(t, f.ts.URL+"/v1/completions", `{`+name+`"prompt": "hi", "max_tokens": 1}`); code != 200 {
 			t.Errorf("%s: %d %s", name, code, body)
 		}
 	}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -133,15 +132,9 @@ func TestRerankEndpoint(t *testing.T) {
 // serving; a chat model has no embeddings.
 func TestEmbeddingsErrors(t *testing.T) {
 	f := newModelFixture(t, "tiny-bert", engine.Options{Context: 32}, Options{})
-	post := func(url, body string) (int, string) {
-		resp, err := http.Post(f.ts.URL+url, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.String()
+	call := func(fx *fixture, url, body string) (int, string) {
+		code, _, text := post(t, fx.ts.URL+url, body)
+		return code, text
 	}
 	for body, want := range map[string]string{
 		`{"input": []}`:                         "empty list",
@@ -154,38 +147,24 @@ func TestEmbeddingsErrors(t *testing.T) {
 		`{"input": "hi", "dimensions": 0}`:      "dimensions",
 		`{"input": ["a", "` + strings.Repeat("word ", 50) + `"]}`: "input[1] has",
 	} {
-		code, text := post("/v1/embeddings", body)
+		code, text := call(f, "/v1/embeddings", body)
 		if code != 400 || !strings.Contains(text, want) {
 			t.Errorf("%s: %d %s (want 400 mentioning %q)", body, code, text, want)
 		}
 	}
-	if code, _ := post("/v1/embeddings", `{"input": "still serving"}`); code != 200 {
+	if code, _ := call(f, "/v1/embeddings", `{"input": "still serving"}`); code != 200 {
 		t.Errorf("after the bad requests: %d", code)
 	}
-	if code, text := post("/v1/rerank", `{"query": "q", "documents": ["d"]}`); code != 400 || !strings.Contains(text, "classifier") {
+	if code, text := call(f, "/v1/rerank", `{"query": "q", "documents": ["d"]}`); code != 400 || !strings.Contains(text, "classifier") {
 		t.Errorf("rerank on an embedding model: %d %s", code, text)
 	}
 	none := smodel.PoolNone
 	perToken := newModelFixture(t, "tiny-bert", engine.Options{Pooling: &none}, Options{})
-	resp, err := http.Post(perToken.ts.URL+"/v1/embeddings", "application/json", strings.NewReader(`{"input": "hi"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var nb bytes.Buffer
-	nb.ReadFrom(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 400 || !strings.Contains(nb.String(), "--pooling") {
-		t.Errorf("pooling none: %d %s", resp.StatusCode, nb.String())
+	if code, text := call(perToken, "/v1/embeddings", `{"input": "hi"}`); code != 400 || !strings.Contains(text, "--pooling") {
+		t.Errorf("pooling none: %d %s", code, text)
 	}
 	chat := newFixture(t, engine.Options{}, Options{})
-	resp, err = http.Post(chat.ts.URL+"/v1/embeddings", "application/json", strings.NewReader(`{"input": "hi"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	b.ReadFrom(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 400 || !strings.Contains(b.String(), "not an embedding model") {
-		t.Errorf("chat model: %d %s", resp.StatusCode, b.String())
+	if code, text := call(chat, "/v1/embeddings", `{"input": "hi"}`); code != 400 || !strings.Contains(text, "not an embedding model") {
+		t.Errorf("chat model: %d %s", code, text)
 	}
 }

@@ -23,8 +23,8 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 
 // handleModel serves GET /v1/models/{model}.
 func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {
-	if e := s.checkModel(r.PathValue("model")); e != nil || r.PathValue("model") == "" {
-		writeError(w, s.modelNotFound(r.PathValue("model")))
+	if name := r.PathValue("model"); name == "" || s.checkModel(name) != nil {
+		writeError(w, s.modelNotFound(name))
 		return
 	}
 	s.writeJSON(w, s.model())

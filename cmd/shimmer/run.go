@@ -64,7 +64,7 @@ func (m *modelFlags) loadWith(o engine.Options) (*engine.Engine, error) {
 	}
 	if m.path == "" {
 		fmt.Fprintf(os.Stderr, "shimmer: no -m MODEL given: using the built-in demo model %s (1.2 MB, MIT licence, a toy that writes short children's stories)\n", demo.Name)
-		m.path = demo.Name
+		m.path = demo.Name // the name serve and chat show
 		return engine.LoadBytes(demo.Model(), o)
 	}
 	return engine.Load(m.path, o)

@@ -214,12 +214,12 @@ func write(path string, sh shape, tname string, ftype uint32, wt, ot gguf.Type, 
 			panic(err)
 		}
 	}
-	if a == "bert" {
-		return writeBERT(w, path, sh, tname, ftype, wt, voc)
-	}
 	set("general.architecture", a)
 	set("general.name", sh.name+" random "+tname)
 	set("general.file_type", ftype)
+	if a == "bert" {
+		return writeBERT(w, set, path, sh, wt, voc)
+	}
 	set(a+".vocab_size", uint32(sh.vocab))
 	set(a+".context_length", uint32(sh.ctx))
 	set(a+".embedding_length", uint32(sh.embd))
@@ -385,16 +385,9 @@ func tensorAdder(w *gguf.Writer) func(name string, t gguf.Type, cols, rows int, 
 
 // writeBERT writes a BERT encoder: 2-D weights of type wt, embeddings of
 // positions and token types, norms and biases F32.
-func writeBERT(w *gguf.Writer, path string, sh shape, tname string, ftype uint32, wt gguf.Type, voc *gguf.File) error {
-	set := func(k string, v any) {
-		if err := w.Set(k, v); err != nil {
-			panic(err)
-		}
-	}
+// The general.* keys are already set.
+func writeBERT(w *gguf.Writer, set func(string, any), path string, sh shape, wt gguf.Type, voc *gguf.File) error {
 	a := sh.arch
-	set("general.architecture", a)
-	set("general.name", sh.name+" random "+tname)
-	set("general.file_type", ftype)
 	set(a+".context_length", uint32(sh.ctx))
 	set(a+".embedding_length", uint32(sh.embd))
 	set(a+".block_count", uint32(sh.layers))
