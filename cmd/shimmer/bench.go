@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,7 +33,11 @@ func newBenchCmd() *cobra.Command {
 			if mf.path == "" {
 				return fmt.Errorf("no model given (use -m MODEL.gguf)")
 			}
-			e, err := engine.LoadBench(mf.path, mf.threads)
+			file, err := mf.resolve()
+			if err != nil {
+				return err
+			}
+			e, err := engine.LoadBench(file, mf.threads)
 			if err != nil {
 				return err
 			}
@@ -51,13 +53,13 @@ func newBenchCmd() *cobra.Command {
 				return enc.Encode(res)
 			}
 			size := int64(0)
-			if st, err := os.Stat(mf.path); err == nil {
+			if st, err := os.Stat(file); err == nil {
 				size = st.Size()
 			}
 			h := e.Model.Hyper()
 			fmt.Fprintf(w, "| model | size | arch | threads | test | t/s |\n")
 			fmt.Fprintf(w, "| --- | ---: | ---: | ---: | ---: | ---: |\n")
-			name := strings.TrimSuffix(filepath.Base(mf.path), ".gguf")
+			name := mf.name
 			for _, r := range res {
 				fmt.Fprintf(w, "| %s | %.2f GiB | %s | %d | %s | %.2f ± %.2f |\n",
 					name, float64(size)/(1<<30), h.Arch, e.Pool.Threads(), r.Test, r.Mean, r.StdDev)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shimmer-llm/shimmer/gguf"
 	"github.com/shimmer-llm/shimmer/model"
+	"github.com/shimmer-llm/shimmer/store"
 )
 
 func newInfoCmd() *cobra.Command {
@@ -23,14 +24,20 @@ func newInfoCmd() *cobra.Command {
 		Short: "Show a model's metadata, tensors, types, parameter count and memory",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := gguf.Open(args[0])
+			path := args[0]
+			if _, err := os.Stat(path); err != nil {
+				if m, ferr := store.Default().Find(path); ferr == nil {
+					path = m.Path // a name 'shimmer list' shows
+				}
+			}
+			f, err := gguf.Open(path)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
 			w := bufio.NewWriter(os.Stdout)
 			defer w.Flush()
-			printInfo(w, args[0], f, !noTensors, ctx)
+			printInfo(w, path, f, !noTensors, ctx)
 			return nil
 		},
 	}

@@ -62,6 +62,10 @@ func newRootCmd() *cobra.Command {
 		newGrammarCmd(),
 		newEmbedCmd(),
 		newRerankCmd(),
+		newPullCmd(),
+		newListCmd(),
+		newShowCmd(),
+		newRmCmd(),
 	)
 	return root
 }

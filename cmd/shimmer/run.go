@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -22,19 +23,22 @@ import (
 
 // modelFlags are the flags shared by commands that load a model.
 type modelFlags struct {
-	path    string
+	path    string // as given: a file, a name the store finds, or hf.co/ORG/REPO…
+	name    string // the model's name once loaded (the store's, or the file's base name)
 	threads int
 	ctx     int
 	memory  string
 	// demo lets the command run the built-in demo model when no -m is
 	// given (run and chat); the others require a model.
 	demo bool
+	cmd  *cobra.Command // whose context bounds a pull
 }
 
 func (m *modelFlags) register(c *cobra.Command) {
-	usage := "path of the GGUF model file (required)"
+	m.cmd = c
+	usage := modelUsage + " (required)"
 	if m.demo {
-		usage = "path of the GGUF model file (default: the built-in demo model, " + demo.Name + ")"
+		usage = modelUsage + " (default: the built-in demo model, " + demo.Name + ")"
 	}
 	c.Flags().StringVarP(&m.path, "model", "m", "", usage)
 	c.Flags().IntVarP(&m.threads, "threads", "t", 0, "threads to compute with (default: all CPUs)")
@@ -64,10 +68,32 @@ func (m *modelFlags) loadWith(o engine.Options) (*engine.Engine, error) {
 	}
 	if m.path == "" {
 		fmt.Fprintf(os.Stderr, "shimmer: no -m MODEL given: using the built-in demo model %s (1.2 MB, MIT licence, a toy that writes short children's stories)\n", demo.Name)
-		m.path = demo.Name // the name serve and chat show
+		m.path, m.name = demo.Name, demo.Name // the name serve and chat show
 		return engine.LoadBytes(demo.Model(), o)
 	}
-	return engine.Load(m.path, o)
+	file, err := m.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return engine.Load(file, o)
+}
+
+// modelUsage describes -m.
+const modelUsage = "the model: a GGUF file, a name 'shimmer list' shows, or hf.co/ORG/REPO[:QUANT] (pulled first)"
+
+// resolve finds the file -m names (pulling hf.co/… references) and sets
+// m.name.
+func (m *modelFlags) resolve() (string, error) {
+	ctx := context.Background()
+	if m.cmd != nil && m.cmd.Context() != nil {
+		ctx = m.cmd.Context()
+	}
+	sm, err := resolveModel(ctx, m.path, os.Stderr)
+	if err != nil {
+		return "", err
+	}
+	m.name = sm.Name
+	return sm.Path, nil
 }
 
 // samplingFlags are the sampling flags shared by run and chat.

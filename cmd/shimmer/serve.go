@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -73,7 +72,7 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			if alias == "" {
-				alias = strings.TrimSuffix(filepath.Base(mf.path), ".gguf")
+				alias = mf.name
 			}
 			s, err := server.New(e, server.Options{ModelName: alias, APIKey: apiKey, ChatTemplate: tpl, ShutdownGrace: grace, Logger: log, AllowedHosts: hosts, CORSOrigins: cors})
 			if err != nil {

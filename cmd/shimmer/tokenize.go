@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,7 +21,11 @@ func loadTokenizer(path string) (*tokenizer.Tokenizer, func(), error) {
 	if path == "" {
 		return nil, nil, fmt.Errorf("no model given (use -m MODEL.gguf)")
 	}
-	f, err := gguf.Open(path)
+	m, err := resolveModel(context.Background(), path, os.Stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := gguf.Open(m.Path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -83,7 +88,7 @@ func newTokenizeCmd() *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVarP(&path, "model", "m", "", "path of the GGUF model (or vocab) file (required)")
+	c.Flags().StringVarP(&path, "model", "m", "", modelUsage+" (or a vocab-only GGUF; required)")
 	c.Flags().BoolVar(&noBOS, "no-bos", false, "add no BOS/EOS tokens")
 	c.Flags().BoolVar(&special, "parse-special", false, "turn special-token text such as <s> into special tokens")
 	c.Flags().BoolVar(&jsonl, "jsonl", false, "read JSON strings from stdin, one per line")
@@ -162,7 +167,7 @@ func newDetokenizeCmd() *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVarP(&path, "model", "m", "", "path of the GGUF model (or vocab) file (required)")
+	c.Flags().StringVarP(&path, "model", "m", "", modelUsage+" (or a vocab-only GGUF; required)")
 	c.Flags().BoolVar(&jsonl, "jsonl", false, "read JSON arrays of ids from stdin, one per line")
 	c.Flags().BoolVar(&noSpecial, "no-special", false, "omit the text of control tokens such as </s>")
 	c.Flags().BoolVar(&pieces, "pieces", false, "print the text of each token as a JSON array")
