@@ -20,11 +20,13 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if e := s.checkModel(req.Model); e != nil {
+	b, release, e := s.acquire(r.Context(), req.Model)
+	if e != nil {
 		writeError(w, e)
 		return
 	}
-	opts, e := s.chatOptions(&req)
+	defer release()
+	opts, e := b.chatOptions(&req)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -34,27 +36,27 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	tools, e := s.toolSetup(&req, &opts)
+	tools, e := b.toolSetup(&req, &opts)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
 	vars := req.ChatTemplateKwargs
 	if tools != nil {
-		vars, msgs = s.withTools(tools, vars, msgs)
+		vars, msgs = b.withTools(tools, vars, msgs)
 	}
-	prompt, e := s.chatPrompt(r.Context(), msgs, vars)
+	prompt, e := b.chatPrompt(r.Context(), msgs, vars)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
 	id, created := newID("chatcmpl-"), time.Now().Unix()
 	// A harmony template (gpt-oss) gets its reply split by channel.
-	harmony := chat.IsHarmony(s.tpl.Source())
+	harmony := chat.IsHarmony(b.tpl.Source())
 	if !req.Stream {
-		toks, res, err := s.collect(r.Context(), prompt, opts)
+		toks, res, err := b.collect(r.Context(), prompt, opts)
 		if err != nil {
-			s.failGeneration(w, r.Context(), err, "messages")
+			b.failGeneration(w, r.Context(), err, "messages")
 			return
 		}
 		text := joinText(toks)
@@ -78,22 +80,22 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 				msg.Content = nil
 			}
 		}
-		resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: s.opts.ModelName, SystemFingerprint: fingerprint,
+		resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: b.name, SystemFingerprint: fingerprint,
 			Choices: []chatChoice{{Message: msg, FinishReason: finish}},
 			Usage:   makeUsage(res)}
 		if opts.Logprobs {
-			resp.Choices[0].Logprobs = s.chatLogprobs(toks)
+			resp.Choices[0].Logprobs = b.chatLogprobs(toks)
 		}
-		s.writeJSON(w, resp)
+		b.writeJSON(w, resp)
 		return
 	}
 	var held chat.ToolStream
 	var hs chat.HarmonyStream
 	chunk := func(delta *chatOut, lp *chatLogprobs, finish *string) chatResponse {
-		return chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: s.opts.ModelName, SystemFingerprint: fingerprint,
+		return chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: b.name, SystemFingerprint: fingerprint,
 			Choices: []chatChoice{{Delta: delta, Logprobs: lp, FinishReason: finish}}}
 	}
-	s.runStream(w, r, prompt, opts, "messages",
+	b.runStream(w, r, prompt, opts, "messages",
 		func(out *sse) error {
 			empty := ""
 			return out.send(chunk(&chatOut{Role: "assistant", Content: &empty}, nil, nil))
@@ -116,7 +118,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			}
 			var lp *chatLogprobs
 			if opts.Logprobs {
-				lp = s.chatLogprobs(toks)
+				lp = b.chatLogprobs(toks)
 				if len(lp.Content) == 0 {
 					lp = nil
 				}
@@ -201,7 +203,7 @@ func toolsOrNone(tools []chat.Tool) []chat.Tool {
 const fingerprint = "shimmer"
 
 // chatOptions validates a chat request's generation options.
-func (s *Server) chatOptions(req *chatRequest) (engine.GenerateOptions, *apiError) {
+func (s *backend) chatOptions(req *chatRequest) (engine.GenerateOptions, *apiError) {
 	opts, e := s.generateOptions(&req.sampling)
 	if e != nil {
 		return opts, e
@@ -231,7 +233,7 @@ func (s *Server) chatOptions(req *chatRequest) (engine.GenerateOptions, *apiErro
 // or a named function, the grammar the output must follow — one call
 // (or, with parallel_tool_calls, one or more) in the Hermes format, each
 // {"name": …, "arguments": …} valid for that tool's parameters.
-func (s *Server) toolSetup(req *chatRequest, opts *engine.GenerateOptions) ([]chat.Tool, *apiError) {
+func (s *backend) toolSetup(req *chatRequest, opts *engine.GenerateOptions) ([]chat.Tool, *apiError) {
 	raw := bytes.TrimSpace(req.Tools)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		if c := bytes.TrimSpace(req.ToolChoice); len(c) > 0 && !bytes.Equal(c, []byte("null")) && !bytes.Equal(c, []byte(`"none"`)) && !bytes.Equal(c, []byte(`"auto"`)) {
@@ -373,7 +375,7 @@ func joinText(toks []engine.Token) string {
 
 // chatLogprobs lists the log-probabilities of the tokens (those with an
 // id: not the held-back text delivered at the end).
-func (s *Server) chatLogprobs(toks []engine.Token) *chatLogprobs {
+func (s *backend) chatLogprobs(toks []engine.Token) *chatLogprobs {
 	tok := s.e.Tokenizer()
 	lp := &chatLogprobs{Content: []tokenLogprob{}}
 	for _, t := range toks {
@@ -402,7 +404,7 @@ func byteList(s string) []int {
 // withTools passes tools to the template, or, to a template that does not
 // render them, describes them in the system message and writes earlier
 // calls as the Hermes text that description asks for.
-func (s *Server) withTools(tools []chat.Tool, vars map[string]any, msgs []chat.Message) (map[string]any, []chat.Message) {
+func (s *backend) withTools(tools []chat.Tool, vars map[string]any, msgs []chat.Message) (map[string]any, []chat.Message) {
 	v := map[string]any{}
 	for k, x := range vars {
 		v[k] = x

@@ -18,11 +18,13 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if e := s.checkModel(req.Model); e != nil {
+	b, release, e := s.acquire(r.Context(), req.Model)
+	if e != nil {
 		writeError(w, e)
 		return
 	}
-	opts, e := s.generateOptions(&req.sampling)
+	defer release()
+	opts, e := b.generateOptions(&req.sampling)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -45,37 +47,37 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.Logprobs, opts.TopLogprobs = true, *req.Logprobs
 	}
-	prompt, e := s.completionPrompt(r.Context(), req.Prompt)
+	prompt, e := b.completionPrompt(r.Context(), req.Prompt)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
 	id, created := newID("cmpl-"), time.Now().Unix()
 	if !req.Stream {
-		toks, res, err := s.collect(r.Context(), prompt, opts)
+		toks, res, err := b.collect(r.Context(), prompt, opts)
 		if err != nil {
-			s.failGeneration(w, r.Context(), err, "prompt")
+			b.failGeneration(w, r.Context(), err, "prompt")
 			return
 		}
 		choice := completionChoice{Text: joinText(toks), FinishReason: finishReason(res.StopReason)}
 		if opts.Logprobs {
-			choice.Logprobs = s.completionLogprobs(toks, 0)
+			choice.Logprobs = b.completionLogprobs(toks, 0)
 		}
-		s.writeJSON(w, completionResponse{ID: id, Object: "text_completion", Created: created, Model: s.opts.ModelName,
+		b.writeJSON(w, completionResponse{ID: id, Object: "text_completion", Created: created, Model: b.name,
 			SystemFingerprint: fingerprint, Choices: []completionChoice{choice}, Usage: makeUsage(res)})
 		return
 	}
 	chunk := func(c completionChoice) completionResponse {
-		return completionResponse{ID: id, Object: "text_completion", Created: created, Model: s.opts.ModelName,
+		return completionResponse{ID: id, Object: "text_completion", Created: created, Model: b.name,
 			SystemFingerprint: fingerprint, Choices: []completionChoice{c}}
 	}
 	offset := 0
-	s.runStream(w, r, prompt, opts, "prompt",
+	b.runStream(w, r, prompt, opts, "prompt",
 		func(*sse) error { return nil },
 		func(out *sse, toks []engine.Token) error {
 			c := completionChoice{Text: joinText(toks)}
 			if opts.Logprobs {
-				c.Logprobs = s.completionLogprobs(toks, offset)
+				c.Logprobs = b.completionLogprobs(toks, offset)
 				if len(c.Logprobs.Tokens) == 0 {
 					c.Logprobs = nil
 				}
@@ -103,7 +105,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 // completionPrompt reads a prompt: a string, an array of token ids, or an
 // array holding one of those. Text is tokenized as `shimmer run` does (BOS
 // as the vocabulary asks, special tokens parsed).
-func (s *Server) completionPrompt(ctx context.Context, raw json.RawMessage) ([]int32, *apiError) {
+func (s *backend) completionPrompt(ctx context.Context, raw json.RawMessage) ([]int32, *apiError) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, invalid("prompt", "'prompt' is missing")
@@ -138,7 +140,7 @@ func (s *Server) completionPrompt(ctx context.Context, raw json.RawMessage) ([]i
 
 // completionLogprobs lists the tokens' log-probabilities in the legacy
 // completions format; offset is where the text of toks begins.
-func (s *Server) completionLogprobs(toks []engine.Token, offset int) *completionLogprobs {
+func (s *backend) completionLogprobs(toks []engine.Token, offset int) *completionLogprobs {
 	tok := s.e.Tokenizer()
 	lp := &completionLogprobs{Tokens: []string{}, TokenLogprobs: []float64{}, TopLogprobs: []map[string]float64{}, TextOffset: []int{}}
 	for _, t := range toks {

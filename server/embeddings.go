@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
@@ -71,6 +72,43 @@ func embedInputs(raw json.RawMessage) (texts []string, seqs [][]int32, e *apiErr
 	return nil, nil, bad
 }
 
+// embedTexts embeds texts (ollama's /api/embed): each is tokenized as the
+// OpenAI endpoint does, cut to the context when truncate, and the vectors
+// cut to dims (0: all) and normalized. It returns the tokens embedded.
+func (b *backend) embedTexts(ctx context.Context, texts []string, truncate bool, dims int) ([][]float32, int, *apiError) {
+	if !b.e.IsEmbedding() || b.e.Pooling() == smodel.PoolNone {
+		return nil, 0, invalid("model", "model %s is not an embedding model (it declares no pooling, or pools with none)", b.name)
+	}
+	tok, c := b.e.Tokenizer(), b.e.Options().Context
+	var seqs [][]int32
+	n := 0
+	for i, t := range texts {
+		if t == "" {
+			return nil, 0, invalid("input", "input[%d] is an empty string", i)
+		}
+		ids := tok.Encode(t, true, true)
+		if truncate && len(ids) > c {
+			ids = ids[:c]
+		}
+		seqs = append(seqs, ids)
+		n += len(ids)
+	}
+	vecs, err := b.e.EmbedTokens(ctx, seqs, engine.EmbedOptions{})
+	if err != nil {
+		return nil, 0, embedError(err)
+	}
+	if dims > 0 {
+		if len(vecs) > 0 && dims > len(vecs[0]) {
+			return nil, 0, invalid("dimensions", "dimensions must be between 1 and %d", len(vecs[0]))
+		}
+		for i := range vecs {
+			vecs[i] = vecs[i][:dims]
+			smodel.L2Normalize(vecs[i])
+		}
+	}
+	return vecs, n, nil
+}
+
 // handleEmbeddings serves POST /v1/embeddings.
 func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 	var req embeddingsRequest
@@ -78,16 +116,18 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if e := s.checkModel(req.Model); e != nil {
+	b, release, e := s.acquire(r.Context(), req.Model)
+	if e != nil {
 		writeError(w, e)
 		return
 	}
-	if !s.e.IsEmbedding() {
-		writeError(w, invalid("model", "model %s is not an embedding model: it declares no pooling type", s.opts.ModelName))
+	defer release()
+	if !b.e.IsEmbedding() {
+		writeError(w, invalid("model", "model %s is not an embedding model: it declares no pooling type", b.name))
 		return
 	}
-	if s.e.Pooling() == smodel.PoolNone {
-		writeError(w, invalid("model", "model %s pools with none (one vector per token), which the OpenAI embeddings API cannot return; start the server with --pooling mean, cls or last", s.opts.ModelName))
+	if b.e.Pooling() == smodel.PoolNone {
+		writeError(w, invalid("model", "model %s pools with none (one vector per token), which the OpenAI embeddings API cannot return; start the server with --pooling mean, cls or last", b.name))
 		return
 	}
 	switch req.EncodingFormat {
@@ -101,7 +141,7 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	tok := s.e.Tokenizer()
+	tok := b.e.Tokenizer()
 	for i, t := range texts {
 		if t == "" {
 			writeError(w, invalid("input", "input[%d] is an empty string", i))
@@ -109,7 +149,7 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		}
 		seqs = append(seqs, tok.Encode(t, true, true))
 	}
-	vecs, err := s.e.EmbedTokens(r.Context(), seqs, engine.EmbedOptions{})
+	vecs, err := b.e.EmbedTokens(r.Context(), seqs, engine.EmbedOptions{})
 	if err != nil {
 		writeError(w, embedError(err))
 		return
@@ -125,7 +165,7 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 			smodel.L2Normalize(vecs[i])
 		}
 	}
-	resp := embeddingsResponse{Object: "list", Model: s.opts.ModelName, Data: make([]embeddingData, len(vecs))}
+	resp := embeddingsResponse{Object: "list", Model: b.name, Data: make([]embeddingData, len(vecs))}
 	for i, v := range vecs {
 		var emb any = v
 		if req.EncodingFormat == "base64" {
@@ -139,7 +179,7 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		resp.Usage.PromptTokens += len(seqs[i])
 	}
 	resp.Usage.TotalTokens = resp.Usage.PromptTokens
-	s.writeJSON(w, resp)
+	b.writeJSON(w, resp)
 }
 
 // embedError maps Embed's errors to 400s that name the input.
@@ -182,10 +222,12 @@ func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if e := s.checkModel(req.Model); e != nil {
+	b, release, e := s.acquire(r.Context(), req.Model)
+	if e != nil {
 		writeError(w, e)
 		return
 	}
+	defer release()
 	switch {
 	case req.Query == nil:
 		writeError(w, invalid("query", "query is missing"))
@@ -197,7 +239,7 @@ func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) {
 		writeError(w, invalid("top_n", "top_n must not be negative"))
 		return
 	}
-	res, err := s.e.Rerank(r.Context(), *req.Query, req.Documents)
+	res, err := b.e.Rerank(r.Context(), *req.Query, req.Documents)
 	if err != nil {
 		writeError(w, embedError(err))
 		return
@@ -217,8 +259,8 @@ func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) {
 	}
 	tokens := 0
 	for _, d := range req.Documents {
-		tokens += len(smodel.RerankIDs(s.e.Tokenizer(), *req.Query, d))
+		tokens += len(smodel.RerankIDs(b.e.Tokenizer(), *req.Query, d))
 	}
-	s.writeJSON(w, map[string]any{"model": s.opts.ModelName, "object": "list", "results": out,
+	b.writeJSON(w, map[string]any{"model": b.name, "object": "list", "results": out,
 		"usage": map[string]int{"prompt_tokens": tokens, "total_tokens": tokens}})
 }

@@ -27,7 +27,7 @@ const (
 // generateOptions validates the sampling fields of a request and turns
 // them into engine options. Unset fields take llama.cpp's defaults
 // (engine.DefaultSampleOptions); without a seed, a random one.
-func (s *Server) generateOptions(p *sampling) (engine.GenerateOptions, *apiError) {
+func (s *backend) generateOptions(p *sampling) (engine.GenerateOptions, *apiError) {
 	opts := engine.GenerateOptions{SampleOptions: engine.DefaultSampleOptions()}
 	if e := p.unsupportedSamplers.check(); e != nil {
 		return opts, e
@@ -206,7 +206,7 @@ func makeUsage(r engine.Result) *usage {
 }
 
 // validateIDs checks token ids given by a client.
-func (s *Server) validateIDs(ids []int32, param string) *apiError {
+func (s *backend) validateIDs(ids []int32, param string) *apiError {
 	vocab := s.e.Hyper().Vocab
 	for _, id := range ids {
 		if id < 0 || int(id) >= vocab {
@@ -217,7 +217,7 @@ func (s *Server) validateIDs(ids []int32, param string) *apiError {
 }
 
 // collect runs a generation to its end, gathering its tokens.
-func (s *Server) collect(ctx context.Context, prompt []int32, opts engine.GenerateOptions) ([]engine.Token, engine.Result, error) {
+func (s *backend) collect(ctx context.Context, prompt []int32, opts engine.GenerateOptions) ([]engine.Token, engine.Result, error) {
 	var toks []engine.Token
 	start := time.Now()
 	watch := watchCancel(ctx)
@@ -286,7 +286,7 @@ type stream struct {
 	err   error
 }
 
-func (s *Server) startStream(ctx context.Context, prompt []int32, opts engine.GenerateOptions) *stream {
+func (s *backend) startStream(ctx context.Context, prompt []int32, opts engine.GenerateOptions) *stream {
 	st := &stream{ready: make(chan struct{}, 1), done: make(chan struct{})}
 	start := time.Now()
 	first := true
@@ -342,6 +342,7 @@ type sse struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	ndjson  bool // ollama's framing: a JSON object a line, errors as {"error": "message"}
 }
 
 func (s *Server) startSSE(w http.ResponseWriter) *sse {
@@ -364,7 +365,11 @@ func (e *sse) send(v any) error {
 func (e *sse) raw(data []byte) error {
 	e.rc.SetWriteDeadline(time.Now().Add(e.timeout))
 	buf := make([]byte, 0, len(data)+8)
-	buf = append(append(append(buf, "data: "...), data...), "\n\n"...)
+	if e.ndjson {
+		buf = append(append(buf, data...), '\n')
+	} else {
+		buf = append(append(append(buf, "data: "...), data...), "\n\n"...)
+	}
 	if _, err := e.w.Write(buf); err != nil {
 		return err
 	}
@@ -375,7 +380,14 @@ func (e *sse) raw(data []byte) error {
 // an error such as a full queue is still an HTTP status), then calls begin
 // once and each for every batch of tokens, and end at the finish. A write
 // error (the client went away) cancels the generation.
-func (s *Server) runStream(w http.ResponseWriter, r *http.Request, prompt []int32, opts engine.GenerateOptions, promptParam string,
+func (s *backend) runStream(w http.ResponseWriter, r *http.Request, prompt []int32, opts engine.GenerateOptions, promptParam string,
+	begin func(*sse) error, each func(*sse, []engine.Token) error, end func(*sse, engine.Result) error) {
+	s.runStreamAs(w, r, prompt, opts, promptParam, false, begin, each, end)
+}
+
+// runStreamAs is runStream framed as server-sent events, or (ndjson) as
+// ollama streams.
+func (s *backend) runStreamAs(w http.ResponseWriter, r *http.Request, prompt []int32, opts engine.GenerateOptions, promptParam string, ndjson bool,
 	begin func(*sse) error, each func(*sse, []engine.Token) error, end func(*sse, engine.Result) error) {
 	ctx, cancel := context.WithCancel(r.Context())
 	st := s.startStream(ctx, prompt, opts)
@@ -385,10 +397,19 @@ func (s *Server) runStream(w http.ResponseWriter, r *http.Request, prompt []int3
 	}()
 	toks, ended := st.next()
 	if ended && st.err != nil {
+		if ndjson {
+			s.ollamaFail(w, ctx, st.err)
+			return
+		}
 		s.failGeneration(w, ctx, st.err, promptParam)
 		return
 	}
-	out := s.startSSE(w)
+	var out *sse
+	if ndjson {
+		out = s.startNDJSON(w)
+	} else {
+		out = s.startSSE(w)
+	}
 	if err := begin(out); err != nil {
 		return
 	}
@@ -404,21 +425,29 @@ func (s *Server) runStream(w http.ResponseWriter, r *http.Request, prompt []int3
 		toks, ended = st.next()
 	}
 	if st.err != nil {
+		var e *apiError
 		switch {
 		case ctx.Err() == nil:
-			out.send(map[string]any{"error": generationError(st.err, promptParam)})
+			e = generationError(st.err, promptParam)
 		case shuttingDown(ctx):
-			out.send(map[string]any{"error": generationError(engine.ErrClosed, promptParam)})
+			e = generationError(engine.ErrClosed, promptParam)
+		default:
+			return
+		}
+		if ndjson {
+			out.send(map[string]any{"error": e.Message})
+		} else {
+			out.send(map[string]any{"error": e})
 		}
 		return
 	}
-	if end(out, st.res) == nil {
+	if end(out, st.res) == nil && !ndjson {
 		out.raw([]byte("[DONE]"))
 	}
 }
 
 // tooLong is the 400 for a prompt that cannot fit the context.
-func (s *Server) tooLong(param string, err *engine.ContextError) *apiError {
+func (s *backend) tooLong(param string, err *engine.ContextError) *apiError {
 	return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Param: strPtr(param), Code: strPtr("context_length_exceeded"),
 		Message: strings.TrimPrefix(err.Error(), "engine: ") + "; shorten it"}
 }
@@ -438,7 +467,7 @@ func (s *Server) tokenizeSlot(ctx context.Context) (release func(), e *apiError)
 // encode tokenizes a prompt text as `shimmer run` does (BOS as the
 // vocabulary asks, special tokens parsed), refusing a text that cannot fit
 // the context before tokenizing it.
-func (s *Server) encode(ctx context.Context, text, param string) ([]int32, *apiError) {
+func (s *backend) encode(ctx context.Context, text, param string) ([]int32, *apiError) {
 	tok, c := s.e.Tokenizer(), s.e.Options().Context
 	if n := tok.MinTokens(text); n > c {
 		return nil, s.tooLong(param, &engine.ContextError{Tokens: n, Context: c, AtLeast: true})
@@ -453,7 +482,7 @@ func (s *Server) encode(ctx context.Context, text, param string) ([]int32, *apiE
 
 // chatPrompt renders and tokenizes chat messages, refusing messages whose
 // text alone cannot fit the context before rendering them.
-func (s *Server) chatPrompt(ctx context.Context, msgs []chat.Message, vars map[string]any) ([]int32, *apiError) {
+func (s *backend) chatPrompt(ctx context.Context, msgs []chat.Message, vars map[string]any) ([]int32, *apiError) {
 	tok, c := s.e.Tokenizer(), s.e.Options().Context
 	if n := tok.MinTokensOf(chat.ContentBytes(msgs)); n > c {
 		return nil, s.tooLong("messages", &engine.ContextError{Tokens: n, Context: c, AtLeast: true})
@@ -479,7 +508,7 @@ func shuttingDown(ctx context.Context) bool { return errors.Is(context.Cause(ctx
 // failGeneration answers a generation that ended in err: with its error
 // while the client waits, with the shutting_down 503 when the server
 // cancelled it, and not at all when the client went away.
-func (s *Server) failGeneration(w http.ResponseWriter, ctx context.Context, err error, param string) {
+func (s *backend) failGeneration(w http.ResponseWriter, ctx context.Context, err error, param string) {
 	switch {
 	case ctx.Err() == nil:
 		e := generationError(err, param)
@@ -497,7 +526,7 @@ func (s *Server) failGeneration(w http.ResponseWriter, ctx context.Context, err 
 // request refused now: the queue ahead of it times the mean generation
 // length, at the recent token rate of all sequences (at least 1 s, at most
 // 2 min; without a rate yet, a second per queued request a sequence).
-func (s *Server) retryAfter() int {
+func (s *backend) retryAfter() int {
 	st := s.e.Stats()
 	wait := float64(st.Queued+1) / float64(max(1, st.Sequences))
 	if st.Requests > 0 && st.TokensPerSecond > 0 {

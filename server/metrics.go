@@ -27,7 +27,7 @@ type metrics struct {
 	afterCancel prometheus.Histogram
 }
 
-func newMetrics(e *engine.Engine) *metrics {
+func newMetrics(stats func() engine.Stats) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shimmer_http_requests_total", Help: "HTTP requests by endpoint and status (499: the client went away).",
@@ -49,7 +49,7 @@ func newMetrics(e *engine.Engine) *metrics {
 		Buckets: []float64{0, 1, 2, 4, 8},
 	})
 	stat := func(f func(engine.Stats) float64) func() float64 {
-		return func() float64 { return f(e.Stats()) }
+		return func() float64 { return f(stats()) }
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.inflight, m.ttft, m.stops, m.afterCancel,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shimmer_prompt_tokens_total", Help: "Prompt tokens evaluated."},

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"unicode/utf8"
 )
@@ -10,46 +11,56 @@ type modelInfo struct {
 	Object  string `json:"object"`
 	Created int64  `json:"created"`
 	OwnedBy string `json:"owned_by"`
+	// Loaded says whether the model is in memory now (shimmer's
+	// extension: a multi-model server loads models on demand).
+	Loaded bool `json:"loaded"`
 }
 
-func (s *Server) model() modelInfo {
-	return modelInfo{ID: s.opts.ModelName, Object: "model", Created: s.created, OwnedBy: "shimmer"}
+func (s *Server) model(ms modelState) modelInfo {
+	created := s.created
+	if !ms.m.Modified.IsZero() {
+		created = ms.m.Modified.Unix()
+	}
+	return modelInfo{ID: ms.m.Name, Object: "model", Created: created, OwnedBy: "shimmer", Loaded: ms.loaded}
 }
 
-// handleModels serves GET /v1/models: the one model served.
+// handleModels serves GET /v1/models: every model served, loaded or not.
 func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
-	s.writeJSON(w, map[string]any{"object": "list", "data": []modelInfo{s.model()}})
+	list := s.models.list()
+	data := make([]modelInfo, len(list))
+	for i, ms := range list {
+		data[i] = s.model(ms)
+	}
+	s.writeJSON(w, map[string]any{"object": "list", "data": data})
 }
 
 // handleModel serves GET /v1/models/{model}.
 func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {
-	if name := r.PathValue("model"); name == "" || s.checkModel(name) != nil {
-		writeError(w, s.modelNotFound(name))
-		return
+	name := r.PathValue("model")
+	for _, ms := range s.models.list() {
+		if name != "" && (ms.m.Name == name || ms.m.Name == trimGGUF(name)) {
+			s.writeJSON(w, s.model(ms))
+			return
+		}
 	}
-	s.writeJSON(w, s.model())
+	writeError(w, s.modelNotFound(name))
 }
 
-// checkModel refuses a request that names a model this server does not
+// modelNotFound refuses a request that names a model this server does not
 // serve (OpenAI's 404 model_not_found), so that a router or a client that
-// reached the wrong server can tell; a request naming no model gets the
-// one served. The name is ModelName (--alias), or it with ".gguf".
-func (s *Server) checkModel(name string) *apiError {
-	if name == "" || name == s.opts.ModelName || name == s.opts.ModelName+".gguf" {
-		return nil
-	}
-	return s.modelNotFound(name)
-}
-
+// reached the wrong server can tell.
 func (s *Server) modelNotFound(name string) *apiError {
-	return &apiError{status: http.StatusNotFound, Type: "invalid_request_error", Param: strPtr("model"), Code: strPtr("model_not_found"),
-		Message: "the model '" + name + "' does not exist; this server serves '" + s.opts.ModelName + "'"}
+	msg := "the model '" + name + "' does not exist; this server serves '" + s.opts.ModelName + "'"
+	if s.single == nil {
+		msg = fmt.Sprintf("the model '%s' does not exist; GET /v1/models lists the %d models this server serves", name, len(s.models.slots))
+	}
+	return &apiError{status: http.StatusNotFound, Type: "invalid_request_error", Param: strPtr("model"), Code: strPtr("model_not_found"), Message: msg}
 }
 
 // handleHealth serves GET /health: 200 while serving, 503 once shutting
-// down, with the sequences in use.
+// down, with the sequences in use (of the models loaded).
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	st := s.e.Stats()
+	st := s.models.stats()
 	body := map[string]any{"status": "ok", "slots_idle": st.Sequences - st.Active, "slots_processing": st.Active, "queued": st.Queued}
 	if s.draining.Load() {
 		body["status"] = "shutting down"
@@ -64,6 +75,7 @@ type tokenizeRequest struct {
 	AddSpecial   bool    `json:"add_special"`
 	ParseSpecial *bool   `json:"parse_special"`
 	WithPieces   bool    `json:"with_pieces"`
+	Model        string  `json:"model"` // which model's tokenizer (several served)
 }
 
 type tokenPiece struct {
@@ -85,7 +97,13 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	parse := req.ParseSpecial == nil || *req.ParseSpecial
-	tok := s.e.Tokenizer()
+	b, done, e := s.acquire(r.Context(), req.Model)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	defer done()
+	tok := b.e.Tokenizer()
 	release, e := s.tokenizeSlot(r.Context())
 	if e != nil {
 		return
@@ -115,14 +133,21 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleDetokenize(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Tokens []int32 `json:"tokens"`
+		Model  string  `json:"model"`
 	}
 	if e := s.readJSON(w, r, &req); e != nil {
 		writeError(w, e)
 		return
 	}
-	if e := s.validateIDs(req.Tokens, "tokens"); e != nil {
+	b, release, e := s.acquire(r.Context(), req.Model)
+	if e != nil {
 		writeError(w, e)
 		return
 	}
-	s.writeJSON(w, map[string]any{"content": s.e.Tokenizer().Decode(req.Tokens, true)})
+	defer release()
+	if e := b.validateIDs(req.Tokens, "tokens"); e != nil {
+		writeError(w, e)
+		return
+	}
+	s.writeJSON(w, map[string]any{"content": b.e.Tokenizer().Decode(req.Tokens, true)})
 }

@@ -74,13 +74,16 @@ type Options struct {
 	// every origin. Pages served from http://localhost and
 	// http://127.0.0.1 (any port) are always allowed.
 	CORSOrigins []string
+	// Pull, if set, fetches a model for ollama's /api/pull; the server
+	// then serves it too (NewMulti only).
+	Pull PullFunc
 }
 
 // Server is the HTTP API; it is an http.Handler.
 type Server struct {
-	e         *engine.Engine
 	opts      Options
-	tpl       *chat.Template
+	models    *pool
+	single    *backend // the model New was given (nil for NewMulti)
 	handler   http.Handler
 	metrics   *metrics
 	created   int64
@@ -90,7 +93,8 @@ type Server struct {
 	tokSem    chan struct{} // bounds the requests tokenizing at once
 	tokenized atomic.Int64  // texts tokenized (tests: refused ones are not)
 	// promptLimit bounds the bodies of generation requests: past it no
-	// prompt they hold can fit the context (promptBodyLimit).
+	// prompt they hold can fit the context (promptBodyLimit) of the one
+	// model served; with several it is MaxBodyBytes.
 	promptLimit int64
 }
 
@@ -109,8 +113,50 @@ func promptBodyLimit(tok interface {
 	return 6*int64(ctx)*int64(max(tok.MaxTokenBytes(), 2)) + 1<<20
 }
 
-// New returns the API server for e.
+// New returns the API server for e, the one model it serves.
 func New(e *engine.Engine, opts Options) (*Server, error) {
+	s := newServer(opts)
+	b, err := s.newBackend(e, opts.ChatTemplate, s.opts.ModelName)
+	if err != nil {
+		return nil, err
+	}
+	s.single = b
+	if b.promptLimit < s.promptLimit {
+		s.promptLimit = b.promptLimit
+	}
+	s.models, _ = newPool(s, []Model{{Name: s.opts.ModelName, Load: func(context.Context) (*engine.Engine, *chat.Template, error) {
+		return e, b.tpl, nil
+	}, Size: int64(e.File().Size), Modified: time.Unix(s.created, 0)}}, PoolOptions{})
+	sl := s.models.slots[0]
+	sl.b, sl.pinned, sl.loadedAt = b, true, time.Now()
+	sl.m.Details = detailsOf(e)
+	s.routes()
+	return s, nil
+}
+
+// NewMulti returns an API server for several models, each loaded on its
+// first request and unloaded as popts says. The request's "model" picks
+// one; an unknown name gets 404 model_not_found. opts.ModelName and
+// opts.ChatTemplate are not used (each Model loads its own template).
+func NewMulti(models []Model, popts PoolOptions, opts Options) (*Server, error) {
+	if len(models) == 0 {
+		return nil, errors.New("server: no models to serve")
+	}
+	s := newServer(opts)
+	p, err := newPool(s, models, popts)
+	if err != nil {
+		return nil, err
+	}
+	s.models = p
+	s.routes()
+	return s, nil
+}
+
+// Close unloads the models a multi-model server loaded (New's engine
+// stays its caller's to close).
+func (s *Server) Close() { s.models.close() }
+
+func newServer(opts Options) *Server {
 	if opts.ModelName == "" {
 		opts.ModelName = "shimmer"
 	}
@@ -129,21 +175,37 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{e: e, opts: opts, tpl: opts.ChatTemplate, created: time.Now().Unix(), log: opts.Logger,
+	s := &Server{opts: opts, created: time.Now().Unix(), log: opts.Logger,
 		tokSem: make(chan struct{}, max(2, runtime.NumCPU()))}
 	s.promptLimit = opts.MaxBodyBytes
-	if l := promptBodyLimit(e.Tokenizer(), e.Options().Context); l > 0 && l < s.promptLimit {
-		s.promptLimit = l
+	s.metrics = newMetrics(func() engine.Stats { return s.models.stats() })
+	return s
+}
+
+// newBackend readies a loaded engine for the handlers.
+func (s *Server) newBackend(e *engine.Engine, tpl *chat.Template, name string) (*backend, error) {
+	b := &backend{Server: s, e: e, tpl: tpl, name: name, promptLimit: s.opts.MaxBodyBytes}
+	if l := promptBodyLimit(e.Tokenizer(), e.Options().Context); l > 0 && l < b.promptLimit {
+		b.promptLimit = l
 	}
-	if s.tpl == nil {
+	if b.tpl == nil {
 		tok := e.Tokenizer()
-		tpl, err := chat.ForModel(e.File(), "", tokenText(tok.BOS(), tok), tokenText(tok.EOS(), tok))
+		t, err := chat.ForModel(e.File(), "", tokenText(tok.BOS(), tok), tokenText(tok.EOS(), tok))
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
-		s.tpl = tpl
+		b.tpl = t
 	}
-	s.metrics = newMetrics(e)
+	return b, nil
+}
+
+// acquire finds the model a request names, loading it if need be; release
+// ends the request's use of it.
+func (s *Server) acquire(ctx context.Context, name string) (*backend, func(), *apiError) {
+	return s.models.acquire(ctx, name, nil)
+}
+
+func (s *Server) routes() {
 	mux := http.NewServeMux()
 	route := func(path, method, name string, h func(http.ResponseWriter, *http.Request)) {
 		mux.Handle(path, s.wrap(name, method, h))
@@ -163,6 +225,11 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	for _, p := range []string{"/v1/rerank", "/rerank", "/v1/reranking", "/reranking"} {
 		route(p, http.MethodPost, "rerank", s.handleRerank)
 	}
+	s.ollamaRoutes(route)
+	route("/{$}", http.MethodGet, "health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "shimmer is running (OpenAI API at /v1, ollama's at /api)\n")
+	})
 	route("/tokenize", http.MethodPost, "tokenize", s.handleTokenize)
 	route("/detokenize", http.MethodPost, "detokenize", s.handleDetokenize)
 	route("/", "", "other", func(w http.ResponseWriter, r *http.Request) {
@@ -170,7 +237,6 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 			Message: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
 	})
 	s.handler = mux
-	return s, nil
 }
 
 func tokenText(id int32, tok interface{ Text(int32) string }) string {
@@ -180,8 +246,14 @@ func tokenText(id int32, tok interface{ Text(int32) string }) string {
 	return tok.Text(id)
 }
 
-// ChatTemplate returns the template rendering chat messages.
-func (s *Server) ChatTemplate() *chat.Template { return s.tpl }
+// ChatTemplate returns the template rendering chat messages of the model
+// New was given (nil for NewMulti).
+func (s *Server) ChatTemplate() *chat.Template {
+	if s.single == nil {
+		return nil
+	}
+	return s.single.tpl
+}
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -279,7 +351,11 @@ func (s *Server) wrap(name, method string, h func(http.ResponseWriter, *http.Req
 		}
 		// A body of another type could come from a web page's form or
 		// fetch without a CORS preflight.
-		if r.Method == http.MethodPost && !isJSON(r.Header.Get("Content-Type")) {
+		// ollama's clients (and its documented curl lines) send JSON
+		// without the type; a browser's cross-site POST carries an Origin,
+		// so /api/ takes any type from no origin or an allowed one.
+		ollamaCall := strings.HasPrefix(r.URL.Path, "/api/") && (r.Header.Get("Origin") == "" || s.originAllowed(r.Header.Get("Origin")))
+		if r.Method == http.MethodPost && !isJSON(r.Header.Get("Content-Type")) && !ollamaCall {
 			writeError(w, &apiError{status: http.StatusUnsupportedMediaType, Type: "invalid_request_error",
 				Message: fmt.Sprintf("the request body must be sent as Content-Type: application/json (got %q)", r.Header.Get("Content-Type"))})
 			return
@@ -392,11 +468,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // bodyLimitError turns the 413 of a generation request cut at promptLimit
 // into the 400 of a prompt that cannot fit the context.
 func (s *Server) bodyLimitError(e *apiError) *apiError {
-	if e.status != http.StatusRequestEntityTooLarge || e.limit != s.promptLimit || s.promptLimit >= s.opts.MaxBodyBytes {
+	if e.status != http.StatusRequestEntityTooLarge || e.limit != s.promptLimit || s.promptLimit >= s.opts.MaxBodyBytes || s.single == nil {
 		return e
 	}
 	return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Code: strPtr("context_length_exceeded"),
-		Message: fmt.Sprintf("the request body exceeds %d bytes, more than any prompt that fits the context of %d tokens can take; shorten it", s.promptLimit, s.e.Options().Context)}
+		Message: fmt.Sprintf("the request body exceeds %d bytes, more than any prompt that fits the context of %d tokens can take; shorten it", s.promptLimit, s.single.e.Options().Context)}
 }
 
 // isJSON reports whether a Content-Type is application/json (parameters
