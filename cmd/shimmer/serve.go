@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"github.com/shimmer-llm/shimmer/chat"
 	"github.com/shimmer-llm/shimmer/engine"
 	"github.com/shimmer-llm/shimmer/server"
+	"github.com/shimmer-llm/shimmer/store"
 )
 
 func newServeCmd() *cobra.Command {
@@ -33,15 +35,22 @@ func newServeCmd() *cobra.Command {
 		hosts    []string
 		pooling  string
 		cors     []string
+		dir      string
+		keep     time.Duration
+		maxLoad  int
 	)
 	c := &cobra.Command{
-		Use:   "serve [-m MODEL] [flags]",
+		Use:   "serve [-m MODEL | --models-dir DIR] [flags]",
 		Short: "Serve an OpenAI-compatible HTTP API (chat and text completions) with continuous batching",
 		Long: "Serve an OpenAI-compatible HTTP API: POST /v1/chat/completions and /v1/completions (streamed\n" +
 			"or not), GET /v1/models, /health and /metrics (Prometheus), and llama-server's /tokenize and\n" +
 			"/detokenize. Up to --parallel requests generate together in one batch; --queue more wait, and\n" +
 			"past them requests get 503 with Retry-After. SIGINT or SIGTERM stops accepting, lets running\n" +
 			"requests finish for --shutdown-grace, cancels the rest, and exits 0.\n\n" +
+			"Without -m it serves every model 'shimmer list' finds (or those in --models-dir), each\n" +
+			"loaded on its first request and unloaded after --keep-alive or to make room (--max-loaded);\n" +
+			"the request's \"model\" picks one. ollama's API (/api/tags, /api/chat, …) is served beside\n" +
+			"OpenAI's. With no model found, it serves the built-in demo model.\n\n" +
 			"The API key also comes from $SHIMMER_API_KEY.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -62,22 +71,37 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, err := mf.loadWith(engine.Options{Sequences: parallel, QueueSize: queue, BatchSize: batch, Pooling: pool})
+			eo := engine.Options{Sequences: parallel, QueueSize: queue, BatchSize: batch, Pooling: pool}
+			so := server.Options{ModelName: alias, APIKey: apiKey, ShutdownGrace: grace, Logger: log, AllowedHosts: hosts, CORSOrigins: cors}
+			var (
+				s       *server.Server
+				cleanup func()
+				what    []any
+			)
+			if mf.path == "" && maxLoad < 1 {
+				return fmt.Errorf("--max-loaded must be at least 1")
+			}
+			models, st, err := discovered(mf.path, dir)
 			if err != nil {
 				return err
 			}
-			defer e.Close()
-			tpl, err := modelTemplate(e, tplName, tplFile)
+			if len(models) > 0 {
+				s, what, err = serveMany(models, st, &mf, eo, so, tplName, tplFile, server.PoolOptions{KeepAlive: keep, MaxLoaded: maxLoad})
+				cleanup = func() {
+					if s != nil {
+						s.Close()
+					}
+				}
+			} else {
+				if mf.path == "" {
+					log.Info("no models found (shimmer list shows where it looks); serving the built-in demo model")
+				}
+				s, cleanup, what, err = serveOne(&mf, eo, so, tplName, tplFile)
+			}
 			if err != nil {
 				return err
 			}
-			if alias == "" {
-				alias = mf.name
-			}
-			s, err := server.New(e, server.Options{ModelName: alias, APIKey: apiKey, ChatTemplate: tpl, ShutdownGrace: grace, Logger: log, AllowedHosts: hosts, CORSOrigins: cors})
-			if err != nil {
-				return err
-			}
+			defer cleanup()
 			ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 			if err != nil {
 				return err
@@ -85,9 +109,7 @@ func newServeCmd() *cobra.Command {
 			if ip := net.ParseIP(host); apiKey == "" && (ip == nil || !ip.IsLoopback()) && host != "localhost" {
 				log.Warn("listening beyond this machine without an API key (set --api-key); requests are answered only when their Host header is a loopback name or one of --allowed-hosts", "host", host)
 			}
-			o := e.Options()
-			log.Info("serving", "url", "http://"+ln.Addr().String(), "model", alias, "chat_template", tpl.Name(),
-				"parallel", o.Sequences, "context", o.Context, "queue", o.QueueSize, "threads", o.Threads, "load", e.LoadTime.Round(time.Millisecond))
+			log.Info("serving", append([]any{"url", "http://" + ln.Addr().String()}, what...)...)
 			if err := s.Serve(cmd.Context(), ln); err != nil {
 				return err
 			}
@@ -95,7 +117,7 @@ func newServeCmd() *cobra.Command {
 			return nil
 		},
 	}
-	mf.demo = true // until discovery finds models: the built-in demo model without -m
+	mf.demo = true // the built-in demo model when discovery finds none
 	mf.register(c)
 	f := c.Flags()
 	f.StringVar(&host, "host", "127.0.0.1", "address to listen on (0.0.0.0: every interface)")
@@ -112,6 +134,135 @@ func newServeCmd() *cobra.Command {
 	f.BoolVarP(&quiet, "quiet", "q", false, "log warnings and errors only, not every request")
 	f.StringArrayVar(&cors, "cors", nil, "let web pages from this origin (e.g. https://app.example.com; '*': any) call the API from a browser; repeatable (pages on http://localhost and http://127.0.0.1 always may)")
 	f.StringVar(&pooling, "pooling", "", "for /v1/embeddings, "+poolingUsage)
+	f.StringVar(&dir, "models-dir", "", "without -m, serve the GGUF files in this directory only (default: every model 'shimmer list' finds)")
+	f.DurationVar(&keep, "keep-alive", 5*time.Minute, "without -m, how long an idle model stays loaded (negative: until another needs the room)")
+	f.IntVar(&maxLoad, "max-loaded", 3, "without -m, the most models loaded at once (the least recently used idle one is unloaded first)")
 	f.StringSliceVar(&hosts, "allowed-hosts", nil, "without --api-key, Host names answered besides loopback ones (comma-separated; '*': any; guards against DNS rebinding)")
 	return c
+}
+
+// discovered returns the models a serve without -m offers: those in dir,
+// or every model the store finds (not adapters, vocab-only or unreadable
+// files). With -m it returns none.
+func discovered(path, dir string) ([]store.Model, *store.Store, error) {
+	if path != "" {
+		if dir != "" {
+			return nil, nil, fmt.Errorf("-m and --models-dir cannot be used together")
+		}
+		return nil, nil, nil
+	}
+	st := store.Default()
+	if dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, nil, fmt.Errorf("--models-dir %s: not a directory", dir)
+		}
+		st = store.OnlyDir(dir)
+	}
+	all, err := st.List()
+	if err != nil {
+		return nil, nil, err
+	}
+	var ms []store.Model
+	for _, m := range all {
+		if m.Err == nil && m.Kind == "model" && m.Params > 0 {
+			ms = append(ms, m)
+		}
+	}
+	if dir != "" && len(ms) == 0 {
+		return nil, nil, fmt.Errorf("--models-dir %s holds no GGUF models", dir)
+	}
+	if dir != "" {
+		st.Dir = store.Default().Dir // pulls still go to shimmer's store
+	}
+	return ms, st, nil
+}
+
+// serveOne serves the model -m names (or the demo model).
+func serveOne(mf *modelFlags, eo engine.Options, so server.Options, tplName, tplFile string) (*server.Server, func(), []any, error) {
+	e, err := mf.loadWith(eo)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tpl, err := modelTemplate(e, tplName, tplFile)
+	if err != nil {
+		e.Close()
+		return nil, nil, nil, err
+	}
+	if so.ModelName == "" {
+		so.ModelName = mf.name
+	}
+	so.ChatTemplate = tpl
+	s, err := server.New(e, so)
+	if err != nil {
+		e.Close()
+		return nil, nil, nil, err
+	}
+	o := e.Options()
+	return s, func() { e.Close() }, []any{"model", so.ModelName, "chat_template", tpl.Name(), "parallel", o.Sequences, "context", o.Context,
+		"queue", o.QueueSize, "threads", o.Threads, "load", e.LoadTime.Round(time.Millisecond)}, nil
+}
+
+// serveMany serves the models found, loading each on demand.
+func serveMany(ms []store.Model, st *store.Store, mf *modelFlags, eo engine.Options, so server.Options, tplName, tplFile string, po server.PoolOptions) (*server.Server, []any, error) {
+	if so.ModelName != "" {
+		return nil, nil, fmt.Errorf("--alias names the one model of -m; without -m the models keep the names 'shimmer list' shows")
+	}
+	if mf.threads < 0 || mf.ctx < 0 {
+		return nil, nil, fmt.Errorf("threads and context size must not be negative")
+	}
+	eo.Threads, eo.Context = mf.threads, mf.ctx
+	if mf.memory != "" {
+		n, err := parseSize(mf.memory)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--memory: %v", err)
+		}
+		eo.Memory = n
+	}
+	toModel := func(m store.Model) server.Model {
+		path := m.Path
+		sm := server.Model{Name: m.Name, Size: m.Size, Path: path, Details: server.DescribeModel(m.Arch, m.Params, m.Quant),
+			Load: func(ctx context.Context) (*engine.Engine, *chat.Template, error) {
+				e, err := engine.Load(path, eo)
+				if err != nil {
+					return nil, nil, err
+				}
+				tpl, err := modelTemplate(e, tplName, tplFile)
+				if err != nil {
+					e.Close()
+					return nil, nil, err
+				}
+				return e, tpl, nil
+			}}
+		if fi, err := os.Stat(path); err == nil {
+			sm.Modified = fi.ModTime()
+		}
+		return sm
+	}
+	var models []server.Model
+	var names []string
+	for _, m := range ms {
+		models = append(models, toModel(m))
+		names = append(names, m.Name)
+	}
+	so.Pull = func(ctx context.Context, name string, progress func(status, file string, done, total int64)) (server.Model, error) {
+		r, err := store.ParseRef(name)
+		if err != nil {
+			return server.Model{}, err
+		}
+		m, err := st.Pull(ctx, r, store.PullOptions{Progress: func(p store.Progress) {
+			progress("pulling", p.File, p.Done, p.Total)
+			if p.Finished {
+				progress("verifying", p.File, p.Done, p.Total)
+			}
+		}})
+		if err != nil {
+			return server.Model{}, err
+		}
+		return toModel(m), nil
+	}
+	s, err := server.NewMulti(models, po, so)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, []any{"models", strings.Join(names, ", "), "keep_alive", po.KeepAlive, "max_loaded", po.MaxLoaded}, nil
 }
