@@ -20,6 +20,8 @@ import (
 // testdata/clients/package.json, are installed in the test's temp dir.
 // Then /v1/embeddings through the openai client and LangChain's
 // OpenAIEmbeddings, compared with llama.cpp's vectors (embed.mjs).
+// Then ollama's own client (ollama-js) and the openai client against two
+// models served by one process (ollama.mjs).
 // Without Node.js or the npm registry the test skips, and fails in CI.
 func TestOfficialClients(t *testing.T) {
 	if testing.Short() {
@@ -40,7 +42,7 @@ func TestOfficialClients(t *testing.T) {
 	_, err = exec.LookPath("npm")
 	need(err, "npm")
 	dir := t.TempDir()
-	for _, f := range []string{"package.json", "clients.mjs", "embed.mjs"} {
+	for _, f := range []string{"package.json", "clients.mjs", "embed.mjs", "ollama.mjs"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "clients", f))
 		if err != nil {
 			t.Fatal(err)
@@ -78,5 +80,24 @@ func TestOfficialClients(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("embedding clients: %v", err)
+	}
+
+	// ollama-js and the openai client against two models in one server.
+	models := t.TempDir()
+	for _, m := range []string{"stories260K", "tiny-llama"} {
+		if err := os.Symlink(testdata.Path(t, "models", m+".gguf"), filepath.Join(models, m+".gguf")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, multi := startServeArgs(t, "--models-dir", models, "--max-loaded", "1")
+	node = exec.Command("node", "ollama.mjs", multi, testdata.Path(t, "reference", "stories260K.text-once.json"))
+	node.Dir = dir
+	node.Env = append(os.Environ(), "NODE_NO_WARNINGS=1")
+	res, err = node.CombinedOutput()
+	for _, l := range strings.Split(strings.TrimSpace(string(res)), "\n") {
+		t.Log(l)
+	}
+	if err != nil {
+		t.Fatalf("ollama clients: %v", err)
 	}
 }
