@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -353,4 +354,155 @@ func ndjson(t *testing.T, url, body string) []map[string]any {
 		out = append(out, m)
 	}
 	return out
+}
+
+// TestUnloadFreesMemory alternates requests between two models whose KV
+// caches dominate their memory under MaxLoaded 1: after each request the
+// heap holds about one model's cache, not both (with both loaded it holds
+// both, so the measure can tell).
+func TestUnloadFreesMemory(t *testing.T) {
+	heap := func() int64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	load := func(n string) func(context.Context) (*engine.Engine, *chat.Template, error) {
+		return func(context.Context) (*engine.Engine, *chat.Template, error) {
+			e, err := engine.Load(testdata.Path(t, "models", n+".gguf"), engine.Options{Threads: 2, Sequences: 16, Context: 2048})
+			return e, nil, err
+		}
+	}
+	run := func(po PoolOptions) (kv map[string]int64, peak int64, base int64) {
+		base = heap()
+		s, err := NewMulti([]Model{{Name: "stories260K", Load: load("stories260K")}, {Name: "tiny-llama", Load: load("tiny-llama")}}, po, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		ts := httptest.NewServer(s)
+		defer ts.Close()
+		kv = map[string]int64{}
+		for i := 0; i < 6; i++ {
+			name := []string{"stories260K", "tiny-llama"}[i%2]
+			if code, _, body := post(t, ts.URL+"/v1/completions", `{"model":"`+name+`","prompt":"Once","max_tokens":4}`); code != 200 {
+				t.Fatalf("%s: %d %s", name, code, body)
+			}
+			s.models.mu.Lock()
+			kv[name] = s.models.byName[name].b.e.KVCacheBytes()
+			s.models.mu.Unlock()
+			peak = max(peak, heap()-base)
+		}
+		return kv, peak, base
+	}
+	kv, one, _ := run(PoolOptions{MaxLoaded: 1})
+	both := kv["stories260K"] + kv["tiny-llama"]
+	big := max(kv["stories260K"], kv["tiny-llama"])
+	if small := both - big; small < 8<<20 {
+		t.Fatalf("KV caches of %d and %d bytes are too small to measure", big, small)
+	}
+	_, two, _ := run(PoolOptions{MaxLoaded: 2})
+	t.Logf("KV caches %d + %d bytes; heap peak %d bytes with one loaded at a time, %d with both", big, both-big, one, two)
+	if two < both {
+		t.Fatalf("with both loaded the heap grew by %d bytes, less than their caches (%d): the measure is off", two, both)
+	}
+	if one > big+(both-big)/2 {
+		t.Fatalf("under MaxLoaded 1 the heap grew by %d bytes: more than the larger model's cache (%d) plus half the other's (%d)", one, big, both-big)
+	}
+}
+
+// TestLoadEvictsForMemory: a load refused for memory unloads the idle
+// models and tries again; refused with none left to unload, the request
+// gets 503 insufficient_memory and the server goes on serving.
+func TestLoadEvictsForMemory(t *testing.T) {
+	var s *Server
+	loaded := func() (n int) {
+		for _, sl := range s.models.slots {
+			if sl.b != nil {
+				n++
+			}
+		}
+		return n
+	}
+	path := testdata.Path(t, "models", "stories260K.gguf")
+	mk := func(name string, fits func() bool) Model {
+		return Model{Name: name, Load: func(context.Context) (*engine.Engine, *chat.Template, error) {
+			s.models.mu.Lock()
+			ok := fits()
+			s.models.mu.Unlock()
+			if !ok {
+				return nil, nil, &engine.MemoryError{Need: 2 << 30, Have: 1 << 30, Context: 512, Sequences: 1}
+			}
+			e, err := engine.Load(path, engine.Options{Threads: 2})
+			return e, nil, err
+		}}
+	}
+	var err error
+	s, err = NewMulti([]Model{
+		mk("a", func() bool { return true }),
+		mk("b", func() bool { return loaded() == 0 }), // fits only alone
+		mk("huge", func() bool { return false }),
+	}, PoolOptions{MaxLoaded: 3}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	for _, c := range []struct {
+		model string
+		code  int
+		want  string
+	}{{"a", 200, ""}, {"b", 200, ""}, {"a", 200, ""}, {"huge", 503, "insufficient_memory"}, {"a", 200, ""}} {
+		code, _, body := post(t, ts.URL+"/v1/completions", `{"model":"`+c.model+`","prompt":"Once","max_tokens":2}`)
+		if code != c.code || !strings.Contains(body, c.want) {
+			t.Fatalf("%s: %d %s", c.model, code, body)
+		}
+	}
+}
+
+// TestOllamaPull streams a pull's progress as ollama does and serves the
+// pulled model at once.
+func TestOllamaPull(t *testing.T) {
+	path := testdata.Path(t, "models", "stories260K.gguf")
+	stories := Model{Name: "stories260K", Load: func(context.Context) (*engine.Engine, *chat.Template, error) {
+		e, err := engine.Load(path, engine.Options{Threads: 2})
+		return e, nil, err
+	}}
+	pulled := stories
+	pulled.Name = "acme/stories-GGUF:Q8_0"
+	s, err := NewMulti([]Model{stories}, PoolOptions{}, Options{Pull: func(ctx context.Context, name string, progress func(status, file string, done, total int64)) (Model, error) {
+		if name != "hf.co/acme/stories-GGUF:Q8_0" {
+			return Model{}, fmt.Errorf("store: acme/nosuch: not found on Hugging Face (HTTP 404)")
+		}
+		progress("pulling", "stories.Q8_0.gguf", 500, 1000)
+		progress("pulling", "stories.Q8_0.gguf", 1000, 1000)
+		progress("verifying", "stories.Q8_0.gguf", 1000, 1000)
+		return pulled, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	lines := ndjson(t, ts.URL+"/api/pull", `{"model":"hf.co/acme/stories-GGUF:Q8_0"}`)
+	var statuses []string
+	for _, l := range lines {
+		statuses = append(statuses, fmt.Sprint(l["status"]))
+	}
+	want := "[pulling manifest pulling stories.Q8_0.gguf pulling stories.Q8_0.gguf verifying sha256 digest writing manifest success]"
+	if fmt.Sprint(statuses) != want || lines[2]["completed"] != float64(1000) || lines[2]["total"] != float64(1000) {
+		t.Fatalf("pull stream: %v", lines)
+	}
+	if code, _, body := post(t, ts.URL+"/api/generate", `{"model":"acme/stories-GGUF:Q8_0","prompt":"Once","raw":true,"stream":false,"options":{"num_predict":3}}`); code != 200 {
+		t.Fatalf("the pulled model: %d %s", code, body)
+	}
+	lines = ndjson(t, ts.URL+"/api/pull", `{"model":"acme/nosuch"}`)
+	if last := lines[len(lines)-1]; !strings.Contains(fmt.Sprint(last["error"]), "not found on Hugging Face") {
+		t.Fatalf("failed pull: %v", lines)
+	}
+	if code, _, body := post(t, ts.URL+"/api/pull", `{"model":"acme/nosuch","stream":false}`); code != 500 || !strings.HasPrefix(body, `{"error":"acme/nosuch: not found`) {
+		t.Fatalf("failed pull, not streamed: %d %s", code, body)
+	}
 }
