@@ -22,6 +22,11 @@ type BenchOptions struct {
 	// each sequence first gets a Prompt-token prompt (not timed), then Gen
 	// steps are timed and the aggregate tokens/s reported.
 	Parallel int
+	// Depth is how many tokens each sequence's cache already holds when a
+	// test starts (llama-bench's -d): they are evaluated once, untimed,
+	// and the tests run at positions from Depth on; their names get
+	// "@dN" ("pp512@d4096").
+	Depth int
 	// Progress, when set, is told about each finished repetition.
 	Progress func(test string, rep int, tokensPerSecond float64)
 }
@@ -85,12 +90,12 @@ func Bench(m model.Model, pool *compute.Pool, o BenchOptions) ([]BenchResult, er
 	if o.Reps <= 0 {
 		o.Reps = 5
 	}
-	if o.Prompt < 0 || o.Gen < 0 || o.Parallel < 0 {
+	if o.Prompt < 0 || o.Gen < 0 || o.Parallel < 0 || o.Depth < 0 {
 		return nil, fmt.Errorf("engine: negative bench size")
 	}
 	seqs := max(1, o.Parallel)
-	ctx := o.Prompt + o.Gen + 1
-	batch := max(o.Prompt, seqs, 1)
+	ctx := o.Depth + o.Prompt + o.Gen + 1
+	batch := max(o.Prompt, seqs, min(o.Depth, 512), 1)
 	h := m.Hyper()
 	cache, err := model.NewKVCache(h, seqs, ctx, batch)
 	if err != nil {
@@ -114,13 +119,32 @@ func Bench(m model.Model, pool *compute.Pool, o BenchOptions) ([]BenchResult, er
 	b.Seq = make([]int32, 0, batch)
 	b.Logits = make([]bool, 0, batch)
 
-	// prompt evaluates n tokens of sequence seq at positions [0, n).
-	prompt := func(seq, n int) error {
-		b.Reset()
-		for p := 0; p < n; p++ {
-			b.Add(token(), int32(p), int32(seq), p == n-1)
+	// prompt evaluates n tokens of sequence seq at positions [at, at+n),
+	// in passes of at most batch tokens.
+	prompt := func(seq, at, n int) error {
+		for done := 0; done < n; {
+			b.Reset()
+			for p := done; p < min(n, done+batch); p++ {
+				b.Add(token(), int32(at+p), int32(seq), p == n-1)
+			}
+			if err := m.Forward(st, &b, logits); err != nil {
+				return err
+			}
+			done += b.Len()
 		}
-		return m.Forward(st, &b, logits)
+		return nil
+	}
+	// The context every test starts from: Depth tokens in each sequence,
+	// evaluated once (the tests overwrite only the positions after them).
+	d := o.Depth
+	for q := 0; q < seqs && d > 0; q++ {
+		if err := prompt(q, 0, d); err != nil {
+			return nil, err
+		}
+	}
+	suffix := ""
+	if d > 0 {
+		suffix = fmt.Sprintf("@d%d", d)
 	}
 	// decode runs n steps of one token for each of seqs sequences whose
 	// caches hold start positions.
@@ -166,13 +190,13 @@ func Bench(m model.Model, pool *compute.Pool, o BenchOptions) ([]BenchResult, er
 	}
 	none := func() error { return nil }
 	if o.Prompt > 0 {
-		err := measure(fmt.Sprintf("pp%d", o.Prompt), o.Prompt, none, func() error { return prompt(0, o.Prompt) })
+		err := measure(fmt.Sprintf("pp%d%s", o.Prompt, suffix), o.Prompt, none, func() error { return prompt(0, d, o.Prompt) })
 		if err != nil {
 			return nil, err
 		}
 	}
 	if o.Gen > 0 {
-		err := measure(fmt.Sprintf("tg%d", o.Gen), o.Gen, none, func() error { return decode(0, o.Gen, 1) })
+		err := measure(fmt.Sprintf("tg%d%s", o.Gen, suffix), o.Gen, none, func() error { return decode(d, o.Gen, 1) })
 		if err != nil {
 			return nil, err
 		}
@@ -184,13 +208,13 @@ func Bench(m model.Model, pool *compute.Pool, o BenchOptions) ([]BenchResult, er
 				return nil
 			}
 			for q := 0; q < seqs; q++ {
-				if err := prompt(q, pp); err != nil {
+				if err := prompt(q, d, pp); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
-		err := measure(fmt.Sprintf("tg%dx%d", o.Gen, seqs), o.Gen*seqs, setup, func() error { return decode(pp, o.Gen, seqs) })
+		err := measure(fmt.Sprintf("tg%dx%d%s", o.Gen, seqs, suffix), o.Gen*seqs, setup, func() error { return decode(d+pp, o.Gen, seqs) })
 		if err != nil {
 			return nil, err
 		}

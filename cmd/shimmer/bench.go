@@ -18,17 +18,18 @@ func newBenchCmd() *cobra.Command {
 		reps     int
 		format   string
 		parallel int
+		depth    int
 	)
 	c := &cobra.Command{
-		Use:   "bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [-o md|json] [--parallel N]",
+		Use:   "bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [-o md|json] [--parallel N] [-d DEPTH]",
 		Short: "Measure prompt processing (ppN) and generation (tgN) speed, like llama-bench",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "md" && format != "json" {
 				return fmt.Errorf("output format %q: use md or json", format)
 			}
-			if pp < 0 || tg < 0 || reps < 1 || parallel < 0 {
-				return fmt.Errorf("-p, -n and --parallel must not be negative, -r must be positive")
+			if pp < 0 || tg < 0 || reps < 1 || parallel < 0 || depth < 0 {
+				return fmt.Errorf("-p, -n, -d and --parallel must not be negative, -r must be positive")
 			}
 			if mf.path == "" {
 				return fmt.Errorf("no model given (use -m MODEL.gguf)")
@@ -42,7 +43,7 @@ func newBenchCmd() *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			res, err := engine.Bench(e.Model, e.Pool, engine.BenchOptions{Prompt: pp, Gen: tg, Reps: reps, Parallel: parallel})
+			res, err := engine.Bench(e.Model, e.Pool, engine.BenchOptions{Prompt: pp, Gen: tg, Reps: reps, Parallel: parallel, Depth: depth})
 			if err != nil {
 				return err
 			}
@@ -78,5 +79,6 @@ func newBenchCmd() *cobra.Command {
 	c.Flags().IntVarP(&reps, "repetitions", "r", 5, "repetitions of each test")
 	c.Flags().StringVarP(&format, "output", "o", "md", "output format: md or json")
 	c.Flags().IntVar(&parallel, "parallel", 0, "also measure N sequences decoding together (aggregate t/s)")
+	c.Flags().IntVarP(&depth, "n-depth", "d", 0, "tokens already in the context when each test starts (as llama-bench's -d; tests named ppN@dD)")
 	return c
 }

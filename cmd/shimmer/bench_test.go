@@ -30,6 +30,11 @@ func TestBenchCommand(t *testing.T) {
 			t.Fatalf("%s: %g tokens/s", r.Test, r.TS)
 		}
 	}
+	// -d: the tests start from a context already holding that many tokens.
+	out, errs, code = shimmer(t, "", "bench", "-m", m, "-p", "8", "-n", "2", "-d", "40", "-r", "1", "--parallel", "2", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || len(res) != 3 || res[0].Test != "pp8@d40" || res[1].Test != "tg2@d40" || res[2].Test != "tg2x2@d40" {
+		t.Fatalf("-d: exit %d %v: %s %s", code, err, out, errs)
+	}
 	out, errs, code = shimmer(t, "", "bench", "-m", m, "-p", "8", "-n", "0", "-r", "1")
 	if code != 0 || !strings.Contains(out, "| pp8 |") || strings.Contains(out, "tg") {
 		t.Fatalf("markdown: exit %d: %s%s", code, out, errs)
