@@ -38,6 +38,9 @@ type BenchResult struct {
 	Mean    float64   `json:"tokens_per_second"`
 	StdDev  float64   `json:"stddev"`
 	Samples []float64 `json:"samples_ts"`
+	// BandwidthFraction, for decode tests when the read bandwidth was
+	// measured: the weight bytes one token reads × tokens/s ÷ bandwidth.
+	BandwidthFraction float64 `json:"bandwidth_fraction,omitempty"`
 }
 
 // Bench measures prompt processing and generation speed with random tokens

@@ -376,15 +376,26 @@ func layerList(ls []int) string {
 // count) only the ExpertsUsed/Experts share a token routes through, and
 // of the token embedding one row unless it is also the output matrix.
 func ActiveParams(f *gguf.File, h *Hyper) uint64 {
+	return active(f, h, func(t *gguf.TensorInfo) uint64 { return t.Elements() })
+}
+
+// ActiveBytes is ActiveParams in bytes of the file: what decoding one
+// token reads of the weights.
+func ActiveBytes(f *gguf.File, h *Hyper) uint64 {
+	return active(f, h, func(t *gguf.TensorInfo) uint64 { return t.Size })
+}
+
+func active(f *gguf.File, h *Hyper, size func(*gguf.TensorInfo) uint64) uint64 {
 	_, untied := f.Tensor("output.weight")
 	var n uint64
-	for _, t := range f.Tensors {
-		el := t.Elements()
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		el := size(t)
 		switch {
 		case h.Experts > 0 && strings.Contains(t.Name, "_exps.") && len(t.Dims) > 1 && t.Dims[len(t.Dims)-1] == uint64(h.Experts):
 			el = el / uint64(h.Experts) * uint64(h.ExpertsUsed)
 		case t.Name == "token_embd.weight" && untied && len(t.Dims) == 2:
-			el = t.Dims[0]
+			el /= t.Dims[1]
 		}
 		n += el
 	}

@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/shimmer-llm/shimmer/compute"
 	"github.com/shimmer-llm/shimmer/engine"
+	"github.com/shimmer-llm/shimmer/model"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -19,6 +22,7 @@ func newBenchCmd() *cobra.Command {
 		format   string
 		parallel int
 		depth    int
+		bw       bool
 	)
 	c := &cobra.Command{
 		Use:   "bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [-o md|json] [--parallel N] [-d DEPTH]",
@@ -48,6 +52,19 @@ func newBenchCmd() *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
+			var bwNote string
+			if bw {
+				// Decode reads each active weight once a token: how close it
+				// comes to the memory's read rate.
+				rate := compute.ReadBandwidth(e.Pool, 1<<30, 5)
+				per := float64(model.ActiveBytes(e.File, e.Model.Hyper()))
+				for i := range res {
+					if strings.HasPrefix(res[i].Test, "tg") && !strings.Contains(res[i].Test, "x") {
+						res[i].BandwidthFraction = per * res[i].Mean / rate
+					}
+				}
+				bwNote = fmt.Sprintf("read bandwidth %.1f GB/s (%d threads, 1 GiB); a token reads %.1f MB of weights", rate/1e9, e.Pool.Threads(), per/1e6)
+			}
 			if format == "json" {
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
@@ -69,6 +86,14 @@ func newBenchCmd() *cobra.Command {
 			if h.Experts > 0 {
 				repack = "experts repacked at load, the other weights during the warm-up"
 			}
+			for _, r := range res {
+				if r.BandwidthFraction > 0 {
+					fmt.Fprintf(w, "\n%s: %.0f%% of the read bandwidth\n", r.Test, 100*r.BandwidthFraction)
+				}
+			}
+			if bwNote != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), bwNote)
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "load %v (not timed above; %s)\n", e.LoadTime.Round(time.Millisecond), repack)
 			return nil
 		},
@@ -79,6 +104,7 @@ func newBenchCmd() *cobra.Command {
 	c.Flags().IntVarP(&reps, "repetitions", "r", 5, "repetitions of each test")
 	c.Flags().StringVarP(&format, "output", "o", "md", "output format: md or json")
 	c.Flags().IntVar(&parallel, "parallel", 0, "also measure N sequences decoding together (aggregate t/s)")
+	c.Flags().BoolVar(&bw, "bandwidth", false, "also measure the memory read bandwidth and report decode as a fraction of it")
 	c.Flags().IntVarP(&depth, "n-depth", "d", 0, "tokens already in the context when each test starts (as llama-bench's -d; tests named ppN@dD)")
 	return c
 }
