@@ -114,8 +114,9 @@ func (s *State) Attention(l int, b *Batch, q, k, v, out, sinks []float32) {
 		scale = 1
 	}
 	s.att = attentionJob{s: s, l: l, b: b, q: q, out: out, sinks: sinks, window: window, scale: scale}
-	// Whole query groups per piece: the heads that share a KV head read
-	// the same cached rows, so one thread should read them once.
+	// One task per (entry, KV head): the query heads that share a KV
+	// head are computed together, each block of cached rows read once
+	// for all of them while it is in L1.
 	work := 0
 	for _, pos := range b.Pos {
 		span := int(pos) + 1
@@ -125,7 +126,7 @@ func (s *State) Attention(l int, b *Batch, q, k, v, out, sinks []float32) {
 		work += span
 	}
 	work *= 2 * h.Heads * h.HeadDim
-	s.Pool.RunWork(&s.att, b.Len()*h.Heads, h.Heads/h.KVHeads, work)
+	s.Pool.RunWork(&s.att, b.Len()*h.KVHeads, 1, work)
 	s.att = attentionJob{}
 }
 
@@ -139,46 +140,63 @@ type attentionJob struct {
 	scale  float32
 }
 
-// Run handles tasks [lo, hi): task = entry·Heads + head.
+// attnBlock is how many cached rows are read at a time: 64 rows of a
+// 128-wide head are 32 KiB, within L1 while the group's heads use them.
+const attnBlock = 64
+
+// Run handles tasks [lo, hi): task = entry·KVHeads + KV head. Each query
+// head's scores, softmax and sum are computed exactly as alone (every dot
+// product on its own, the values added in position order), so results
+// do not depend on the grouping.
 func (j *attentionJob) Run(worker, lo, hi int) {
 	s, h, c := j.s, j.s.H, j.s.Cache
 	group := h.Heads / h.KVHeads
+	kc, vc, kd, vd := c.Layer(j.l)
+	capacity := c.Cap(j.l)
 	for task := lo; task < hi; task++ {
-		i, head := task/h.Heads, task%h.Heads
+		i, kvh := task/h.KVHeads, task%h.KVHeads
 		seq, pos := int(j.b.Seq[i]), int(j.b.Pos[i])
-		kvh := head / group
 		first := 0
 		if j.window > 0 {
 			first = max(0, pos-j.window+1)
 		}
-		qh := j.q[(i*h.Heads+head)*h.HeadDim : (i*h.Heads+head+1)*h.HeadDim]
-		scores := s.scores[worker][:pos-first+1]
-		kc, vc, kd, vd := c.Layer(j.l)
-		capacity := c.Cap(j.l)
+		span := pos - first + 1
+		scores := s.scores[worker][:group*span]
+		head0 := kvh * group
 		// Positions first..pos occupy consecutive cells but for the wrap
-		// of a ring (sliding-window) layer: one or two runs of rows.
+		// of a ring (sliding-window) layer: runs of rows, cut in blocks.
 		for p := first; p <= pos; {
 			cell := p % capacity
-			cnt := min(pos-p+1, capacity-cell)
+			cnt := min(pos-p+1, capacity-cell, attnBlock)
 			row := seq*capacity + cell
-			kernels.DotRows(scores[p-first:p-first+cnt], qh, kc[row*kd+kvh*h.HeadDim:], kd)
+			krows := kc[row*kd+kvh*h.HeadDim:]
+			for g := 0; g < group; g++ {
+				qh := j.q[(i*h.Heads+head0+g)*h.HeadDim : (i*h.Heads+head0+g+1)*h.HeadDim]
+				kernels.DotRows(scores[g*span+p-first:g*span+p-first+cnt], qh, krows, kd)
+			}
 			p += cnt
 		}
-		for p := range scores {
-			scores[p] *= j.scale
+		for g := 0; g < group; g++ {
+			sc := scores[g*span : (g+1)*span]
+			for p := range sc {
+				sc[p] *= j.scale
+			}
+			if j.sinks != nil {
+				kernels.SoftmaxSink(sc, j.sinks[head0+g])
+			} else {
+				kernels.Softmax(sc)
+			}
+			clear(j.out[(i*h.Heads+head0+g)*h.ValueDim : (i*h.Heads+head0+g+1)*h.ValueDim])
 		}
-		if j.sinks != nil {
-			kernels.SoftmaxSink(scores, j.sinks[head])
-		} else {
-			kernels.Softmax(scores)
-		}
-		o := j.out[(i*h.Heads+head)*h.ValueDim : (i*h.Heads+head+1)*h.ValueDim]
-		clear(o)
 		for p := first; p <= pos; {
 			cell := p % capacity
-			cnt := min(pos-p+1, capacity-cell)
+			cnt := min(pos-p+1, capacity-cell, attnBlock)
 			row := seq*capacity + cell
-			kernels.AXPYRows(o, scores[p-first:p-first+cnt], vc[row*vd+kvh*h.ValueDim:], vd)
+			vrows := vc[row*vd+kvh*h.ValueDim:]
+			for g := 0; g < group; g++ {
+				o := j.out[(i*h.Heads+head0+g)*h.ValueDim : (i*h.Heads+head0+g+1)*h.ValueDim]
+				kernels.AXPYRows(o, scores[g*span+p-first:g*span+p-first+cnt], vrows, vd)
+			}
 			p += cnt
 		}
 	}

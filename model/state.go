@@ -24,7 +24,7 @@ type State struct {
 	// QBuf holds activations converted for quantized dot products.
 	QBuf []byte
 
-	scores [][]float32 // per worker: attention scores of one head
+	scores [][]float32 // per worker: attention scores of one query group (Heads/KVHeads heads)
 
 	// Sparse feed-forward scratch: router logits [MaxBatch·Experts]; per
 	// token and slot the chosen expert and its weight [MaxBatch·Used]; the
@@ -61,7 +61,7 @@ func NewState(h *Hyper, pool *compute.Pool, cache *KVCache, maxBatch int) (*Stat
 	s.QBuf = make([]byte, maxBatch*(4*widest+512))
 	s.scores = make([][]float32, pool.Threads())
 	for i := range s.scores {
-		s.scores[i] = make([]float32, cache.Ctx)
+		s.scores[i] = make([]float32, cache.Ctx*max(1, h.Heads/max(1, h.KVHeads)))
 	}
 	for i := range s.rope {
 		s.rope[i] = make([]float32, maxBatch*h.RopeDims)
