@@ -27,6 +27,8 @@ type BenchOptions struct {
 	// and the tests run at positions from Depth on; their names get
 	// "@dN" ("pp512@d4096").
 	Depth int
+	// CacheTypes are the KV cache's element types (default F32).
+	CacheTypes model.CacheTypes
 	// Progress, when set, is told about each finished repetition.
 	Progress func(test string, rep int, tokensPerSecond float64)
 }
@@ -100,7 +102,7 @@ func Bench(m model.Model, pool *compute.Pool, o BenchOptions) ([]BenchResult, er
 	ctx := o.Depth + o.Prompt + o.Gen + 1
 	batch := max(o.Prompt, seqs, min(o.Depth, 512), 1)
 	h := m.Hyper()
-	cache, err := model.NewKVCache(h, seqs, ctx, batch)
+	cache, err := model.NewKVCache(h, seqs, ctx, batch, o.CacheTypes)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func TestDecodeAllocs(t *testing.T) {
 			defer m.Close()
 			h := m.Model.Hyper()
 			const seqs = 3
-			cache, err := model.NewKVCache(h, seqs, 64, 8)
+			cache, err := model.NewKVCache(h, seqs, 64, 8, model.CacheTypes{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,6 +95,21 @@ func BenchmarkParallel(b *testing.B) {
 	defer m.Close()
 	for i := 0; i < b.N; i++ {
 		if _, err := Bench(m.Model, m.Pool, BenchOptions{Prompt: 128, Gen: 64, Parallel: 8, Reps: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeDepth generates 16 tokens after 2048 in the context, where
+// attention weighs as much as the weights:
+//
+//	SHIMMER_BENCH_MODEL=/work/bench-models/tinyllama-1.1b-Q4_0.gguf \
+//	  go test ./engine -run - -bench DecodeDepth -benchtime 2x -cpuprofile tg.prof
+func BenchmarkDecodeDepth(b *testing.B) {
+	m := benchModel(b)
+	defer m.Close()
+	for i := 0; i < b.N; i++ {
+		if _, err := Bench(m.Model, m.Pool, BenchOptions{Gen: 16, Depth: 2048, Reps: 1}); err != nil {
 			b.Fatal(err)
 		}
 	}

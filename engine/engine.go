@@ -46,6 +46,9 @@ type Options struct {
 	// cache (default: the machine's physical memory); Load fails with a
 	// MemoryError past it instead of the process dying later.
 	Memory int64
+	// CacheTypes are the KV cache's element types (default F32; F16 halves
+	// the cache, rounding each key and value to half precision).
+	CacheTypes model.CacheTypes
 	// Pooling makes the model an embedding model with this pooling (as
 	// llama-server's --pooling): a chat model then embeds too, and an
 	// embedding model pools this way instead of its own. nil: the model's
@@ -194,7 +197,7 @@ func newEngine(f *gguf.File, opts Options) (*Engine, error) {
 	if encoder {
 		seqs, ctx, batch = 1, 1, 1
 	}
-	if e.cache, err = model.NewKVCache(h, seqs, ctx, batch); err != nil {
+	if e.cache, err = model.NewKVCache(h, seqs, ctx, batch, opts.CacheTypes); err != nil {
 		e.pool.Close()
 		return nil, err
 	}
@@ -235,9 +238,10 @@ func (e *Engine) KVCacheBytes() int64 { return e.cache.Bytes() }
 func checkMemory(f *gguf.File, h *model.Hyper, opts Options, encoder bool) error {
 	var cache int64
 	if !encoder {
-		cache = model.KVCacheBytes(h, opts.Sequences, opts.Context, opts.BatchSize)
-		// The scratch of a forward pass: per thread a row of attention scores.
-		cache += int64(opts.Threads) * int64(opts.Context) * 4
+		cache = model.KVCacheBytes(h, opts.Sequences, opts.Context, opts.BatchSize, opts.CacheTypes)
+		// The scratch of a forward pass: per thread the attention scores of
+		// a query group.
+		cache += int64(opts.Threads) * int64(opts.Context) * 4 * int64(max(1, h.Heads/max(1, h.KVHeads)))
 	}
 	need := cache + int64(f.Size)
 	have, budget := opts.Memory, opts.Memory > 0

@@ -101,9 +101,7 @@ func (s *State) Attention(l int, b *Batch, q, k, v, out, sinks []float32) {
 	h, c := s.H, s.Cache
 	kd, vd := h.KDim(), h.VDim()
 	for i := range b.Tokens {
-		seq, pos := int(b.Seq[i]), int(b.Pos[i])
-		copy(c.K(l, seq, pos), k[i*kd:(i+1)*kd])
-		copy(c.V(l, seq, pos), v[i*vd:(i+1)*vd])
+		c.Store(l, int(b.Seq[i]), int(b.Pos[i]), k[i*kd:(i+1)*kd], v[i*vd:(i+1)*vd])
 	}
 	window := 0
 	if h.SWA[l] {
@@ -151,8 +149,8 @@ const attnBlock = 64
 func (j *attentionJob) Run(worker, lo, hi int) {
 	s, h, c := j.s, j.s.H, j.s.Cache
 	group := h.Heads / h.KVHeads
-	kc, vc, kd, vd := c.Layer(j.l)
 	capacity := c.Cap(j.l)
+	kbuf, vbuf := s.kvRows[worker][:attnBlock*h.HeadDim], s.kvRows[worker][attnBlock*h.HeadDim:]
 	for task := lo; task < hi; task++ {
 		i, kvh := task/h.KVHeads, task%h.KVHeads
 		seq, pos := int(j.b.Seq[i]), int(j.b.Pos[i])
@@ -169,10 +167,10 @@ func (j *attentionJob) Run(worker, lo, hi int) {
 			cell := p % capacity
 			cnt := min(pos-p+1, capacity-cell, attnBlock)
 			row := seq*capacity + cell
-			krows := kc[row*kd+kvh*h.HeadDim:]
+			krows, kstride := c.Keys(j.l, row, cnt, kvh*h.HeadDim, h.HeadDim, kbuf)
 			for g := 0; g < group; g++ {
 				qh := j.q[(i*h.Heads+head0+g)*h.HeadDim : (i*h.Heads+head0+g+1)*h.HeadDim]
-				kernels.DotRows(scores[g*span+p-first:g*span+p-first+cnt], qh, krows, kd)
+				kernels.DotRows(scores[g*span+p-first:g*span+p-first+cnt], qh, krows, kstride)
 			}
 			p += cnt
 		}
@@ -192,10 +190,10 @@ func (j *attentionJob) Run(worker, lo, hi int) {
 			cell := p % capacity
 			cnt := min(pos-p+1, capacity-cell, attnBlock)
 			row := seq*capacity + cell
-			vrows := vc[row*vd+kvh*h.ValueDim:]
+			vrows, vstride := c.Values(j.l, row, cnt, kvh*h.ValueDim, h.ValueDim, vbuf)
 			for g := 0; g < group; g++ {
 				o := j.out[(i*h.Heads+head0+g)*h.ValueDim : (i*h.Heads+head0+g+1)*h.ValueDim]
-				kernels.AXPYRows(o, scores[g*span+p-first:g*span+p-first+cnt], vrows, vd)
+				kernels.AXPYRows(o, scores[g*span+p-first:g*span+p-first+cnt], vrows, vstride)
 			}
 			p += cnt
 		}

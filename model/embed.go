@@ -220,7 +220,7 @@ func (d *Decoder) Embed(pool *compute.Pool, seqs [][]int32, p Pooling, out [][]f
 		longest = max(longest, len(s))
 	}
 	h := d.H
-	cache, err := NewKVCache(h, len(seqs), longest, n)
+	cache, err := NewKVCache(h, len(seqs), longest, n, CacheTypes{})
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ type State struct {
 	QBuf []byte
 
 	scores [][]float32 // per worker: attention scores of one query group (Heads/KVHeads heads)
+	kvRows [][]float32 // per worker: a block of half-precision cache rows as float32
 
 	// Sparse feed-forward scratch: router logits [MaxBatch·Experts]; per
 	// token and slot the chosen expert and its weight [MaxBatch·Used]; the
@@ -62,6 +63,10 @@ func NewState(h *Hyper, pool *compute.Pool, cache *KVCache, maxBatch int) (*Stat
 	s.scores = make([][]float32, pool.Threads())
 	for i := range s.scores {
 		s.scores[i] = make([]float32, cache.Ctx*max(1, h.Heads/max(1, h.KVHeads)))
+	}
+	s.kvRows = make([][]float32, pool.Threads())
+	for i := range s.kvRows {
+		s.kvRows[i] = make([]float32, attnBlock*(h.HeadDim+h.ValueDim))
 	}
 	for i := range s.rope {
 		s.rope[i] = make([]float32, maxBatch*h.RopeDims)

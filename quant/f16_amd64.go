@@ -42,3 +42,20 @@ func FP32ToFP16Row(dst []uint16, src []float32) {
 	}
 	fp32ToFP16RowGeneric(dst[8*n:], src[8*n:])
 }
+
+// fp16ToFP32Asm converts n groups of 8 halves (VCVTPH2PS).
+//
+//go:noescape
+func fp16ToFP32Asm(dst *float32, src *uint16, n int)
+
+// FP16ToFP32Row sets dst[i] = FP16ToFP32(src[i]) for every src[i].
+func FP16ToFP32Row(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	n := len(src) / 8
+	if f16SIMD && n > 0 {
+		fp16ToFP32Asm(&dst[0], &src[0], n)
+	} else {
+		n = 0
+	}
+	fp16ToFP32RowGeneric(dst[8*n:], src[8*n:])
+}

@@ -42,3 +42,20 @@ loop16:
 	JNZ loop16
 	VZEROUPPER
 	RET
+
+// func fp16ToFP32Asm(dst *float32, src *uint16, n int)
+// dst[i] = the single-precision value of the half src[i] (F16C, exact),
+// for n groups of 8.
+TEXT ·fp16ToFP32Asm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+loop8:
+	VCVTPH2PS (SI), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ loop8
+	VZEROUPPER
+	RET

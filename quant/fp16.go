@@ -94,3 +94,10 @@ func fp32ToFP16RowGeneric(dst []uint16, src []float32) {
 		dst[i] = FP32ToFP16(f)
 	}
 }
+
+// fp16ToFP32RowGeneric is FP16ToFP32Row one value at a time.
+func fp16ToFP32RowGeneric(dst []float32, src []uint16) {
+	for i, h := range src {
+		dst[i] = FP16ToFP32(h)
+	}
+}

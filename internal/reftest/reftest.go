@@ -35,6 +35,8 @@ type Schedule struct {
 	// Seqs is the number of sequences that run the same case side by side,
 	// their entries interleaved in every batch (0 means 1).
 	Seqs int
+	// Cache are the KV cache's element types (default F32).
+	Cache model.CacheTypes
 }
 
 // Rows are the logits of one sequence: one row per prompt position and
@@ -71,7 +73,7 @@ func Run(tb testing.TB, modelPath string, ref *testdata.Reference, sch Schedule)
 		maxBatch = seqs * slices.Max(chunks)
 	}
 	n := len(ref.PromptIDs) + len(ref.GreedyIDs)
-	cache, err := model.NewKVCache(h, seqs, n, maxBatch)
+	cache, err := model.NewKVCache(h, seqs, n, maxBatch, sch.Cache)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -126,7 +126,7 @@ func TestSlidingWindowCache(t *testing.T) {
 		t.Errorf("rope base %g (window layers %g), expected 1e6 (10000)", h.RopeBase, h.RopeBaseSWA)
 	}
 	for _, c := range []struct{ ctx, batch, swaCap int }{{4096, 1, 8}, {4096, 16, 23}, {40, 24, 31}, {10, 512, 10}} {
-		cache, err := model.NewKVCache(h, 2, c.ctx, c.batch)
+		cache, err := model.NewKVCache(h, 2, c.ctx, c.batch, model.CacheTypes{})
 		if err != nil {
 			t.Fatal(err)
 		}
