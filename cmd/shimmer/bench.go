@@ -38,6 +38,10 @@ func newBenchCmd() *cobra.Command {
 			if mf.path == "" {
 				return fmt.Errorf("no model given (use -m MODEL.gguf)")
 			}
+			ct, err := mf.cacheTypes()
+			if err != nil {
+				return err
+			}
 			file, err := mf.resolve()
 			if err != nil {
 				return err
@@ -47,7 +51,7 @@ func newBenchCmd() *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			res, err := engine.Bench(e.Model, e.Pool, engine.BenchOptions{Prompt: pp, Gen: tg, Reps: reps, Parallel: parallel, Depth: depth})
+			res, err := engine.Bench(e.Model, e.Pool, engine.BenchOptions{Prompt: pp, Gen: tg, Reps: reps, Parallel: parallel, Depth: depth, CacheTypes: ct})
 			if err != nil {
 				return err
 			}
@@ -98,6 +102,7 @@ func newBenchCmd() *cobra.Command {
 			return nil
 		},
 	}
+	mf.f16Cache = true
 	mf.register(c)
 	c.Flags().IntVarP(&pp, "n-prompt", "p", 512, "prompt tokens of the pp test (0: skip)")
 	c.Flags().IntVarP(&tg, "n-gen", "n", 128, "generated tokens of the tg test (0: skip)")

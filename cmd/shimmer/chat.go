@@ -75,6 +75,7 @@ func newChatCmd() *cobra.Command {
 		},
 	}
 	mf.demo = true
+	mf.f16Cache = true
 	mf.register(c)
 	f := c.Flags()
 	sf.register(f)

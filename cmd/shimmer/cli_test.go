@@ -50,13 +50,15 @@ func shimmer(t *testing.T, stdin string, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-// The README's first command prints exactly llama.cpp's greedy text, for
-// every text case of the three stories260K files.
+// run prints exactly llama.cpp's greedy text, for every text case of the
+// three stories260K files, with the F32 KV cache the references were made
+// with (llama.cpp's own F16 cache changes the last token of one Q4_0 case).
 func TestRunGreedyText(t *testing.T) {
 	for _, m := range []string{"stories260K", "stories260K-Q8_0", "stories260K-Q4_0"} {
 		for _, c := range []string{"text-once", "text-lily", "text-dog"} {
 			ref := testdata.LoadReference(t, m+"."+c)
-			out, errs, code := shimmer(t, "", "run", "-m", testdata.Path(t, "models", m+".gguf"), "--temp", "0", "-n", fmt.Sprint(ref.NGen), ref.PromptText)
+			// The references were made with an F32 KV cache (-ctk f32).
+			out, errs, code := shimmer(t, "", "run", "-m", testdata.Path(t, "models", m+".gguf"), "-ctk", "f32", "-ctv", "f32", "--temp", "0", "-n", fmt.Sprint(ref.NGen), ref.PromptText)
 			if code != 0 {
 				t.Fatalf("%s %s: exit %d: %s", m, c, code, errs)
 			}
@@ -240,6 +242,8 @@ func TestErrors(t *testing.T) {
 		{[]string{"logits", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--ids", "1 99999", "-o", filepath.Join(dir, "x.f32")}, "out of range"},
 		{[]string{"detokenize", "-m", testdata.Path(t, "models", "stories260K.gguf"), "7000"}, "out of range"},
 		{[]string{"nosuchcommand"}, "unknown command"},
+		{[]string{"run", "-ctk", "q4", "hi"}, `--cache-type-k: model: KV cache type "q4" is not supported`},
+		{[]string{"bench", "-m", filepath.Join(dir, "missing.gguf"), "-ctv=bf16"}, "--cache-type-v"},
 		// A KV cache that cannot fit the machine, or a budget, is refused
 		// at load with one line (it used to start and die later).
 		{[]string{"serve", "-m", testdata.Path(t, "models", "stories260K.gguf"), "-c", "1000000", "--parallel", "64", "--port", "0"}, "more than"},
@@ -301,8 +305,8 @@ func TestInfoHostile(t *testing.T) {
 // stories260K-Q4_0 holds 48 tensors (Q4_0×31, F32×11 norms, F16×5
 // ffn_down, Q8_0×1 output) in 277024 bytes, vocab 512, n_embd 64, 5
 // layers, 8/4 heads of 8, ff 172, NORM rope base 10000 over 8 dims, ctx
-// 2048, eps 1e-5; its F32 KV cache takes 5 × 2048 × (32+32) × 4 bytes =
-// 2.5 MiB per sequence at 2048 tokens.
+// 2048, eps 1e-5; its F16 KV cache (the default) takes 5 × 2048 × (32+32)
+// × 2 bytes = 1.25 MiB per sequence at 2048 tokens.
 func TestInfoRealFile(t *testing.T) {
 	out, errs, code := shimmer(t, "", "info", testdata.Path(t, "models", "stories260K-Q4_0.gguf"))
 	if code != 0 || errs != "" {
@@ -313,7 +317,7 @@ func TestInfoRealFile(t *testing.T) {
 		"vocabulary             512", "embedding              64", "layers                 5",
 		"heads                  8 query, 4 key/value", "head width             8", "feed-forward           172",
 		"context (trained)      2048", "rms norm eps           1e-05", "rope                   norm, 8 dims, base 10000",
-		"KV cache 2.50 MiB per sequence at 2048 tokens",
+		"KV cache 1.25 MiB per sequence at 2048 tokens (F16",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("info lacks %q:\n%s", want, out)

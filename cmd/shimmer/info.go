@@ -93,8 +93,8 @@ func printInfo(w *bufio.Writer, path string, f *gguf.File, tensors bool, ctx int
 			}
 			if model.IsEncoder(m) {
 				fmt.Fprintf(w, "memory:      weights %s, no KV cache (an encoder: sequences of up to %d tokens)\n", human(int64(bytes)), n)
-			} else if cache, err := model.NewKVCacheSize(h, 1, n, 512, model.CacheTypes{}); err == nil {
-				fmt.Fprintf(w, "memory:      weights %s + KV cache %s per sequence at %d tokens (F32)\n", human(int64(bytes)), human(cache), n)
+			} else if cache, err := model.NewKVCacheSize(h, 1, n, 512, model.CacheTypes{K: gguf.TypeF16, V: gguf.TypeF16}); err == nil {
+				fmt.Fprintf(w, "memory:      weights %s + KV cache %s per sequence at %d tokens (F16; F32: twice that)\n", human(int64(bytes)), human(cache), n)
 			}
 		}
 	}

@@ -31,7 +31,7 @@ func run(args []string) (code int) {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	root := newRootCmd()
-	root.SetArgs(args)
+	root.SetArgs(llamaShortFlags(args))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "shimmer: "+oneLine(err))
 		return 1
@@ -68,6 +68,30 @@ func newRootCmd() *cobra.Command {
 		newRmCmd(),
 	)
 	return root
+}
+
+// llamaFlags are llama.cpp's multi-letter short flags, which pflag cannot
+// declare (its short flags are one letter): they are read as the long
+// flags they stand for.
+var llamaFlags = map[string]string{"-ctk": "--cache-type-k", "-ctv": "--cache-type-v", "-np": "--parallel"}
+
+func llamaShortFlags(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		name, val, eq := strings.Cut(a, "=")
+		if long, ok := llamaFlags[name]; ok {
+			if eq {
+				a = long + "=" + val
+			} else {
+				a = long
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // oneLine flattens an error message onto one line.

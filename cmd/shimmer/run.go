@@ -19,6 +19,7 @@ import (
 	"github.com/shimmer-llm/shimmer/demo"
 	"github.com/shimmer-llm/shimmer/engine"
 	"github.com/shimmer-llm/shimmer/grammar"
+	"github.com/shimmer-llm/shimmer/model"
 )
 
 // modelFlags are the flags shared by commands that load a model.
@@ -28,6 +29,11 @@ type modelFlags struct {
 	threads int
 	ctx     int
 	memory  string
+	ctk     string // --cache-type-k
+	ctv     string // --cache-type-v
+	// f16Cache makes F16 the KV cache default, as llama.cpp's (run, chat,
+	// serve, bench); logits and embed keep F32, the reference's.
+	f16Cache bool
 	// demo lets the command run the built-in demo model when no -m is
 	// given (run and chat); the others require a model.
 	demo bool
@@ -44,6 +50,25 @@ func (m *modelFlags) register(c *cobra.Command) {
 	c.Flags().IntVarP(&m.threads, "threads", "t", 0, "threads to compute with (default: all CPUs)")
 	c.Flags().IntVarP(&m.ctx, "ctx-size", "c", 0, "context size in tokens (default: the model's, at most 4096)")
 	c.Flags().StringVar(&m.memory, "memory", "", "memory the model and its KV cache may take, e.g. 8GiB or 512MB (default: the machine's)")
+	def := "f32"
+	if m.f16Cache {
+		def = "f16"
+	}
+	c.Flags().StringVar(&m.ctk, "cache-type-k", def, "KV cache type of the keys: f16 (half the memory) or f32 (also -ctk)")
+	c.Flags().StringVar(&m.ctv, "cache-type-v", def, "KV cache type of the values: f16 or f32 (also -ctv)")
+}
+
+// cacheTypes reads --cache-type-k and --cache-type-v.
+func (m *modelFlags) cacheTypes() (model.CacheTypes, error) {
+	k, err := model.ParseCacheType(m.ctk)
+	if err != nil {
+		return model.CacheTypes{}, fmt.Errorf("--cache-type-k: %v", err)
+	}
+	v, err := model.ParseCacheType(m.ctv)
+	if err != nil {
+		return model.CacheTypes{}, fmt.Errorf("--cache-type-v: %v", err)
+	}
+	return model.CacheTypes{K: k, V: v}, nil
 }
 
 func (m *modelFlags) load(seqs int) (*engine.Engine, error) {
@@ -59,6 +84,11 @@ func (m *modelFlags) loadWith(o engine.Options) (*engine.Engine, error) {
 		return nil, fmt.Errorf("threads and context size must not be negative")
 	}
 	o.Threads, o.Context = m.threads, m.ctx
+	ct, err := m.cacheTypes()
+	if err != nil {
+		return nil, err
+	}
+	o.CacheTypes = ct
 	if m.memory != "" {
 		n, err := parseSize(m.memory)
 		if err != nil {
@@ -196,6 +226,7 @@ func newRunCmd() *cobra.Command {
 		},
 	}
 	mf.demo = true
+	mf.f16Cache = true
 	mf.register(c)
 	f := c.Flags()
 	f.IntVarP(&n, "n-predict", "n", -1, "number of tokens to generate (-1: until end of generation or a full context)")

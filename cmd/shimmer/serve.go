@@ -118,6 +118,7 @@ func newServeCmd() *cobra.Command {
 		},
 	}
 	mf.demo = true // the built-in demo model when discovery finds none
+	mf.f16Cache = true
 	mf.register(c)
 	f := c.Flags()
 	f.StringVar(&host, "host", "127.0.0.1", "address to listen on (0.0.0.0: every interface)")
@@ -211,6 +212,11 @@ func serveMany(ms []store.Model, st *store.Store, mf *modelFlags, eo engine.Opti
 		return nil, nil, fmt.Errorf("threads and context size must not be negative")
 	}
 	eo.Threads, eo.Context = mf.threads, mf.ctx
+	ct, err := mf.cacheTypes()
+	if err != nil {
+		return nil, nil, err
+	}
+	eo.CacheTypes = ct
 	if mf.memory != "" {
 		n, err := parseSize(mf.memory)
 		if err != nil {
