@@ -72,41 +72,36 @@ func embedInputs(raw json.RawMessage) (texts []string, seqs [][]int32, e *apiErr
 	return nil, nil, bad
 }
 
-// embedTexts embeds texts (ollama's /api/embed): each is tokenized as the
-// OpenAI endpoint does, cut to the context when truncate, and the vectors
-// cut to dims (0: all) and normalized. It returns the tokens embedded.
-func (b *backend) embedTexts(ctx context.Context, texts []string, truncate bool, dims int) ([][]float32, int, *apiError) {
-	if !b.e.IsEmbedding() || b.e.Pooling() == smodel.PoolNone {
-		return nil, 0, invalid("model", "model %s is not an embedding model (it declares no pooling, or pools with none)", b.name)
-	}
+// embed tokenizes texts as the generation endpoints do (cut to the
+// context when truncate) after the token sequences seqs, embeds them all,
+// and cuts the vectors to their first dims values (0: all), renormalised.
+// It returns the vectors and the sequences embedded.
+func (b *backend) embed(ctx context.Context, seqs [][]int32, texts []string, truncate bool, dims int) ([][]float32, [][]int32, *apiError) {
 	tok, c := b.e.Tokenizer(), b.e.Options().Context
-	var seqs [][]int32
-	n := 0
 	for i, t := range texts {
 		if t == "" {
-			return nil, 0, invalid("input", "input[%d] is an empty string", i)
+			return nil, nil, invalid("input", "input[%d] is an empty string", i)
 		}
 		ids := tok.Encode(t, true, true)
 		if truncate && len(ids) > c {
 			ids = ids[:c]
 		}
 		seqs = append(seqs, ids)
-		n += len(ids)
 	}
 	vecs, err := b.e.EmbedTokens(ctx, seqs, engine.EmbedOptions{})
 	if err != nil {
-		return nil, 0, embedError(err)
+		return nil, nil, embedError(err)
 	}
-	if dims > 0 {
-		if len(vecs) > 0 && dims > len(vecs[0]) {
-			return nil, 0, invalid("dimensions", "dimensions must be between 1 and %d", len(vecs[0]))
+	if dims != 0 {
+		if len(vecs) > 0 && (dims < 1 || dims > len(vecs[0])) {
+			return nil, nil, invalid("dimensions", "dimensions must be between 1 and %d", len(vecs[0]))
 		}
 		for i := range vecs {
 			vecs[i] = vecs[i][:dims]
 			smodel.L2Normalize(vecs[i])
 		}
 	}
-	return vecs, n, nil
+	return vecs, seqs, nil
 }
 
 // handleEmbeddings serves POST /v1/embeddings.
@@ -141,29 +136,17 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	tok := b.e.Tokenizer()
-	for i, t := range texts {
-		if t == "" {
-			writeError(w, invalid("input", "input[%d] is an empty string", i))
-			return
+	dims := 0 // all
+	if d := req.Dimensions; d != nil {
+		dims = *d
+		if dims == 0 {
+			dims = -1 // refused by embed, as any dims below 1
 		}
-		seqs = append(seqs, tok.Encode(t, true, true))
 	}
-	vecs, err := b.e.EmbedTokens(r.Context(), seqs, engine.EmbedOptions{})
-	if err != nil {
-		writeError(w, embedError(err))
+	vecs, seqs, e := b.embed(r.Context(), seqs, texts, false, dims)
+	if e != nil {
+		writeError(w, e)
 		return
-	}
-	if req.Dimensions != nil {
-		d := *req.Dimensions
-		if d <= 0 || len(vecs) > 0 && d > len(vecs[0]) {
-			writeError(w, invalid("dimensions", "dimensions must be between 1 and %d", len(vecs[0])))
-			return
-		}
-		for i := range vecs {
-			vecs[i] = vecs[i][:d]
-			smodel.L2Normalize(vecs[i])
-		}
 	}
 	resp := embeddingsResponse{Object: "list", Model: b.name, Data: make([]embeddingData, len(vecs))}
 	for i, v := range vecs {

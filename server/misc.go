@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"time"
 	"unicode/utf8"
 )
 
@@ -17,11 +18,16 @@ type modelInfo struct {
 }
 
 func (s *Server) model(ms modelState) modelInfo {
-	created := s.created
-	if !ms.m.Modified.IsZero() {
-		created = ms.m.Modified.Unix()
+	return modelInfo{ID: ms.m.Name, Object: "model", Created: s.modified(ms.m).Unix(), OwnedBy: "shimmer", Loaded: ms.loaded}
+}
+
+// modified is a model's file time, or the server's start for a model
+// without one.
+func (s *Server) modified(m Model) time.Time {
+	if m.Modified.IsZero() {
+		return time.Unix(s.created, 0)
 	}
-	return modelInfo{ID: ms.m.Name, Object: "model", Created: created, OwnedBy: "shimmer", Loaded: ms.loaded}
+	return m.Modified
 }
 
 // handleModels serves GET /v1/models: every model served, loaded or not.

@@ -14,6 +14,7 @@ import (
 	"github.com/shimmer-llm/shimmer/chat"
 	"github.com/shimmer-llm/shimmer/engine"
 	"github.com/shimmer-llm/shimmer/gguf"
+	smodel "github.com/shimmer-llm/shimmer/model"
 	"github.com/shimmer-llm/shimmer/quantize"
 )
 
@@ -86,26 +87,19 @@ func detailsOf(e *engine.Engine) ModelDetails {
 	return DescribeModel(arch, params, quant)
 }
 
+// ollamaDetails are a model's details in ollama's shape.
 type ollamaDetails struct {
 	ParentModel string   `json:"parent_model"`
-	Format      string   `json:"format"`
-	Family      string   `json:"family"`
 	Families    []string `json:"families"`
 	ModelDetails
 }
 
 func (d ModelDetails) ollama() ollamaDetails {
-	o := ollamaDetails{Format: d.Format, Family: d.Family, ModelDetails: d}
+	o := ollamaDetails{ModelDetails: d}
 	if d.Family != "" {
 		o.Families = []string{d.Family}
 	}
 	return o
-}
-
-// MarshalJSON flattens the embedded details (ollama's shape).
-func (o ollamaDetails) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]any{"parent_model": o.ParentModel, "format": o.Format, "family": o.Family,
-		"families": o.Families, "parameter_size": o.ParameterSize, "quantization_level": o.QuantizationLevel})
 }
 
 // digestOf stands in for an ollama manifest digest: stable for a model's
@@ -121,11 +115,7 @@ func ollamaTime(t time.Time) string { return t.Format(time.RFC3339Nano) }
 func (s *Server) handleOllamaTags(w http.ResponseWriter, r *http.Request) {
 	models := []map[string]any{}
 	for _, ms := range s.models.list() {
-		mod := ms.m.Modified
-		if mod.IsZero() {
-			mod = time.Unix(s.created, 0)
-		}
-		models = append(models, map[string]any{"name": ms.m.Name, "model": ms.m.Name, "modified_at": ollamaTime(mod),
+		models = append(models, map[string]any{"name": ms.m.Name, "model": ms.m.Name, "modified_at": ollamaTime(s.modified(ms.m)),
 			"size": ms.m.Size, "digest": digestOf(ms.m), "details": ms.m.Details.ollama()})
 	}
 	s.writeJSON(w, map[string]any{"models": models})
@@ -214,9 +204,6 @@ func (s *Server) handleOllamaShow(w http.ResponseWriter, r *http.Request) {
 		}
 		info["general.parameter_count"] = n
 		tplSrc, _ = f.GetString("tokenizer.chat_template", "")
-		if _, ok := f.Get("tokenizer.chat_template"); ok && strings.Contains(tplSrc, "tools") {
-			caps = append(caps, "tools")
-		}
 		if arch, _ := f.GetString("general.architecture", ""); arch != "" {
 			if _, ok := f.Get(arch + ".pooling_type"); ok {
 				caps = []string{"embedding"}
@@ -226,9 +213,8 @@ func (s *Server) handleOllamaShow(w http.ResponseWriter, r *http.Request) {
 	if b != nil {
 		tplSrc = b.tpl.Source()
 	}
-	mod := sl.m.Modified
-	if mod.IsZero() {
-		mod = time.Unix(s.created, 0)
+	if strings.Contains(tplSrc, "tools") && caps[0] != "embedding" {
+		caps = append(caps, "tools")
 	}
 	from := sl.m.Path
 	if from == "" {
@@ -241,7 +227,7 @@ func (s *Server) handleOllamaShow(w http.ResponseWriter, r *http.Request) {
 		"details":      sl.m.Details.ollama(),
 		"model_info":   info,
 		"capabilities": caps,
-		"modified_at":  ollamaTime(mod),
+		"modified_at":  ollamaTime(s.modified(sl.m)),
 	})
 }
 
@@ -751,13 +737,26 @@ func (s *Server) handleOllamaEmbed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	vecs, n, e := b.embedTexts(r.Context(), texts, req.Truncate == nil || *req.Truncate, req.Dimensions)
+	vecs, seqs, e := b.ollamaEmbed(r.Context(), texts, req.Truncate == nil || *req.Truncate, req.Dimensions)
 	if e != nil {
 		ollamaError(w, e)
 		return
 	}
+	n := 0
+	for _, sq := range seqs {
+		n += len(sq)
+	}
 	b.writeJSON(w, map[string]any{"model": b.name, "embeddings": vecs, "total_duration": time.Since(start).Nanoseconds(),
 		"load_duration": load.Nanoseconds(), "prompt_eval_count": n})
+}
+
+// ollamaEmbed embeds texts for ollama's endpoints, which have no pooling
+// override: the model must be an embedding model.
+func (b *backend) ollamaEmbed(ctx context.Context, texts []string, truncate bool, dims int) ([][]float32, [][]int32, *apiError) {
+	if !b.e.IsEmbedding() || b.e.Pooling() == smodel.PoolNone {
+		return nil, nil, invalid("model", "model %s is not an embedding model (it declares no pooling, or pools with none)", b.name)
+	}
+	return b.embed(ctx, nil, texts, truncate, dims)
 }
 
 // handleOllamaEmbeddings serves the older POST /api/embeddings {"model",
@@ -781,7 +780,7 @@ func (s *Server) handleOllamaEmbeddings(w http.ResponseWriter, r *http.Request) 
 		b.writeJSON(w, map[string]any{"embedding": []float32{}})
 		return
 	}
-	vecs, _, e := b.embedTexts(r.Context(), []string{req.Prompt}, true, 0)
+	vecs, _, e := b.ollamaEmbed(r.Context(), []string{req.Prompt}, true, 0)
 	if e != nil {
 		ollamaError(w, e)
 		return

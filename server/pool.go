@@ -73,7 +73,6 @@ type slot struct {
 	keep     time.Duration
 	timer    *time.Timer
 	pinned   bool // the model New was given: never unloaded
-	loadedAt time.Time
 }
 
 // pool holds the models and loads and unloads them.
@@ -214,7 +213,7 @@ func (p *pool) acquire(ctx context.Context, name string, keep *time.Duration) (*
 			p.mu.Unlock()
 			return nil, nil, loadError(sl.m.Name, err)
 		}
-		sl.b, sl.loadedAt = b, time.Now()
+		sl.b = b
 		p.s.log.Info("model loaded", "model", sl.m.Name, "load", b.e.LoadTime.Round(time.Millisecond))
 	}
 	sl.refs++
@@ -391,12 +390,11 @@ func addCounters(a, b engine.Stats) engine.Stats {
 
 // modelState is a model as /v1/models and ollama's /api/ps describe it.
 type modelState struct {
-	m         Model
-	loaded    bool
-	until     time.Time
-	kvBytes   int64
-	context   int
-	sequences int
+	m       Model
+	loaded  bool
+	until   time.Time
+	kvBytes int64
+	context int
 }
 
 // list returns every model's state, by name.
@@ -408,7 +406,7 @@ func (p *pool) list() []modelState {
 		ms := modelState{m: sl.m, loaded: sl.b != nil, until: sl.until}
 		if sl.b != nil {
 			o := sl.b.e.Options()
-			ms.kvBytes, ms.context, ms.sequences = sl.b.e.KVCacheBytes(), o.Context, o.Sequences
+			ms.kvBytes, ms.context = sl.b.e.KVCacheBytes(), o.Context
 		}
 		out = append(out, ms)
 	}

@@ -128,7 +128,7 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 		return e, b.tpl, nil
 	}, Size: int64(e.File().Size), Modified: time.Unix(s.created, 0)}}, PoolOptions{})
 	sl := s.models.slots[0]
-	sl.b, sl.pinned, sl.loadedAt = b, true, time.Now()
+	sl.b, sl.pinned = b, true
 	sl.m.Details = detailsOf(e)
 	s.routes()
 	return s, nil
