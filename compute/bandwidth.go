@@ -2,6 +2,7 @@ package compute
 
 import (
 	"time"
+	"unsafe"
 )
 
 // ReadBandwidth measures how fast the pool's threads read memory: a
@@ -32,6 +33,8 @@ func ReadBandwidth(p *Pool, size int, reps int) float64 {
 	}
 	return best
 }
+
+func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }
 
 type readJob struct {
 	b     []byte

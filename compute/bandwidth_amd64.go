@@ -3,8 +3,6 @@
 package compute
 
 import (
-	"unsafe"
-
 	"golang.org/x/sys/cpu"
 )
 
@@ -23,5 +21,3 @@ func readSum(b []byte) uint64 {
 	}
 	return readXorAVX2(&b[0], n) ^ readSumGeneric(b[n:])
 }
-
-func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }

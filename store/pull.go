@@ -127,7 +127,6 @@ func (s *Store) Pull(ctx context.Context, r Ref, opts PullOptions) (Model, error
 	if free, ok := freeBytes(repoDir); ok && need > free {
 		return Model{}, fmt.Errorf("store: not enough disk space in %s: the download needs %s more, %s are free", repoDir, human(need), human(free))
 	}
-	var got []found
 	for _, f := range pick {
 		dest := filepath.Join(repoDir, filepath.FromSlash(f.Name))
 		if st, err := os.Stat(dest); err != nil || st.Size() != f.size() {
@@ -137,21 +136,19 @@ func (s *Store) Pull(ctx context.Context, r Ref, opts PullOptions) (Model, error
 		} else if opts.Progress != nil {
 			opts.Progress(Progress{File: f.Name, Done: f.size(), Total: f.size(), Resumed: f.size(), Finished: true})
 		}
-		got = append(got, found{path: dest, rel: f.Name, size: f.size()})
 	}
-	ms := group(got, SourceShimmer, r.Repo, repoName(r.Repo))
-	if len(ms) != 1 {
-		return Model{}, fmt.Errorf("store: internal error: pulled %d models", len(ms))
-	}
-	// Name it as List will: the name depends on the repository's other files here.
-	all, _ := s.List()
-	for _, m := range all {
-		if m.Path == ms[0].Path {
+	first := filepath.Join(repoDir, filepath.FromSlash(pick[0].Name))
+	// Named as List names it: the name depends on the repository's other
+	// files here.
+	for _, m := range group(ggufFiles(repoDir), SourceShimmer, r.Repo, repoName(r.Repo)) {
+		if m.Path == first {
+			if m.Err == nil {
+				describe(&m)
+			}
 			return m, m.Err
 		}
 	}
-	describe(&ms[0])
-	return ms[0], ms[0].Err
+	return Model{}, fmt.Errorf("store: %s is not in %s after the pull", pick[0].Name, repoDir)
 }
 
 // listing fetches the repository's file list.
@@ -360,11 +357,8 @@ func (s *Store) download(ctx context.Context, r Ref, f sibling, dest string, o *
 		}
 	}
 	pw := &progressWriter{p: Progress{File: f.Name, Done: have, Total: f.size(), Resumed: have}, fn: o.Progress}
-	limit := f.size() - have + 1 // one byte more than expected shows a longer body
-	if limit < 1 {
-		limit = 1
-	}
-	if _, err := io.Copy(io.MultiWriter(out, h, pw), io.LimitReader(resp.Body, limit)); err != nil {
+	// One byte more than expected shows a longer body (have ≤ the size).
+	if _, err := io.Copy(io.MultiWriter(out, h, pw), io.LimitReader(resp.Body, f.size()-have+1)); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
 			return fmt.Errorf("store: disk full writing %s (%s of %s written; free space and pull again to resume)", part, human(pw.p.Done), human(f.size()))
 		}

@@ -287,7 +287,8 @@ func (s *Store) Remove(name string) (Model, error) {
 	return m, nil
 }
 
-// describe fills in what the file's header says.
+// describe fills in what the file's header says (of every part: opening a
+// split model's first part opens them all).
 func describe(m *Model) {
 	f, err := gguf.Open(m.Path)
 	if err != nil {
@@ -299,17 +300,6 @@ func describe(m *Model) {
 	m.Kind, _ = f.GetString("general.type", "model")
 	for _, t := range f.Tensors {
 		m.Params += t.Elements()
-	}
-	if n, _ := f.GetInt("split.count", 1); n > 1 {
-		m.Params = 0 // the parts are counted below
-		for _, p := range m.Files {
-			if pf, err := gguf.Open(p); err == nil {
-				for _, t := range pf.Tensors {
-					m.Params += t.Elements()
-				}
-				pf.Close()
-			}
-		}
 	}
 	if m.Quant == "" {
 		if ft, err := f.GetInt("general.file_type", -1); err == nil && ft >= 0 {

@@ -36,7 +36,12 @@ func TestMain(m *testing.M) {
 // shimmer runs the shimmerBin and returns stdout, stderr and the exit status.
 func shimmer(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(shimmerBin, args...)
+	return runCmd(t, exec.Command(shimmerBin, args...), stdin)
+}
+
+// runCmd runs cmd with stdin and returns stdout, stderr and the exit status.
+func runCmd(t *testing.T, cmd *exec.Cmd, stdin string) (string, string, int) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Stdin = strings.NewReader(stdin)

@@ -55,32 +55,14 @@ func TestOfficialClients(t *testing.T) {
 	need(err, "npm install: "+string(out))
 
 	_, url := startServe(t, "--parallel", "2")
-	node := exec.Command("node", "clients.mjs", url)
-	node.Dir = dir
-	node.Env = append(os.Environ(), "AI_SDK_LOG_WARNINGS=false", "NODE_NO_WARNINGS=1")
-	res, err := node.CombinedOutput()
-	for _, l := range strings.Split(strings.TrimSpace(string(res)), "\n") {
-		t.Log(l)
-	}
-	if err != nil {
-		t.Fatalf("clients: %v", err)
-	}
+	runNode(t, dir, "clients", "AI_SDK_LOG_WARNINGS=false", "clients.mjs", url)
 
 	// Embeddings: a BERT encoder, and a chat model given a pooling.
 	_, bert := startServe(t, "-m", testdata.Path(t, "models", "tiny-bert.gguf"), "--alias", "tiny-bert")
 	_, qwen := startServe(t, "-m", testdata.Path(t, "models", "tiny-qwen3.gguf"), "--pooling", "last", "--alias", "tiny-qwen3")
-	node = exec.Command("node", "embed.mjs", testdata.Path(t, "embed", "texts.txt"),
+	runNode(t, dir, "embedding clients", "", "embed.mjs", testdata.Path(t, "embed", "texts.txt"),
 		"tiny-bert="+bert+"="+testdata.Path(t, "embed", "tiny-bert.jsonl"),
 		"tiny-qwen3="+qwen+"="+testdata.Path(t, "embed", "tiny-qwen3-embed.jsonl"))
-	node.Dir = dir
-	node.Env = append(os.Environ(), "NODE_NO_WARNINGS=1")
-	res, err = node.CombinedOutput()
-	for _, l := range strings.Split(strings.TrimSpace(string(res)), "\n") {
-		t.Log(l)
-	}
-	if err != nil {
-		t.Fatalf("embedding clients: %v", err)
-	}
 
 	// ollama-js and the openai client against two models in one server.
 	models := t.TempDir()
@@ -90,14 +72,24 @@ func TestOfficialClients(t *testing.T) {
 		}
 	}
 	_, multi := startServeArgs(t, "--models-dir", models, "--max-loaded", "1")
-	node = exec.Command("node", "ollama.mjs", multi, testdata.Path(t, "reference", "stories260K.text-once.json"))
+	runNode(t, dir, "ollama clients", "", "ollama.mjs", multi, testdata.Path(t, "reference", "stories260K.text-once.json"))
+}
+
+// runNode runs a client script in dir (with env, if not empty, added),
+// logs its lines and fails the test if it fails.
+func runNode(t *testing.T, dir, what, env string, args ...string) {
+	t.Helper()
+	node := exec.Command("node", args...)
 	node.Dir = dir
 	node.Env = append(os.Environ(), "NODE_NO_WARNINGS=1")
-	res, err = node.CombinedOutput()
+	if env != "" {
+		node.Env = append(node.Env, env)
+	}
+	res, err := node.CombinedOutput()
 	for _, l := range strings.Split(strings.TrimSpace(string(res)), "\n") {
 		t.Log(l)
 	}
 	if err != nil {
-		t.Fatalf("ollama clients: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -23,18 +22,15 @@ func shimmerIn(t *testing.T, home string, env []string, args ...string) (string,
 	t.Helper()
 	cmd := exec.Command(shimmerBin, args...)
 	cmd.Dir = home
-	cmd.Env = append(append(os.Environ(), "HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
-		"HF_HUB_CACHE=", "HF_HOME=", "OLLAMA_MODELS=", "SHIMMER_MODELS=", "HF_TOKEN=", "HF_ENDPOINT=http://127.0.0.1:1"), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	cmd.Env = append(append(homeEnv(home), "HF_TOKEN=", "HF_ENDPOINT=http://127.0.0.1:1"), env...)
+	return runCmd(t, cmd, "")
+}
+
+// homeEnv is the environment with home as the user's home and no model
+// store of this machine's in it.
+func homeEnv(home string) []string {
+	return append(os.Environ(), "HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
+		"HF_HUB_CACHE=", "HF_HOME=", "OLLAMA_MODELS=", "SHIMMER_MODELS=")
 }
 
 // TestPullListShowRm pulls a real model from a Hugging Face stand-in (the

@@ -80,21 +80,9 @@ func (m *modelFlags) loadWith(o engine.Options) (*engine.Engine, error) {
 	if m.path == "" && !m.demo {
 		return nil, fmt.Errorf("no model given (use -m MODEL.gguf)")
 	}
-	if m.threads < 0 || m.ctx < 0 {
-		return nil, fmt.Errorf("threads and context size must not be negative")
-	}
-	o.Threads, o.Context = m.threads, m.ctx
-	ct, err := m.cacheTypes()
+	o, err := m.engineOptions(o)
 	if err != nil {
 		return nil, err
-	}
-	o.CacheTypes = ct
-	if m.memory != "" {
-		n, err := parseSize(m.memory)
-		if err != nil {
-			return nil, fmt.Errorf("--memory: %v", err)
-		}
-		o.Memory = n
 	}
 	if m.path == "" {
 		fmt.Fprintf(os.Stderr, "shimmer: no -m MODEL given: using the built-in demo model %s (1.2 MB, MIT licence, a toy that writes short children's stories)\n", demo.Name)
@@ -106,6 +94,28 @@ func (m *modelFlags) loadWith(o engine.Options) (*engine.Engine, error) {
 		return nil, err
 	}
 	return engine.Load(file, o)
+}
+
+// engineOptions adds the flags' threads, context, KV cache types and
+// memory budget to o.
+func (m *modelFlags) engineOptions(o engine.Options) (engine.Options, error) {
+	if m.threads < 0 || m.ctx < 0 {
+		return o, fmt.Errorf("threads and context size must not be negative")
+	}
+	o.Threads, o.Context = m.threads, m.ctx
+	ct, err := m.cacheTypes()
+	if err != nil {
+		return o, err
+	}
+	o.CacheTypes = ct
+	if m.memory != "" {
+		n, err := parseSize(m.memory)
+		if err != nil {
+			return o, fmt.Errorf("--memory: %v", err)
+		}
+		o.Memory = n
+	}
+	return o, nil
 }
 
 // modelUsage describes -m.

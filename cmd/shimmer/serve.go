@@ -208,21 +208,9 @@ func serveMany(ms []store.Model, st *store.Store, mf *modelFlags, eo engine.Opti
 	if so.ModelName != "" {
 		return nil, nil, fmt.Errorf("--alias names the one model of -m; without -m the models keep the names 'shimmer list' shows")
 	}
-	if mf.threads < 0 || mf.ctx < 0 {
-		return nil, nil, fmt.Errorf("threads and context size must not be negative")
-	}
-	eo.Threads, eo.Context = mf.threads, mf.ctx
-	ct, err := mf.cacheTypes()
+	eo, err := mf.engineOptions(eo)
 	if err != nil {
 		return nil, nil, err
-	}
-	eo.CacheTypes = ct
-	if mf.memory != "" {
-		n, err := parseSize(mf.memory)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--memory: %v", err)
-		}
-		eo.Memory = n
 	}
 	toModel := func(m store.Model) server.Model {
 		path := m.Path

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -194,9 +192,7 @@ func startServeArgs(t *testing.T, flags ...string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(shimmerBin, append([]string{"serve", "--port", "0"}, flags...)...)
 	// A home of its own: serve without -m finds no model of this machine's.
-	home := t.TempDir()
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
-		"HF_HUB_CACHE=", "HF_HOME=", "OLLAMA_MODELS=", "SHIMMER_MODELS=")
+	cmd.Env = homeEnv(t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
