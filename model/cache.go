@@ -137,12 +137,6 @@ func (c *KVCache) Bytes() int64 {
 	return n
 }
 
-// Layers returns the number of layers.
-func (c *KVCache) Layers() int { return len(c.caps) }
-
-// Dims returns the widths of a key and of a value row of layer l.
-func (c *KVCache) Dims(l int) (kdim, vdim int) { return c.kdim[l], c.vdim[l] }
-
 // Store writes the key k and value v of sequence seq at position pos in
 // layer l (rounded to the cache's types).
 func (c *KVCache) Store(l, seq, pos int, k, v []float32) {
