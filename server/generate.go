@@ -345,13 +345,20 @@ type sse struct {
 	ndjson  bool // ollama's framing: a JSON object a line, errors as {"error": "message"}
 }
 
-func (s *Server) startSSE(w http.ResponseWriter) *sse {
+func (s *Server) startSSE(w http.ResponseWriter) *sse { return s.startResponse(w, false) }
+
+// startResponse sends the headers of a streamed response: server-sent
+// events, or ollama's NDJSON.
+func (s *Server) startResponse(w http.ResponseWriter, ndjson bool) *sse {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
+	if ndjson {
+		h.Set("Content-Type", "application/x-ndjson")
+	}
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	return &sse{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}
+	return &sse{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout, ndjson: ndjson}
 }
 
 func (e *sse) send(v any) error {
@@ -404,12 +411,7 @@ func (s *backend) runStreamAs(w http.ResponseWriter, r *http.Request, prompt []i
 		s.failGeneration(w, ctx, st.err, promptParam)
 		return
 	}
-	var out *sse
-	if ndjson {
-		out = s.startNDJSON(w)
-	} else {
-		out = s.startSSE(w)
-	}
+	out := s.startResponse(w, ndjson)
 	if err := begin(out); err != nil {
 		return
 	}

@@ -231,15 +231,8 @@ func (s *Server) handleOllamaShow(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// ndjson writes ollama's streamed responses: one JSON object a line.
-func (s *Server) startNDJSON(w http.ResponseWriter) *sse {
-	h := w.Header()
-	h.Set("Content-Type", "application/x-ndjson")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	return &sse{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout, ndjson: true}
-}
+// startNDJSON starts ollama's streamed response: one JSON object a line.
+func (s *Server) startNDJSON(w http.ResponseWriter) *sse { return s.startResponse(w, true) }
 
 // handleOllamaPull serves POST /api/pull {"model", "stream"}: progress as
 // ollama streams it (pulling…, verifying sha256 digest, success).
