@@ -97,6 +97,17 @@ func SwiGLUOAI(dst, gate, up []float32, alpha, limit float32) {
 	}
 }
 
+// ExpSum replaces x[i] with Exp(x[i] - m) (the vector exponential of
+// Softmax) and returns their sum, added in order in float64.
+func ExpSum(x []float32, m float32) float64 {
+	expSub(x, x, m)
+	var sum float64
+	for _, e := range x {
+		sum += float64(e)
+	}
+	return sum
+}
+
 // Exp is expf.
 func Exp(x float32) float32 { return float32(math.Exp(float64(x))) }
 

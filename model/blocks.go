@@ -1,6 +1,8 @@
 package model
 
 import (
+	"math"
+
 	"github.com/shimmer-llm/shimmer/compute"
 	"github.com/shimmer-llm/shimmer/kernels"
 )
@@ -112,9 +114,7 @@ func (s *State) Attention(l int, b *Batch, q, k, v, out, sinks []float32) {
 		scale = 1
 	}
 	s.att = attentionJob{s: s, l: l, b: b, q: q, out: out, sinks: sinks, window: window, scale: scale}
-	// One task per (entry, KV head): the query heads that share a KV
-	// head are computed together, each block of cached rows read once
-	// for all of them while it is in L1.
+	// One task per (entry, KV head).
 	work := 0
 	for _, pos := range b.Pos {
 		span := int(pos) + 1
@@ -138,19 +138,23 @@ type attentionJob struct {
 	scale  float32
 }
 
-// attnBlock is how many cached rows are read at a time: 64 rows of a
-// 128-wide head are 32 KiB, within L1 while the group's heads use them.
-const attnBlock = 64
-
-// Run handles tasks [lo, hi): task = entry·KVHeads + KV head. Each query
-// head's scores, softmax and sum are computed exactly as alone (every dot
-// product on its own, the values added in position order), so results
-// do not depend on the grouping.
+// Run handles tasks [lo, hi): task = entry·KVHeads + KV head. The query
+// heads that share the KV head are computed together, a block of 64
+// cached positions at a time (the block's keys read once for all of them):
+// scores, then an online softmax (the running maximum m and sum l of each
+// head; its output so far rescaled by exp(m_old - m_new) when m grows),
+// then the block's values weighted by the probabilities. Blocks are
+// aligned on positions (64k to 64k+63) and each head's operations are the
+// same, in the same order, whatever it is computed with, so results do
+// not depend on the grouping or on the batch.
 func (j *attentionJob) Run(worker, lo, hi int) {
+	const blk = kernels.AttnBlock
 	s, h, c := j.s, j.s.H, j.s.Cache
 	group := h.Heads / h.KVHeads
 	capacity := c.Cap(j.l)
-	kbuf, vbuf := s.kvRows[worker][:attnBlock*h.HeadDim], s.kvRows[worker][attnBlock*h.HeadDim:]
+	kd, vd := c.kdim[j.l], c.vdim[j.l]
+	scores := s.scores[worker][:group*blk]
+	ms, ls := s.softmax[worker][:group], s.softmax[worker][group:2*group]
 	for task := lo; task < hi; task++ {
 		i, kvh := task/h.KVHeads, task%h.KVHeads
 		seq, pos := int(j.b.Seq[i]), int(j.b.Pos[i])
@@ -158,44 +162,43 @@ func (j *attentionJob) Run(worker, lo, hi int) {
 		if j.window > 0 {
 			first = max(0, pos-j.window+1)
 		}
-		span := pos - first + 1
-		scores := s.scores[worker][:group*span]
 		head0 := kvh * group
-		// Positions first..pos occupy consecutive cells but for the wrap
-		// of a ring (sliding-window) layer: runs of rows, cut in blocks.
-		for p := first; p <= pos; {
-			cell := p % capacity
-			cnt := min(pos-p+1, capacity-cell, attnBlock)
-			row := seq*capacity + cell
-			krows, kstride := c.Keys(j.l, row, cnt, kvh*h.HeadDim, h.HeadDim, kbuf)
-			for g := 0; g < group; g++ {
-				qh := j.q[(i*h.Heads+head0+g)*h.HeadDim : (i*h.Heads+head0+g+1)*h.HeadDim]
-				kernels.DotRows(scores[g*span+p-first:g*span+p-first+cnt], qh, krows, kstride)
-			}
-			p += cnt
-		}
-		for g := 0; g < group; g++ {
-			sc := scores[g*span : (g+1)*span]
-			for p := range sc {
-				sc[p] *= j.scale
-			}
+		q := j.q[(i*h.Heads+head0)*h.HeadDim:]
+		out := j.out[(i*h.Heads+head0)*h.ValueDim : (i*h.Heads+head0+group)*h.ValueDim]
+		clear(out)
+		for g := range group {
+			ms[g], ls[g] = math.Inf(-1), 0
 			if j.sinks != nil {
-				kernels.SoftmaxSink(sc, j.sinks[head0+g])
-			} else {
-				kernels.Softmax(sc)
+				ms[g], ls[g] = float64(j.sinks[head0+g]), 1
 			}
-			clear(j.out[(i*h.Heads+head0+g)*h.ValueDim : (i*h.Heads+head0+g+1)*h.ValueDim])
 		}
-		for p := first; p <= pos; {
-			cell := p % capacity
-			cnt := min(pos-p+1, capacity-cell, attnBlock)
-			row := seq*capacity + cell
-			vrows, vstride := c.Values(j.l, row, cnt, kvh*h.ValueDim, h.ValueDim, vbuf)
-			for g := 0; g < group; g++ {
-				o := j.out[(i*h.Heads+head0+g)*h.ValueDim : (i*h.Heads+head0+g+1)*h.ValueDim]
-				kernels.AXPYRows(o, scores[g*span+p-first:g*span+p-first+cnt], vrows, vstride)
+		for base := first / blk * blk; base <= pos; base += blk {
+			lo, hi := max(first-base, 0), min(pos-base+1, blk)
+			cell := seq*capacity + base%capacity
+			kat := cell/blk*kd*blk + kvh*h.HeadDim*blk
+			vat := (cell+lo)*vd + kvh*h.ValueDim
+			if c.k16 != nil {
+				kernels.AttnScoresF16(scores, q, group, h.HeadDim, c.k16[j.l][kat:kat+h.HeadDim*blk], h.HeadDim)
+			} else {
+				kernels.AttnScores(scores, q, group, h.HeadDim, c.k[j.l][kat:kat+h.HeadDim*blk], h.HeadDim)
 			}
-			p += cnt
+			for g := range group {
+				m, sum, alpha := kernels.SoftmaxBlock((*[blk]float32)(scores[g*blk:(g+1)*blk]), lo, hi, j.scale, float32(ms[g]))
+				if alpha != 1 {
+					ls[g] *= float64(alpha)
+					kernels.Scale(out[g*h.ValueDim:(g+1)*h.ValueDim], alpha)
+				}
+				ms[g] = float64(m)
+				ls[g] += sum
+			}
+			if c.v16 != nil {
+				kernels.AttnPVF16(out, group, h.ValueDim, scores[lo:], c.v16[j.l][vat:], vd, hi-lo, h.ValueDim)
+			} else {
+				kernels.AttnPV(out, group, h.ValueDim, scores[lo:], c.v[j.l][vat:], vd, hi-lo, h.ValueDim)
+			}
+		}
+		for g := range group {
+			kernels.Scale(out[g*h.ValueDim:(g+1)*h.ValueDim], float32(1/ls[g]))
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/kernels"
 	"github.com/shimmer-llm/shimmer/quant"
 )
 
@@ -47,7 +48,14 @@ func elemBytes(t gguf.Type) int64 {
 // sequences, allocated once. Sequence s, position p of layer l lives in cell
 // p mod Cap(l) of row s: layers without a sliding window have Cap = the
 // context length; sliding-window layers keep only what their window and one
-// batch need, as a ring.
+// batch need, as a ring. Cap is rounded up to a multiple of
+// kernels.AttnBlock, so a block of 64 cells always holds 64 consecutive
+// positions (64k to 64k+63).
+//
+// Keys are stored transposed by blocks of 64 cells: element d of the key
+// in cell c is at (c/64)·kdim·64 + d·64 + c%64, so attention reads a key
+// head's block as dim rows of 64 positions (kernels.AttnScores). Values are
+// stored a cell after another.
 //
 // The cache has no notion of which cells are valid: the caller (the engine)
 // tracks each sequence's length, and a forward pass reads cells at
@@ -60,8 +68,17 @@ type KVCache struct {
 
 	kdim, vdim []int
 	caps       []int
-	k, v       [][]float32 // per layer: [seq][cap][kdim], when F32
+	k, v       [][]float32 // per layer: [seq·cap/64][kdim][64] and [seq][cap][vdim], when F32
 	k16, v16   [][]uint16  // the same, when F16
+}
+
+// capacity is the number of cells per sequence of a layer.
+func capacity(h *Hyper, l, ctx, maxBatch int) int {
+	c := ctx
+	if h.Window > 0 && h.SWA[l] {
+		c = min(ctx, h.Window+maxBatch-1)
+	}
+	return (c + kernels.AttnBlock - 1) / kernels.AttnBlock * kernels.AttnBlock
 }
 
 // NewKVCache allocates a cache for h with seqs sequences of ctx positions
@@ -76,10 +93,7 @@ func NewKVCache(h *Hyper, seqs, ctx, maxBatch int, types CacheTypes) (*KVCache, 
 	}
 	c := &KVCache{Seqs: seqs, Ctx: ctx, Types: types}
 	for l := 0; l < h.Layers; l++ {
-		capacity := ctx
-		if h.Window > 0 && h.SWA[l] {
-			capacity = min(ctx, h.Window+maxBatch-1)
-		}
+		capacity := capacity(h, l, ctx, maxBatch)
 		kd, vd := h.KDim(), h.VDim()
 		c.kdim = append(c.kdim, kd)
 		c.vdim = append(c.vdim, vd)
@@ -116,11 +130,7 @@ func KVCacheBytes(h *Hyper, seqs, ctx, maxBatch int, types CacheTypes) int64 {
 	types = types.norm()
 	var cells int64
 	for l := 0; l < h.Layers; l++ {
-		capacity := ctx
-		if h.Window > 0 && h.SWA[l] {
-			capacity = min(ctx, h.Window+maxBatch-1)
-		}
-		cells += int64(capacity)
+		cells += int64(capacity(h, l, ctx, maxBatch))
 	}
 	return int64(seqs) * cells * (int64(h.KDim())*elemBytes(types.K) + int64(h.VDim())*elemBytes(types.V))
 }
@@ -137,46 +147,35 @@ func (c *KVCache) Bytes() int64 {
 	return n
 }
 
+// keyAt is the index of element 0 of the key in cell (seq·Cap + cell) of
+// a layer with keys kd wide; element d is at keyAt + d·64.
+func keyAt(cell, kd int) int {
+	const b = kernels.AttnBlock
+	return cell/b*kd*b + cell%b
+}
+
 // Store writes the key k and value v of sequence seq at position pos in
 // layer l (rounded to the cache's types).
 func (c *KVCache) Store(l, seq, pos int, k, v []float32) {
 	cell := seq*c.caps[l] + pos%c.caps[l]
 	kd, vd := c.kdim[l], c.vdim[l]
+	at := keyAt(cell, kd)
 	if c.k16 != nil {
-		quant.FP32ToFP16Row(c.k16[l][cell*kd:(cell+1)*kd], k[:kd])
+		dst := c.k16[l][at:]
+		for d, x := range k[:kd] {
+			dst[d*kernels.AttnBlock] = quant.FP32ToFP16(x)
+		}
 	} else {
-		copy(c.k[l][cell*kd:(cell+1)*kd], k[:kd])
+		dst := c.k[l][at:]
+		for d, x := range k[:kd] {
+			dst[d*kernels.AttnBlock] = x
+		}
 	}
 	if c.v16 != nil {
 		quant.FP32ToFP16Row(c.v16[l][cell*vd:(cell+1)*vd], v[:vd])
 	} else {
 		copy(c.v[l][cell*vd:(cell+1)*vd], v[:vd])
 	}
-}
-
-// Keys returns, as float32, columns [off, off+width) of the n key rows of
-// layer l from row index row (= seq·Cap(l) + cell) on, and the stride
-// between them: the cache itself when it holds F32, else the rows
-// converted into buf (len ≥ n·width).
-func (c *KVCache) Keys(l, row, n, off, width int, buf []float32) ([]float32, int) {
-	return rowsOf(c.k, c.k16, l, c.kdim[l], row, n, off, width, buf)
-}
-
-// Values is Keys for the values.
-func (c *KVCache) Values(l, row, n, off, width int, buf []float32) ([]float32, int) {
-	return rowsOf(c.v, c.v16, l, c.vdim[l], row, n, off, width, buf)
-}
-
-func rowsOf(f32 [][]float32, f16 [][]uint16, l, dim, row, n, off, width int, buf []float32) ([]float32, int) {
-	if f16 == nil {
-		return f32[l][row*dim+off:], dim
-	}
-	src := f16[l]
-	for r := 0; r < n; r++ {
-		at := (row+r)*dim + off
-		quant.FP16ToFP32Row(buf[r*width:(r+1)*width], src[at:at+width])
-	}
-	return buf, width
 }
 
 // CopyPrefix copies positions [0, n) of sequence src to sequence dst in every
@@ -190,10 +189,13 @@ func (c *KVCache) CopyPrefix(src, dst, n int) {
 		capacity, kd, vd := c.caps[l], c.kdim[l], c.vdim[l]
 		for p := max(0, n-capacity); p < n; p++ {
 			s, d := src*capacity+p%capacity, dst*capacity+p%capacity
-			if c.k16 != nil {
-				copy(c.k16[l][d*kd:(d+1)*kd], c.k16[l][s*kd:(s+1)*kd])
-			} else {
-				copy(c.k[l][d*kd:(d+1)*kd], c.k[l][s*kd:(s+1)*kd])
+			ks, kt := keyAt(s, kd), keyAt(d, kd)
+			for e := 0; e < kd*kernels.AttnBlock; e += kernels.AttnBlock {
+				if c.k16 != nil {
+					c.k16[l][kt+e] = c.k16[l][ks+e]
+				} else {
+					c.k[l][kt+e] = c.k[l][ks+e]
+				}
 			}
 			if c.v16 != nil {
 				copy(c.v16[l][d*vd:(d+1)*vd], c.v16[l][s*vd:(s+1)*vd])

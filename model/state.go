@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/shimmer-llm/shimmer/compute"
+	"github.com/shimmer-llm/shimmer/kernels"
 )
 
 // State is the working memory of forward passes over one KV cache: the
@@ -24,8 +25,8 @@ type State struct {
 	// QBuf holds activations converted for quantized dot products.
 	QBuf []byte
 
-	scores [][]float32 // per worker: attention scores of one query group (Heads/KVHeads heads)
-	kvRows [][]float32 // per worker: a block of half-precision cache rows as float32
+	scores  [][]float32 // per worker: attention scores of one query group (Heads/KVHeads heads) × 64 positions
+	softmax [][]float64 // per worker: the group's running maxima, then sums
 
 	// Sparse feed-forward scratch: router logits [MaxBatch·Experts]; per
 	// token and slot the chosen expert and its weight [MaxBatch·Used]; the
@@ -60,13 +61,12 @@ func NewState(h *Hyper, pool *compute.Pool, cache *KVCache, maxBatch int) (*Stat
 	// F16/BF16 kernels take float32 rows; Q8_0, Q8_K and the int8 tile
 	// layout take less), plus one block of slack.
 	s.QBuf = make([]byte, maxBatch*(4*widest+512))
+	group := max(1, h.Heads/max(1, h.KVHeads))
 	s.scores = make([][]float32, pool.Threads())
+	s.softmax = make([][]float64, pool.Threads())
 	for i := range s.scores {
-		s.scores[i] = make([]float32, cache.Ctx*max(1, h.Heads/max(1, h.KVHeads)))
-	}
-	s.kvRows = make([][]float32, pool.Threads())
-	for i := range s.kvRows {
-		s.kvRows[i] = make([]float32, attnBlock*(h.HeadDim+h.ValueDim))
+		s.scores[i] = make([]float32, group*kernels.AttnBlock)
+		s.softmax[i] = make([]float64, 2*group)
 	}
 	for i := range s.rope {
 		s.rope[i] = make([]float32, maxBatch*h.RopeDims)

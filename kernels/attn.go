@@ -1,0 +1,152 @@
+package kernels
+
+import (
+	"math"
+
+	"github.com/shimmer-llm/shimmer/quant"
+)
+
+// AttnBlock is the number of cached positions a key block holds: keys are
+// cached transposed in blocks of AttnBlock positions, element (d, j) of a
+// block at d·AttnBlock + j (see AttnScores).
+const AttnBlock = 64
+
+// AttnScores sets out[r·64 + j] = Σ_d q[r·qs + d]·kt[d·64 + j] for rows r <
+// rows and keys j < 64, d < dim: the scores of up to rows query rows (qs
+// apart) against one transposed key block. Each score is accumulated with
+// fused multiply-adds in order of d, whatever the number of rows, so a
+// row's scores never depend on the rows computed with it.
+func AttnScores(out, q []float32, rows, qs int, kt []float32, dim int) {
+	if rows == 0 || dim == 0 {
+		return
+	}
+	_, _, _ = out[rows*AttnBlock-1], q[(rows-1)*qs+dim-1], kt[dim*AttnBlock-1]
+	attnScores(out, q, rows, qs, kt, dim)
+}
+
+// AttnScoresF16 is AttnScores with keys in half precision.
+func AttnScoresF16(out, q []float32, rows, qs int, kt []uint16, dim int) {
+	if rows == 0 || dim == 0 {
+		return
+	}
+	_, _, _ = out[rows*AttnBlock-1], q[(rows-1)*qs+dim-1], kt[dim*AttnBlock-1]
+	attnScoresF16(out, q, rows, qs, kt, dim)
+}
+
+// AttnPV adds Σ_{j<n} p[r·64 + j]·v[j·vs + c] to o[r·os + c] for rows r <
+// rows and columns c < dim: the probability-weighted sum of n value rows
+// (vs apart) for up to rows output rows (os apart). Each output element
+// takes one fused multiply-add per value row, in order of j.
+func AttnPV(o []float32, rows, os int, p, v []float32, vs, n, dim int) {
+	if rows == 0 || n == 0 || dim == 0 {
+		return
+	}
+	_, _, _ = o[(rows-1)*os+dim-1], p[(rows-1)*AttnBlock+n-1], v[(n-1)*vs+dim-1]
+	attnPV(o, rows, os, p, v, vs, n, dim)
+}
+
+// AttnPVF16 is AttnPV with values in half precision.
+func AttnPVF16(o []float32, rows, os int, p []float32, v []uint16, vs, n, dim int) {
+	if rows == 0 || n == 0 || dim == 0 {
+		return
+	}
+	_, _, _ = o[(rows-1)*os+dim-1], p[(rows-1)*AttnBlock+n-1], v[(n-1)*vs+dim-1]
+	attnPVF16(o, rows, os, p, v, vs, n, dim)
+}
+
+func attnScoresGeneric(out, q []float32, rows, qs int, kt []float32, dim int) {
+	for r := 0; r < rows; r++ {
+		s := out[r*AttnBlock : (r+1)*AttnBlock]
+		clear(s)
+		for d, x := range q[r*qs : r*qs+dim] {
+			k := kt[d*AttnBlock : (d+1)*AttnBlock]
+			for j := range s {
+				s[j] = float32(math.FMA(float64(x), float64(k[j]), float64(s[j])))
+			}
+		}
+	}
+}
+
+func attnScoresF16Generic(out, q []float32, rows, qs int, kt []uint16, dim int) {
+	for r := 0; r < rows; r++ {
+		s := out[r*AttnBlock : (r+1)*AttnBlock]
+		clear(s)
+		for d, x := range q[r*qs : r*qs+dim] {
+			k := kt[d*AttnBlock : (d+1)*AttnBlock]
+			for j := range s {
+				s[j] = float32(math.FMA(float64(x), float64(quant.FP16ToFP32(k[j])), float64(s[j])))
+			}
+		}
+	}
+}
+
+func attnPVGeneric(o []float32, rows, os int, p, v []float32, vs, n, dim int) {
+	for r := 0; r < rows; r++ {
+		or := o[r*os : r*os+dim]
+		for j, w := range p[r*AttnBlock : r*AttnBlock+n] {
+			vr := v[j*vs : j*vs+dim]
+			for c := range or {
+				or[c] = float32(math.FMA(float64(w), float64(vr[c]), float64(or[c])))
+			}
+		}
+	}
+}
+
+func attnPVF16Generic(o []float32, rows, os int, p []float32, v []uint16, vs, n, dim int) {
+	for r := 0; r < rows; r++ {
+		or := o[r*os : r*os+dim]
+		for j, w := range p[r*AttnBlock : r*AttnBlock+n] {
+			vr := v[j*vs : j*vs+dim]
+			for c := range or {
+				or[c] = float32(math.FMA(float64(w), float64(quant.FP16ToFP32(vr[c])), float64(or[c])))
+			}
+		}
+	}
+}
+
+// SoftmaxBlock is one step of an online softmax over a block of 64 scores
+// x whose lanes outside [lo, hi) are ignored: it scales x by s, and with m
+// the running maximum (-Inf at first) and mb the block's largest scaled
+// score, sets m' = max(m, mb) and x[j] = Exp(x[j] - m') (0 outside [lo,
+// hi)). It returns m', the sum of the block's exponentials (in float64,
+// in a fixed order) and alpha = Exp(m - m') by which earlier sums and
+// outputs must be multiplied (1 when m' = m, so nothing is to be done).
+func SoftmaxBlock(x *[AttnBlock]float32, lo, hi int, s, m float32) (m2 float32, sum float64, alpha float32) {
+	for j := range lo {
+		x[j] = float32(math.Inf(-1))
+	}
+	for j := hi; j < AttnBlock; j++ {
+		x[j] = float32(math.Inf(-1))
+	}
+	mb := scaleMax64(x, s)
+	m2, alpha = m, 1
+	if mb > m {
+		m2 = mb
+		alpha = 0
+		if !math.IsInf(float64(m), -1) {
+			alpha = Exp(m - mb)
+		}
+	}
+	expSub(x[:], x[:], m2)
+	return m2, sum64(x), alpha
+}
+
+func scaleMax64Generic(x *[AttnBlock]float32, s float32) float32 {
+	for j := range x {
+		x[j] *= s
+	}
+	// The lane folding of the SIMD code; a maximum does not depend on it.
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		m = max(m, v)
+	}
+	return m
+}
+
+func sum64Generic(x *[AttnBlock]float32) float64 {
+	var l [8]float64
+	for i, v := range x {
+		l[i%8] += float64(v)
+	}
+	return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))
+}
