@@ -7,6 +7,7 @@ package compute
 var (
 	quantizeRowQ8 = quantizeRowQ8Generic
 	roundF16Row   = roundF16RowGeneric
+	dotF32        = dotF32Lanes16
 )
 
 // gemm_other declares nothing else: tileKernels stays empty.

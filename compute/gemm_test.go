@@ -313,3 +313,31 @@ func TestMatMul3(t *testing.T) {
 		}
 	}
 }
+
+// The purego build's F32 rows (dotF32Lanes16) sum exactly as the AVX-512
+// F32 tiles do, so both builds give the same logits.
+func TestDotF32Lanes16MatchesTiles(t *testing.T) {
+	k := tileKernels[gguf.TypeF32]
+	if k == nil || k.step != 16 {
+		t.Skip("no 16-lane F32 tile kernel on this CPU/build")
+	}
+	pool := NewPool(2)
+	defer pool.Close()
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, cols := range []int{16, 48, 64, 192, 2048} {
+		for _, n := range []int{1, 3, 5} {
+			w, _ := randMatrix(t, gguf.TypeF32, 9, cols, r)
+			x := randRows(n, cols, r)
+			got := make([]float32, n*9)
+			pool.MatMul(w, x, n, got, make([]byte, w.ActivationBytes(n)))
+			for tok := 0; tok < n; tok++ {
+				for row := 0; row < 9; row++ {
+					want := dotF32Lanes16(w.f32[row*cols:(row+1)*cols], x[tok*cols:(tok+1)*cols])
+					if g := got[tok*9+row]; g != want {
+						t.Fatalf("%d cols, token %d row %d: tile %g, dotF32Lanes16 %g", cols, tok, row, g, want)
+					}
+				}
+			}
+		}
+	}
+}

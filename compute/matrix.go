@@ -2,6 +2,7 @@ package compute
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -152,7 +153,7 @@ func (j *matmulJob) Run(_, lo, hi int) {
 			xr := j.x[t*cols : (t+1)*cols]
 			o := j.out[t*j.ldo:]
 			for r := lo; r < hi; r++ {
-				o[r] = kernels.Dot(w.f32[r*cols:(r+1)*cols], xr)
+				o[r] = dotF32(w.f32[r*cols:(r+1)*cols], xr)
 			}
 		}
 		return
@@ -391,3 +392,35 @@ func (p *Pool) Prepack(ws []*Matrix) {
 // decodeTokens is the most tokens of a product that is split like a decode
 // step (few long row ranges: each weight is read once from memory).
 const decodeTokens = 8
+
+// dotF32Lanes16 is the dot product of F32 weight rows in purego builds
+// (dotF32 there). Rows of a multiple of 16 columns sum as the AVX-512 F32
+// tiles do, so the two builds give the same logits: 16 lanes accumulate by
+// fused multiply-add in column order, lane i+8 is added to lane i, and the
+// 8 lanes reduce as kernels.Dot reduces them. Other rows use kernels.Dot.
+func dotF32Lanes16(w, x []float32) float32 {
+	n := len(w)
+	if n%16 != 0 {
+		return kernels.Dot(w, x)
+	}
+	x = x[:n]
+	var acc [16]float32
+	for i := 0; i < n; i += 16 {
+		a, b := w[i:i+16:i+16], x[i:i+16:i+16]
+		for l := range acc {
+			acc[l] = fma32(a[l], b[l], acc[l])
+		}
+	}
+	var s [8]float32
+	for l := range s {
+		s[l] = acc[l] + acc[l+8]
+	}
+	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]))
+}
+
+// fma32 is a·b+c rounded once to float32 (the float64 product of two
+// float32 values is exact; the float64 sum is rounded twice, which differs
+// from a single float32 rounding only when it lands on a float32 tie).
+func fma32(a, b, c float32) float32 {
+	return float32(math.FMA(float64(a), float64(b), float64(c)))
+}
