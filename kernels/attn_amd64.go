@@ -112,3 +112,25 @@ func sum64(x *[AttnBlock]float32) float64 {
 	}
 	return sum64Generic(x)
 }
+
+//go:noescape
+func dequantQ8TAVX512(dst *float32, q *int8, s *uint16, groups int)
+
+//go:noescape
+func dequantQ8AVX512(dst *float32, q *int8, s *uint16, blocks int)
+
+func dequantQ8T(dst []float32, q []int8, s []uint16, rows int) {
+	if useAttnAVX512 && cpu.X86.HasAVX512BW && rows%32 == 0 {
+		dequantQ8TAVX512(&dst[0], &q[0], &s[0], rows/32)
+		return
+	}
+	dequantQ8TGeneric(dst, q, s, rows)
+}
+
+func dequantQ8(dst []float32, q []int8, s []uint16) {
+	if useAttnAVX512 && cpu.X86.HasAVX512BW && len(dst)%32 == 0 {
+		dequantQ8AVX512(&dst[0], &q[0], &s[0], len(dst)/32)
+		return
+	}
+	dequantQ8Generic(dst, q, s)
+}

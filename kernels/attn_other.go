@@ -21,3 +21,7 @@ func attnPVF16(o []float32, rows, os int, p []float32, v []uint16, vs, n, dim in
 func scaleMax64(x *[AttnBlock]float32, s float32) float32 { return scaleMax64Generic(x, s) }
 
 func sum64(x *[AttnBlock]float32) float64 { return sum64Generic(x) }
+
+func dequantQ8T(dst []float32, q []int8, s []uint16, rows int) { dequantQ8TGeneric(dst, q, s, rows) }
+
+func dequantQ8(dst []float32, q []int8, s []uint16) { dequantQ8Generic(dst, q, s) }

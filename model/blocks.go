@@ -177,9 +177,15 @@ func (j *attentionJob) Run(worker, lo, hi int) {
 			cell := seq*capacity + base%capacity
 			kat := cell/blk*kd*blk + kvh*h.HeadDim*blk
 			vat := (cell+lo)*vd + kvh*h.ValueDim
-			if c.k16 != nil {
+			switch {
+			case c.k8 != nil:
+				kf := s.deq[worker][:h.HeadDim*blk]
+				sat := cell/blk*(kd/32)*blk + kvh*(h.HeadDim/32)*blk
+				kernels.DequantQ8T(kf, c.k8[j.l][kat:kat+h.HeadDim*blk], c.ks[j.l][sat:sat+h.HeadDim/32*blk], h.HeadDim)
+				kernels.AttnScores(scores, q, group, h.HeadDim, kf, h.HeadDim)
+			case c.k16 != nil:
 				kernels.AttnScoresF16(scores, q, group, h.HeadDim, c.k16[j.l][kat:kat+h.HeadDim*blk], h.HeadDim)
-			} else {
+			default:
 				kernels.AttnScores(scores, q, group, h.HeadDim, c.k[j.l][kat:kat+h.HeadDim*blk], h.HeadDim)
 			}
 			for g := range group {
@@ -191,9 +197,17 @@ func (j *attentionJob) Run(worker, lo, hi int) {
 				ms[g] = float64(m)
 				ls[g] += sum
 			}
-			if c.v16 != nil {
+			switch {
+			case c.v8 != nil:
+				vf := s.deq[worker][h.HeadDim*blk : h.HeadDim*blk+(hi-lo)*h.ValueDim]
+				for r := range hi - lo {
+					at := vat + r*vd
+					kernels.DequantQ8(vf[r*h.ValueDim:(r+1)*h.ValueDim], c.v8[j.l][at:at+h.ValueDim], c.vs[j.l][at/32:(at+h.ValueDim)/32])
+				}
+				kernels.AttnPV(out, group, h.ValueDim, scores[lo:], vf, h.ValueDim, hi-lo, h.ValueDim)
+			case c.v16 != nil:
 				kernels.AttnPVF16(out, group, h.ValueDim, scores[lo:], c.v16[j.l][vat:], vd, hi-lo, h.ValueDim)
-			} else {
+			default:
 				kernels.AttnPV(out, group, h.ValueDim, scores[lo:], c.v[j.l][vat:], vd, hi-lo, h.ValueDim)
 			}
 		}

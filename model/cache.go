@@ -10,38 +10,59 @@ import (
 )
 
 // CacheTypes are the element types of the keys and of the values in a KV
-// cache: gguf.TypeF32 (the zero value means F32) or gguf.TypeF16
+// cache: gguf.TypeF32 (the zero value means F32), gguf.TypeF16
 // (llama.cpp's default: half the memory; each key and value rounded to
-// half precision as it is stored).
+// half precision as it is stored) or gguf.TypeQ8_0 (34 bytes per 32
+// values: each head's key or value rounded to Q8_0 blocks as llama.cpp
+// stores them; attention multiplies the dequantized values in float32,
+// where llama.cpp also rounds the queries to Q8_0; needs head sizes that
+// are multiples of 32, as llama.cpp does).
 type CacheTypes struct {
 	K, V gguf.Type
 }
 
-// ParseCacheType reads a --cache-type-k/-v value: f32 or f16.
+// ParseCacheType reads a --cache-type-k/-v value: f32, f16 or q8_0.
 func ParseCacheType(s string) (gguf.Type, error) {
 	switch strings.ToLower(s) {
 	case "f32":
 		return gguf.TypeF32, nil
 	case "f16":
 		return gguf.TypeF16, nil
+	case "q8_0":
+		return gguf.TypeQ8_0, nil
 	}
-	return 0, fmt.Errorf("model: KV cache type %q is not supported (f32, f16)", s)
+	return 0, fmt.Errorf("model: KV cache type %q is not supported (f32, f16, q8_0)", s)
 }
 
-func (t CacheTypes) check() error {
-	for _, x := range []gguf.Type{t.K, t.V} {
-		if x != gguf.TypeF32 && x != gguf.TypeF16 {
-			return fmt.Errorf("model: KV cache type %v is not supported (F32, F16)", x)
+func (t CacheTypes) check(h *Hyper) error {
+	for i, x := range []gguf.Type{t.K, t.V} {
+		switch x {
+		case gguf.TypeF32, gguf.TypeF16:
+		case gguf.TypeQ8_0:
+			what, dim := "key", h.HeadDim
+			if i == 1 {
+				what, dim = "value", h.ValueDim
+			}
+			if dim%32 != 0 {
+				return fmt.Errorf("model: a q8_0 KV cache needs %s heads of a multiple of 32 values; this model's have %d", what, dim)
+			}
+		default:
+			return fmt.Errorf("model: KV cache type %v is not supported (F32, F16, Q8_0)", x)
 		}
 	}
 	return nil
 }
 
-func elemBytes(t gguf.Type) int64 {
-	if t == gguf.TypeF16 {
-		return 2
+// rowBytes is the memory of n cached values of type t (n a multiple of
+// 32 for Q8_0).
+func rowBytes(t gguf.Type, n int) int64 {
+	switch t {
+	case gguf.TypeF16:
+		return 2 * int64(n)
+	case gguf.TypeQ8_0:
+		return int64(n) + 2*int64(n/32)
 	}
-	return 4
+	return 4 * int64(n)
 }
 
 // KVCache holds the keys and values of every layer for a fixed number of
@@ -70,6 +91,8 @@ type KVCache struct {
 	caps       []int
 	k, v       [][]float32 // per layer: [seq·cap/64][kdim][64] and [seq][cap][vdim], when F32
 	k16, v16   [][]uint16  // the same, when F16
+	k8, v8     [][]int8    // the same, when Q8_0 (values)
+	ks, vs     [][]uint16  // and their f16 scales: [seq·cap/64][kdim/32][64] and [seq][cap][vdim/32]
 }
 
 // capacity is the number of cells per sequence of a layer.
@@ -88,7 +111,7 @@ func NewKVCache(h *Hyper, seqs, ctx, maxBatch int, types CacheTypes) (*KVCache, 
 		return nil, fmt.Errorf("model: cache of %d sequences × %d positions", seqs, ctx)
 	}
 	types = types.norm()
-	if err := types.check(); err != nil {
+	if err := types.check(h); err != nil {
 		return nil, err
 	}
 	c := &KVCache{Seqs: seqs, Ctx: ctx, Types: types}
@@ -98,14 +121,22 @@ func NewKVCache(h *Hyper, seqs, ctx, maxBatch int, types CacheTypes) (*KVCache, 
 		c.kdim = append(c.kdim, kd)
 		c.vdim = append(c.vdim, vd)
 		c.caps = append(c.caps, capacity)
-		if types.K == gguf.TypeF16 {
+		switch types.K {
+		case gguf.TypeF16:
 			c.k16 = append(c.k16, make([]uint16, seqs*capacity*kd))
-		} else {
+		case gguf.TypeQ8_0:
+			c.k8 = append(c.k8, make([]int8, seqs*capacity*kd))
+			c.ks = append(c.ks, make([]uint16, seqs*capacity*kd/32))
+		default:
 			c.k = append(c.k, make([]float32, seqs*capacity*kd))
 		}
-		if types.V == gguf.TypeF16 {
+		switch types.V {
+		case gguf.TypeF16:
 			c.v16 = append(c.v16, make([]uint16, seqs*capacity*vd))
-		} else {
+		case gguf.TypeQ8_0:
+			c.v8 = append(c.v8, make([]int8, seqs*capacity*vd))
+			c.vs = append(c.vs, make([]uint16, seqs*capacity*vd/32))
+		default:
 			c.v = append(c.v, make([]float32, seqs*capacity*vd))
 		}
 	}
@@ -132,7 +163,7 @@ func KVCacheBytes(h *Hyper, seqs, ctx, maxBatch int, types CacheTypes) int64 {
 	for l := 0; l < h.Layers; l++ {
 		cells += int64(capacity(h, l, ctx, maxBatch))
 	}
-	return int64(seqs) * cells * (int64(h.KDim())*elemBytes(types.K) + int64(h.VDim())*elemBytes(types.V))
+	return int64(seqs) * cells * (rowBytes(types.K, h.KDim()) + rowBytes(types.V, h.VDim()))
 }
 
 // Cap returns the number of cells per sequence of layer l.
@@ -142,7 +173,7 @@ func (c *KVCache) Cap(l int) int { return c.caps[l] }
 func (c *KVCache) Bytes() int64 {
 	var n int64
 	for l := range c.caps {
-		n += int64(c.Seqs*c.caps[l]) * (int64(c.kdim[l])*elemBytes(c.Types.K) + int64(c.vdim[l])*elemBytes(c.Types.V))
+		n += int64(c.Seqs*c.caps[l]) * (rowBytes(c.Types.K, c.kdim[l]) + rowBytes(c.Types.V, c.vdim[l]))
 	}
 	return n
 }
@@ -160,7 +191,22 @@ func (c *KVCache) Store(l, seq, pos int, k, v []float32) {
 	cell := seq*c.caps[l] + pos%c.caps[l]
 	kd, vd := c.kdim[l], c.vdim[l]
 	at := keyAt(cell, kd)
-	if c.k16 != nil {
+	if c.k8 != nil {
+		var q [maxQ8Row]int8
+		var sc [maxQ8Row / 32]uint16
+		for h0 := 0; h0 < kd; h0 += maxQ8Row {
+			n := min(maxQ8Row, kd-h0)
+			kernels.QuantizeQ8(q[:n], sc[:n/32], k[h0:h0+n])
+			dst := c.k8[l][at+h0*kernels.AttnBlock:]
+			for d, x := range q[:n] {
+				dst[d*kernels.AttnBlock] = x
+			}
+			sd := c.ks[l][keyAt(cell, kd/32)+h0/32*kernels.AttnBlock:]
+			for g, x := range sc[:n/32] {
+				sd[g*kernels.AttnBlock] = x
+			}
+		}
+	} else if c.k16 != nil {
 		dst := c.k16[l][at:]
 		for d, x := range k[:kd] {
 			dst[d*kernels.AttnBlock] = quant.FP32ToFP16(x)
@@ -171,12 +217,19 @@ func (c *KVCache) Store(l, seq, pos int, k, v []float32) {
 			dst[d*kernels.AttnBlock] = x
 		}
 	}
-	if c.v16 != nil {
+	switch {
+	case c.v8 != nil:
+		kernels.QuantizeQ8(c.v8[l][cell*vd:(cell+1)*vd], c.vs[l][cell*vd/32:(cell+1)*vd/32], v[:vd])
+	case c.v16 != nil:
 		quant.FP32ToFP16Row(c.v16[l][cell*vd:(cell+1)*vd], v[:vd])
-	} else {
+	default:
 		copy(c.v[l][cell*vd:(cell+1)*vd], v[:vd])
 	}
 }
+
+// maxQ8Row is how many key values Store quantizes at a time (a multiple
+// of 32).
+const maxQ8Row = 256
 
 // CopyPrefix copies positions [0, n) of sequence src to sequence dst in every
 // layer (for sharing a prompt between sequences). Ring layers copy the
@@ -191,15 +244,28 @@ func (c *KVCache) CopyPrefix(src, dst, n int) {
 			s, d := src*capacity+p%capacity, dst*capacity+p%capacity
 			ks, kt := keyAt(s, kd), keyAt(d, kd)
 			for e := 0; e < kd*kernels.AttnBlock; e += kernels.AttnBlock {
-				if c.k16 != nil {
+				switch {
+				case c.k8 != nil:
+					c.k8[l][kt+e] = c.k8[l][ks+e]
+				case c.k16 != nil:
 					c.k16[l][kt+e] = c.k16[l][ks+e]
-				} else {
+				default:
 					c.k[l][kt+e] = c.k[l][ks+e]
 				}
 			}
-			if c.v16 != nil {
+			if c.k8 != nil {
+				ss, st := keyAt(s, kd/32), keyAt(d, kd/32)
+				for e := 0; e < kd/32*kernels.AttnBlock; e += kernels.AttnBlock {
+					c.ks[l][st+e] = c.ks[l][ss+e]
+				}
+			}
+			switch {
+			case c.v8 != nil:
+				copy(c.v8[l][d*vd:(d+1)*vd], c.v8[l][s*vd:(s+1)*vd])
+				copy(c.vs[l][d*vd/32:(d+1)*vd/32], c.vs[l][s*vd/32:(s+1)*vd/32])
+			case c.v16 != nil:
 				copy(c.v16[l][d*vd:(d+1)*vd], c.v16[l][s*vd:(s+1)*vd])
-			} else {
+			default:
 				copy(c.v[l][d*vd:(d+1)*vd], c.v[l][s*vd:(s+1)*vd])
 			}
 		}

@@ -27,6 +27,7 @@ type State struct {
 
 	scores  [][]float32 // per worker: attention scores of one query group (Heads/KVHeads heads) × 64 positions
 	softmax [][]float64 // per worker: the group's running maxima, then sums
+	deq     [][]float32 // per worker, Q8_0 caches only: a key head's block [HeadDim][64], then 64 value heads [64][ValueDim], dequantized
 
 	// Sparse feed-forward scratch: router logits [MaxBatch·Experts]; per
 	// token and slot the chosen expert and its weight [MaxBatch·Used]; the
@@ -67,6 +68,12 @@ func NewState(h *Hyper, pool *compute.Pool, cache *KVCache, maxBatch int) (*Stat
 	for i := range s.scores {
 		s.scores[i] = make([]float32, group*kernels.AttnBlock)
 		s.softmax[i] = make([]float64, 2*group)
+	}
+	if cache != nil && (cache.k8 != nil || cache.v8 != nil) {
+		s.deq = make([][]float32, pool.Threads())
+		for i := range s.deq {
+			s.deq[i] = make([]float32, (h.HeadDim+h.ValueDim)*kernels.AttnBlock)
+		}
 	}
 	for i := range s.rope {
 		s.rope[i] = make([]float32, maxBatch*h.RopeDims)

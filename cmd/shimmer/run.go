@@ -54,8 +54,8 @@ func (m *modelFlags) register(c *cobra.Command) {
 	if m.f16Cache {
 		def = "f16"
 	}
-	c.Flags().StringVar(&m.ctk, "cache-type-k", def, "KV cache type of the keys: f16 (half the memory) or f32 (also -ctk)")
-	c.Flags().StringVar(&m.ctv, "cache-type-v", def, "KV cache type of the values: f16 or f32 (also -ctv)")
+	c.Flags().StringVar(&m.ctk, "cache-type-k", def, "KV cache type of the keys: f16 (half the memory), q8_0 (about a quarter) or f32 (also -ctk)")
+	c.Flags().StringVar(&m.ctv, "cache-type-v", def, "KV cache type of the values: f16, q8_0 or f32 (also -ctv)")
 }
 
 // cacheTypes reads --cache-type-k and --cache-type-v.

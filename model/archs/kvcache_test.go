@@ -108,3 +108,105 @@ func denseTol(name string) float64 {
 	}
 	return reftest.F32Tol
 }
+
+// q8Stat is llama.cpp's own Q8_0-cache run of a case against its F32-KV
+// reference (testdata/kv-q8_0.json; see testdata/README.md).
+type q8Stat struct {
+	Model, Case string
+	Prompt      float64 `json:"q8_vs_kv32_prompt_maxabs"`
+	Gen         float64 `json:"q8_vs_kv32_gen_maxabs"`
+	Divergence  *int    `json:"q8_first_divergence"`
+}
+
+// TestQ8Cache runs every native reference case llama.cpp runs with a Q8_0
+// cache (keys and values) against the F32-KV references, held as
+// TestF16Cache holds the F16 cache: |Δ| at most 1.5× llama.cpp's own
+// Q8_0-cache difference plus the weights' tolerance, on prompt rows and
+// on gen rows up to llama.cpp's first greedy divergence; sparse models are
+// logged only. Models whose heads are not a multiple of 32 wide, which
+// llama.cpp refuses, are refused with a clear error.
+func TestQ8Cache(t *testing.T) {
+	b, err := os.ReadFile("testdata/kv-q8_0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats []q8Stat
+	if err := json.Unmarshal(b, &stats); err != nil {
+		t.Fatal(err)
+	}
+	q8 := model.CacheTypes{K: gguf.TypeQ8_0, V: gguf.TypeQ8_0}
+	checked := 0
+	for _, st := range stats {
+		path := testdata.Path(t, "models", st.Model+".gguf")
+		ref := testdata.LoadReference(t, st.Model+"."+st.Case)
+		rows := reftest.Run(t, path, ref, reftest.Schedule{Cache: q8})[0]
+		want, err := testdata.ReadF32Rows(testdata.Path(t, "reference", ref.LogitsFile), ref.NVocab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantGen, err := testdata.ReadF32Rows(testdata.Path(t, "reference", ref.GenLogitsFile), ref.NVocab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		genRows := ref.NGen
+		if st.Divergence != nil {
+			genRows = *st.Divergence
+		}
+		p, g := maxAbs(rows.Prompt, want, ref.NPrompt), maxAbs(rows.Gen, wantGen, genRows)
+		d := reftest.Compare(append(rows.Prompt, rows.Gen...), append(want, wantGen...))
+		name := st.Model + "." + st.Case
+		t.Logf("%s: prompt %.2e (llama.cpp %.2e), gen %.2e (llama.cpp %.2e); %s", name, p, st.Prompt, g, st.Gen, d)
+		fam := reftest.Family(st.Model)
+		if fam == "tiny-mixtral" || fam == "tiny-qwen3moe" || fam == "tiny-gptoss" {
+			continue
+		}
+		if bound := 1.5*max(st.Prompt, st.Gen) + denseTol(st.Model); p > bound || g > bound {
+			t.Errorf("%s: Q8_0 cache moves logits by %.2e (prompt) and %.2e (gen); llama.cpp's own Q8_0 cache by %.2e and %.2e (bound %.2e)", name, p, g, st.Prompt, st.Gen, bound)
+		}
+		checked++
+	}
+	if checked < 25 {
+		t.Fatalf("only %d cases checked", checked)
+	}
+	// tiny-llama's heads are 16 wide.
+	f, err := gguf.Open(testdata.Path(t, "models", "tiny-llama.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := model.New(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = model.NewKVCache(m.Hyper(), 1, 64, 8, q8)
+	if err == nil || !strings.Contains(err.Error(), "multiple of 32") {
+		t.Fatalf("tiny-llama with a Q8_0 cache: error %v, want one about head sizes", err)
+	}
+}
+
+// Batch invariance holds with F16 and Q8_0 caches too: every schedule of
+// TestBatchSchedules gives exactly the logits of the first (gemma3 with
+// its ring of sliding-window cells, qwen3 with plain layers).
+func TestBatchSchedulesQuantizedCache(t *testing.T) {
+	for _, types := range []model.CacheTypes{{K: gguf.TypeF16, V: gguf.TypeF16}, {K: gguf.TypeQ8_0, V: gguf.TypeQ8_0}, {K: gguf.TypeQ8_0, V: gguf.TypeF16}} {
+		for _, name := range []string{"tiny-gemma3", "tiny-qwen3"} {
+			ref := testdata.LoadReference(t, name+".ids")
+			path := testdata.Path(t, "models", name+".gguf")
+			var first [][]float32
+			for _, sch := range []reftest.Schedule{
+				{Chunks: []int{5, 3, 7, 9}, MaxBatch: 9, Cache: types},
+				{Chunks: []int{1}, MaxBatch: 1, Cache: types},
+				{Chunks: []int{3, 10, 2}, Seqs: 2, MaxBatch: 20, Cache: types},
+			} {
+				for q, rows := range reftest.Run(t, path, ref, sch) {
+					all := append(append([][]float32(nil), rows.Prompt...), rows.Gen...)
+					if first == nil {
+						first = all
+					} else if d := testdata.MaxAbsDiff(all, first); d != 0 {
+						t.Errorf("%s, %v cache, chunks %v, seq %d: logits differ from the first schedule's by %.3g", name, types, sch.Chunks, q, d)
+					}
+				}
+			}
+		}
+	}
+}
