@@ -369,13 +369,16 @@ func kx(t, off int) string { return tokAddr("DI", "R10", "R11", t, off) }
 func kd(t int) string      { return tokAddr("BX", "R12", "R13", t, 0) }
 func kc(t, off int) string { return tokAddr("CX", "R8", "R9", t, off) }
 
-func (g *gen) kEpilogue(T int) {
+func (g *gen) kEpilogue(T int) { g.kEpilogueV(T, "Y") }
+
+// kEpilogueV stores the T accumulators (Y: 8 rows, Z: 16 rows).
+func (g *gen) kEpilogueV(T int, v string) {
 	g.i("MOVQ a+0(FP), AX")
 	g.i("MOVQ %d(AX), R14", argLdo)
 	g.i("MOVQ %d(AX), AX", argOut)
 	g.i("LEAQ (R14)(R14*2), R15")
 	for t := 0; t < T; t++ {
-		g.i("VMOVUPS Y%d, %s", t, tokAddr("AX", "R14", "R15", t, 0))
+		g.i("VMOVUPS %s%d, %s", v, t, tokAddr("AX", "R14", "R15", t, 0))
 	}
 	g.i("VZEROUPPER")
 	g.i("RET")
@@ -438,25 +441,35 @@ func (g *gen) q6kKernel(T int) string {
 	return name
 }
 
-// Q4_K, repacked by 8 rows: per superblock the 8 f16 d, the 8 f16 dmin,
-// the mins (8 bytes per 32-column group j: one per row), then per pair of
-// groups (2k, 2k+1) their 8-row scales (8 + 8 bytes) and 8 chunks of 32
-// bytes holding 4 nibble bytes of each row (low nibbles: group 2k, high:
-// group 2k+1): 1184 bytes. Per superblock and token, isum = Σ sc_j·S_j,
-// summs = Σ m_j·Σq_j (exact) and acc += (d·dy)·float(isum) -
-// (dmin·dy)·float(summs), as the generic code.
-func (g *gen) q4kKernel(T int) string { return g.k45Kernel(T, false) }
+// Q4_K, repacked by 16 rows: per superblock the 16 f16 d, the 16 f16
+// dmin, the mins (16 bytes per 32-column group j: one per row), then per
+// pair of groups (2k, 2k+1) their 16-row scales (16 + 16 bytes) and 8
+// chunks of 64 bytes holding 4 nibble bytes of each row (low nibbles:
+// group 2k, high: group 2k+1): 2368 bytes, in Z registers (lane r is row
+// r). Per superblock and token, isum = Σ sc_j·S_j, summs = Σ m_j·Σq_j
+// (exact) and acc += (d·dy)·float(isum) - (dmin·dy)·float(summs), as the
+// generic code. Q5_K uses the same code on 8 rows (Y registers).
+func (g *gen) q4kKernel16(T int) string { return g.k45Kernel(T, false, 16) }
 
 // Q5_K, repacked by 8 rows as Q4_K plus, after each pair's chunks, the
 // fifth bits: for each chunk c a 32-bit mask for its low-nibble values
 // and one for its high-nibble values (bit 4r+i: row r, column i), 64
 // bytes per pair: 1440 bytes per superblock. A mask becomes +16 on the
 // bytes it selects (KMOVD, VPMOVM2B, AND 16, OR).
-func (g *gen) q5kKernel(T int) string { return g.k45Kernel(T, true) }
+func (g *gen) q5kKernel(T int) string { return g.k45Kernel(T, true, 8) }
 
-func (g *gen) k45Kernel(T int, q5 bool) string {
-	name := fmt.Sprintf("gemmQ4_Kx8_%d", T)
-	pair := 272
+// k45Kernel is the Q4_K (or Q5_K) kernel for groups of R rows (8: Y
+// registers, 16: Z registers). Per superblock: d (R f16) at 0, dmin at
+// 2R, the 8 group mins at 4R + R·j + r, then 4 pairs of 34R bytes (plus
+// Q5_K's masks): the low and high group scales at R·h + r, and 8 chunks
+// at 2R + 4R·c + 4r.
+func (g *gen) k45Kernel(T int, q5 bool, R int) string {
+	v := "Y"
+	if R == 16 {
+		v = "Z"
+	}
+	name := fmt.Sprintf("gemmQ4_Kx%d_%d", R, T)
+	pair := 34 * R
 	if q5 {
 		name = fmt.Sprintf("gemmQ5_Kx8_%d", T)
 		pair = 336
@@ -467,30 +480,31 @@ func (g *gen) k45Kernel(T int, q5 bool) string {
 		g.i("VPBROADCASTD AX, Y31")
 	}
 	for t := 0; t < T; t++ {
-		g.i("VPXORD Y%d, Y%d, Y%d", t, t, t)
+		g.i("VPXORD %s%d, %s%d, %s%d", v, t, v, t, v, t)
 	}
-	g.i("VMOVDQU64 nibbleMask<>(SB), Y30")
+	g.i("MOVL $0x0f0f0f0f, AX")
+	g.i("VPBROADCASTD AX, %s30", v)
 	outer, inner := name+"_sb", name+"_pair"
 	g.label(outer)
 	g.i("MOVQ SI, R15")
-	g.i("ADDQ $96, SI")
+	g.i("ADDQ $%d, SI", 12*R)
 	for t := 0; t < T; t++ {
-		g.i("VPXORD Y%d, Y%d, Y%d", 4+t, 4+t, 4+t)
+		g.i("VPXORD %s%d, %s%d, %s%d", v, 4+t, v, 4+t, v, 4+t)
 	}
 	g.i("MOVQ $4, AX")
 	g.label(inner)
-	g.i("VPMOVZXBD (SI), Y24")
-	g.i("VPMOVZXBD 8(SI), Y25")
+	g.i("VPMOVZXBD (SI), %s24", v)
+	g.i("VPMOVZXBD %d(SI), %s25", R, v)
 	for t := 0; t < T; t++ {
-		g.i("VPXORD Y%d, Y%d, Y%d", 8+t, 8+t, 8+t)
-		g.i("VPXORD Y%d, Y%d, Y%d", 12+t, 12+t, 12+t)
+		g.i("VPXORD %s%d, %s%d, %s%d", v, 8+t, v, 8+t, v, 8+t)
+		g.i("VPXORD %s%d, %s%d, %s%d", v, 12+t, v, 12+t, v, 12+t)
 	}
 	for h := 0; h < 2; h++ {
 		for i := 0; i < 4; i++ {
 			c := 4*h + i
-			g.i("VPANDD %d(SI), Y30, Y%d", 16+32*c, 16+i)
-			g.i("VPSRLW $4, %d(SI), Y%d", 16+32*c, 20+i)
-			g.i("VPANDD Y30, Y%d, Y%d", 20+i, 20+i)
+			g.i("VPANDD %d(SI), %s30, %s%d", 2*R+4*R*c, v, v, 16+i)
+			g.i("VPSRLW $4, %d(SI), %s%d", 2*R+4*R*c, v, 20+i)
+			g.i("VPANDD %s30, %s%d, %s%d", v, v, 20+i, v, 20+i)
 			if q5 {
 				for hl, w := range []int{16 + i, 20 + i} {
 					g.i("KMOVD %d(SI), K1", 272+8*c+4*hl)
@@ -503,16 +517,16 @@ func (g *gen) k45Kernel(T int, q5 bool) string {
 		for t := 0; t < T; t++ {
 			for i := 0; i < 4; i++ {
 				c := 4*h + i
-				g.i("VPDPBUSD.BCST %s, Y%d, Y%d", kx(t, 4*c), 16+i, 8+t)
-				g.i("VPDPBUSD.BCST %s, Y%d, Y%d", kx(t, 32+4*c), 20+i, 12+t)
+				g.i("VPDPBUSD.BCST %s, %s%d, %s%d", kx(t, 4*c), v, 16+i, v, 8+t)
+				g.i("VPDPBUSD.BCST %s, %s%d, %s%d", kx(t, 32+4*c), v, 20+i, v, 12+t)
 			}
 		}
 	}
 	for t := 0; t < T; t++ {
-		g.i("VPMULLD Y24, Y%d, Y%d", 8+t, 8+t)
-		g.i("VPMULLD Y25, Y%d, Y%d", 12+t, 12+t)
-		g.i("VPADDD Y%d, Y%d, Y%d", 8+t, 4+t, 4+t)
-		g.i("VPADDD Y%d, Y%d, Y%d", 12+t, 4+t, 4+t)
+		g.i("VPMULLD %s24, %s%d, %s%d", v, v, 8+t, v, 8+t)
+		g.i("VPMULLD %s25, %s%d, %s%d", v, v, 12+t, v, 12+t)
+		g.i("VPADDD %s%d, %s%d, %s%d", v, 8+t, v, 4+t, v, 4+t)
+		g.i("VPADDD %s%d, %s%d, %s%d", v, 12+t, v, 4+t, v, 4+t)
 	}
 	g.i("ADDQ $%d, SI", pair)
 	g.i("ADDQ $64, DI")
@@ -520,30 +534,30 @@ func (g *gen) k45Kernel(T int, q5 bool) string {
 	g.i("JNZ %s", inner)
 	// mins · group sums, then the float step.
 	for j := 0; j < 8; j++ {
-		g.i("VPMOVZXBD %d(R15), Y%d", 32+8*j, 16+j)
+		g.i("VPMOVZXBD %d(R15), %s%d", 4*R+R*j, v, 16+j)
 	}
-	g.i("VCVTPH2PS (R15), Y28")
-	g.i("VCVTPH2PS 16(R15), Y29")
+	g.i("VCVTPH2PS (R15), %s28", v)
+	g.i("VCVTPH2PS %d(R15), %s29", 2*R, v)
 	for t := 0; t < T; t++ {
-		g.i("VPXORD Y8, Y8, Y8")
+		g.i("VPXORD %s8, %s8, %s8", v, v, v)
 		for j := 0; j < 8; j++ {
-			g.i("VPMULLD.BCST %s, Y%d, Y26", kc(t, 8*j), 16+j)
-			g.i("VPADDD Y26, Y8, Y8")
+			g.i("VPMULLD.BCST %s, %s%d, %s26", kc(t, 8*j), v, 16+j, v)
+			g.i("VPADDD %s26, %s8, %s8", v, v, v)
 		}
-		g.i("VMULPS.BCST %s, Y28, Y25", kd(t))
-		g.i("VCVTDQ2PS Y%d, Y%d", 4+t, 4+t)
-		g.i("VMULPS Y%d, Y25, Y25", 4+t)
-		g.i("VMULPS.BCST %s, Y29, Y26", kd(t))
-		g.i("VCVTDQ2PS Y8, Y8")
-		g.i("VMULPS Y8, Y26, Y26")
-		g.i("VSUBPS Y26, Y25, Y25")
-		g.i("VADDPS Y25, Y%d, Y%d", t, t)
+		g.i("VMULPS.BCST %s, %s28, %s25", kd(t), v, v)
+		g.i("VCVTDQ2PS %s%d, %s%d", v, 4+t, v, 4+t)
+		g.i("VMULPS %s%d, %s25, %s25", v, 4+t, v, v)
+		g.i("VMULPS.BCST %s, %s29, %s26", kd(t), v, v)
+		g.i("VCVTDQ2PS %s8, %s8", v, v)
+		g.i("VMULPS %s8, %s26, %s26", v, v, v)
+		g.i("VSUBPS %s26, %s25, %s25", v, v, v)
+		g.i("VADDPS %s25, %s%d, %s%d", v, v, t, v, t)
 	}
 	g.i("ADDQ $64, CX")
 	g.i("ADDQ $4, BX")
 	g.i("DECQ DX")
 	g.i("JNZ %s", outer)
-	g.kEpilogue(T)
+	g.kEpilogueV(T, v)
 	return name
 }
 
@@ -748,7 +762,8 @@ func main() {
 	for _, k := range []struct {
 		name string
 		f    func(int) string
-	}{{"Q4_K", g.q4kKernel}, {"Q5_K", g.q5kKernel}, {"Q6_K", g.q6kKernel}} {
+		rows int
+	}{{"Q4_K", g.q4kKernel16, 16}, {"Q5_K", g.q5kKernel, 8}, {"Q6_K", g.q6kKernel, 8}} {
 		var names []string
 		for T := 1; T <= 4; T++ {
 			names = append(names, k.f(T))
@@ -756,7 +771,7 @@ func main() {
 		for _, n := range names {
 			fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n", n)
 		}
-		fmt.Fprintf(&g.g, "\nvar tiles%sx8 = [8]func(*gemmArgs){%s, %s, %s, %s}\n", k.name, names[0], names[1], names[2], names[3])
+		fmt.Fprintf(&g.g, "\nvar tiles%sx%d = [8]func(*gemmArgs){%s, %s, %s, %s}\n", k.name, k.rows, names[0], names[1], names[2], names[3])
 	}
 	shapes := [][2]int{{4, 1}, {4, 2}, {4, 3}, {4, 4}, {1, 1}, {1, 2}, {1, 3}, {1, 4}}
 	for _, kind := range []string{"F16", "BF16", "F32"} {

@@ -57,18 +57,18 @@ func gemmQ8_0x16_8(a *gemmArgs)
 var tilesQ8_0x16 = [8]func(*gemmArgs){gemmQ8_0x16_1, gemmQ8_0x16_2, gemmQ8_0x16_3, gemmQ8_0x16_4, gemmQ8_0x16_5, gemmQ8_0x16_6, gemmQ8_0x16_7, gemmQ8_0x16_8}
 
 //go:noescape
-func gemmQ4_Kx8_1(a *gemmArgs)
+func gemmQ4_Kx16_1(a *gemmArgs)
 
 //go:noescape
-func gemmQ4_Kx8_2(a *gemmArgs)
+func gemmQ4_Kx16_2(a *gemmArgs)
 
 //go:noescape
-func gemmQ4_Kx8_3(a *gemmArgs)
+func gemmQ4_Kx16_3(a *gemmArgs)
 
 //go:noescape
-func gemmQ4_Kx8_4(a *gemmArgs)
+func gemmQ4_Kx16_4(a *gemmArgs)
 
-var tilesQ4_Kx8 = [8]func(*gemmArgs){gemmQ4_Kx8_1, gemmQ4_Kx8_2, gemmQ4_Kx8_3, gemmQ4_Kx8_4}
+var tilesQ4_Kx16 = [8]func(*gemmArgs){gemmQ4_Kx16_1, gemmQ4_Kx16_2, gemmQ4_Kx16_3, gemmQ4_Kx16_4}
 
 //go:noescape
 func gemmQ5_Kx8_1(a *gemmArgs)

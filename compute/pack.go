@@ -28,10 +28,10 @@ type packJob struct {
 	dst []byte
 }
 
-// Q4_K and Q6_K get their own layouts (see q4kKernel and q6kKernel in
+// Q4_K and Q6_K get their own layouts (see q4kKernel16 and q6kKernel in
 // _asm): scales and mins unpacked to bytes, Q6_K's 6-bit values to whole
 // bytes (2192 bytes per 8 rows and 256 columns instead of 1680: +30% for
-// Q6_K tensors; Q4_K: 1184 instead of 1152).
+// Q6_K tensors; Q4_K: 2368 per 16 rows instead of 2304).
 
 // packRows is how many rows a packed group holds: 8 for the int8
 // kernels, 4 for the float kernels (F16/BF16: per 16 columns the 4 rows'
@@ -53,7 +53,7 @@ func packedGroupBytes(w *Matrix) int {
 		if w.Type == gguf.TypeQ5_K {
 			return w.Cols / 256 * 1440
 		}
-		return w.Cols / 256 * 1184
+		return w.Cols / 256 * 148 * w.k.rows
 	case 6:
 		return w.Cols / 256 * 2192
 	}
@@ -210,12 +210,13 @@ func scaleMinK4(j int, q []byte) (sc, m uint8) {
 }
 
 // packQ45K packs Q4_K, or Q5_K with its fifth bits after each pair of
-// groups (see q4kKernel and q5kKernel in _asm).
+// groups (see q4kKernel16 and q5kKernel in _asm).
 func (j *packJob) packQ45K(lo, hi int) {
 	w := j.w
 	gb := packedGroupBytes(w)
 	q5 := w.Type == gguf.TypeQ5_K
-	bb, sb, qsOff, pair := 144, 1184, 16, 272
+	R := w.k.rows // 16 for Q4_K, 8 for Q5_K
+	bb, sb, qsOff, pair := 144, 148*R, 16, 34*R
 	if q5 {
 		bb, sb, qsOff, pair = 176, 1440, 48, 336
 	}
@@ -225,19 +226,19 @@ func (j *packJob) packQ45K(lo, hi int) {
 			if q5 {
 				clear(dst)
 			}
-			for r := 0; r < 8; r++ {
-				blk := j.src[(8*g+r)*w.rowBytes+b*bb:]
-				dst[2*r], dst[2*r+1] = blk[0], blk[1]     // d
-				dst[16+2*r], dst[17+2*r] = blk[2], blk[3] // dmin
+			for r := 0; r < R; r++ {
+				blk := j.src[(R*g+r)*w.rowBytes+b*bb:]
+				dst[2*r], dst[2*r+1] = blk[0], blk[1]         // d
+				dst[2*R+2*r], dst[2*R+2*r+1] = blk[2], blk[3] // dmin
 				for jj := 0; jj < 8; jj++ {
 					sc, m := scaleMinK4(jj, blk[4:16])
-					dst[32+8*jj+r] = m
+					dst[4*R+R*jj+r] = m
 					k, h := jj/2, jj%2
-					dst[96+pair*k+8*h+r] = sc
+					dst[12*R+pair*k+R*h+r] = sc
 				}
 				for k := 0; k < 4; k++ {
 					for c := 0; c < 8; c++ {
-						o := 96 + pair*k + 16 + 32*c + 4*r
+						o := 12*R + pair*k + 2*R + 4*R*c + 4*r
 						copy(dst[o:o+4], blk[qsOff+32*k+4*c:qsOff+32*k+4*c+4])
 						if !q5 {
 							continue
