@@ -384,60 +384,62 @@ func (g *gen) kEpilogueV(T int, v string) {
 	g.i("RET")
 }
 
-// Q6_K, repacked by 8 rows: per superblock the 8 f16 scales d, then per
-// group of 16 columns the 8 rows' int8 scales (8 bytes) and 4 chunks of
-// 32 bytes (4 columns × 8 rows of the 6-bit values q+32 as bytes): 2192
-// bytes. Per group and token, S = -32·Σq + Σ u·x (exact), isum += sc·S;
-// per superblock acc += (d·dy)·float(isum), as the generic code.
+// Q6_K, repacked by 16 rows: per superblock the 16 f16 scales d, then per
+// group of 16 columns the 16 rows' int8 scales (16 bytes) and 4 chunks of
+// 64 bytes (4 columns × 16 rows of the 6-bit values q+32 as bytes): 4384
+// bytes, in Z registers (lane r is row r). Per group and token, S =
+// -32·Σq + Σ u·x (exact), isum += sc·S; per superblock acc +=
+// (d·dy)·float(isum), as the generic code.
 func (g *gen) q6kKernel(T int) string {
-	name := fmt.Sprintf("gemmQ6_Kx8_%d", T)
+	const R = 16
+	name := fmt.Sprintf("gemmQ6_Kx16_%d", T)
 	g.kPrologue(name)
 	for t := 0; t < T; t++ {
-		g.i("VPXORD Y%d, Y%d, Y%d", t, t, t)
+		g.i("VPXORD Z%d, Z%d, Z%d", t, t, t)
 	}
 	outer, inner := name+"_sb", name+"_grp"
 	g.label(outer)
-	g.i("VCVTPH2PS (SI), Y28")
-	g.i("ADDQ $16, SI")
+	g.i("VCVTPH2PS (SI), Z28")
+	g.i("ADDQ $%d, SI", 2*R)
 	for t := 0; t < T; t++ {
-		g.i("VPXORD Y%d, Y%d, Y%d", 4+t, 4+t, 4+t)
+		g.i("VPXORD Z%d, Z%d, Z%d", 4+t, 4+t, 4+t)
 	}
 	g.i("MOVQ $16, AX")
 	g.label(inner)
-	g.i("VPMOVSXBD (SI), Y27")
+	g.i("VPMOVSXBD (SI), Z27")
 	for c := 0; c < 4; c++ {
-		g.i("VMOVDQU64 %d(SI), Y%d", 8+32*c, 16+c)
+		g.i("VMOVDQU64 %d(SI), Z%d", R+4*R*c, 16+c)
 	}
 	for t := 0; t < T; t++ {
 		sa, sb := 8+t, 12+t
-		g.i("VPBROADCASTD %s, Y%d", kc(t, 0), sa)
-		g.i("VPXORD Y%d, Y%d, Y%d", sb, sb, sb)
+		g.i("VPBROADCASTD %s, Z%d", kc(t, 0), sa)
+		g.i("VPXORD Z%d, Z%d, Z%d", sb, sb, sb)
 		for c := 0; c < 4; c++ {
 			dst := sa
 			if c%2 == 1 {
 				dst = sb
 			}
-			g.i("VPDPBUSD.BCST %s, Y%d, Y%d", kx(t, 4*c), 16+c, dst)
+			g.i("VPDPBUSD.BCST %s, Z%d, Z%d", kx(t, 4*c), 16+c, dst)
 		}
-		g.i("VPADDD Y%d, Y%d, Y%d", sb, sa, sa)
-		g.i("VPMULLD Y27, Y%d, Y%d", sa, sa)
-		g.i("VPADDD Y%d, Y%d, Y%d", sa, 4+t, 4+t)
+		g.i("VPADDD Z%d, Z%d, Z%d", sb, sa, sa)
+		g.i("VPMULLD Z27, Z%d, Z%d", sa, sa)
+		g.i("VPADDD Z%d, Z%d, Z%d", sa, 4+t, 4+t)
 	}
-	g.i("ADDQ $136, SI")
+	g.i("ADDQ $%d, SI", 17*R)
 	g.i("ADDQ $16, DI")
 	g.i("ADDQ $4, CX")
 	g.i("DECQ AX")
 	g.i("JNZ %s", inner)
 	for t := 0; t < T; t++ {
-		g.i("VMULPS.BCST %s, Y28, Y29", kd(t))
-		g.i("VCVTDQ2PS Y%d, Y%d", 4+t, 4+t)
-		g.i("VMULPS Y%d, Y29, Y29", 4+t)
-		g.i("VADDPS Y29, Y%d, Y%d", t, t)
+		g.i("VMULPS.BCST %s, Z28, Z29", kd(t))
+		g.i("VCVTDQ2PS Z%d, Z%d", 4+t, 4+t)
+		g.i("VMULPS Z%d, Z29, Z29", 4+t)
+		g.i("VADDPS Z29, Z%d, Z%d", t, t)
 	}
 	g.i("ADDQ $4, BX")
 	g.i("DECQ DX")
 	g.i("JNZ %s", outer)
-	g.kEpilogue(T)
+	g.kEpilogueV(T, "Z")
 	return name
 }
 
@@ -763,7 +765,7 @@ func main() {
 		name string
 		f    func(int) string
 		rows int
-	}{{"Q4_K", g.q4kKernel16, 16}, {"Q5_K", g.q5kKernel, 8}, {"Q6_K", g.q6kKernel, 8}} {
+	}{{"Q4_K", g.q4kKernel16, 16}, {"Q5_K", g.q5kKernel, 8}, {"Q6_K", g.q6kKernel, 16}} {
 		var names []string
 		for T := 1; T <= 4; T++ {
 			names = append(names, k.f(T))

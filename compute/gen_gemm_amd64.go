@@ -85,18 +85,18 @@ func gemmQ5_Kx8_4(a *gemmArgs)
 var tilesQ5_Kx8 = [8]func(*gemmArgs){gemmQ5_Kx8_1, gemmQ5_Kx8_2, gemmQ5_Kx8_3, gemmQ5_Kx8_4}
 
 //go:noescape
-func gemmQ6_Kx8_1(a *gemmArgs)
+func gemmQ6_Kx16_1(a *gemmArgs)
 
 //go:noescape
-func gemmQ6_Kx8_2(a *gemmArgs)
+func gemmQ6_Kx16_2(a *gemmArgs)
 
 //go:noescape
-func gemmQ6_Kx8_3(a *gemmArgs)
+func gemmQ6_Kx16_3(a *gemmArgs)
 
 //go:noescape
-func gemmQ6_Kx8_4(a *gemmArgs)
+func gemmQ6_Kx16_4(a *gemmArgs)
 
-var tilesQ6_Kx8 = [8]func(*gemmArgs){gemmQ6_Kx8_1, gemmQ6_Kx8_2, gemmQ6_Kx8_3, gemmQ6_Kx8_4}
+var tilesQ6_Kx16 = [8]func(*gemmArgs){gemmQ6_Kx16_1, gemmQ6_Kx16_2, gemmQ6_Kx16_3, gemmQ6_Kx16_4}
 
 //go:noescape
 func gemmF16_4x1(a *gemmArgs)

@@ -30,8 +30,8 @@ type packJob struct {
 
 // Q4_K and Q6_K get their own layouts (see q4kKernel16 and q6kKernel in
 // _asm): scales and mins unpacked to bytes, Q6_K's 6-bit values to whole
-// bytes (2192 bytes per 8 rows and 256 columns instead of 1680: +30% for
-// Q6_K tensors; Q4_K: 2368 per 16 rows instead of 2304).
+// bytes (4384 bytes per 16 rows and 256 columns instead of 3360: +30% for
+// Q6_K tensors; Q4_K: 2368 instead of 2304).
 
 // packRows is how many rows a packed group holds: 8 for the int8
 // kernels, 4 for the float kernels (F16/BF16: per 16 columns the 4 rows'
@@ -55,7 +55,7 @@ func packedGroupBytes(w *Matrix) int {
 		}
 		return w.Cols / 256 * 148 * w.k.rows
 	case 6:
-		return w.Cols / 256 * 2192
+		return w.Cols / 256 * 274 * w.k.rows
 	}
 	if w.Type == gguf.TypeMXFP4 {
 		return w.Cols / 32 * mxfp4PackedBlock
@@ -163,23 +163,24 @@ func (j *packJob) packMXFP4(lo, hi int) {
 func (j *packJob) packQ6K(lo, hi int) {
 	w := j.w
 	gb := packedGroupBytes(w)
-	var q [8][256]uint8
+	const R = 16
+	var q [R][256]uint8
 	for g := lo; g < hi; g++ {
 		for b := 0; b < w.Cols/256; b++ {
-			dst := j.dst[g*gb+b*2192 : g*gb+(b+1)*2192]
-			for r := 0; r < 8; r++ {
-				blk := j.src[(8*g+r)*w.rowBytes+b*210:]
+			dst := j.dst[g*gb+b*274*R : g*gb+(b+1)*274*R]
+			for r := 0; r < R; r++ {
+				blk := j.src[(R*g+r)*w.rowBytes+b*210:]
 				unpackQ6KBytes(&q[r], blk)
 				dst[2*r], dst[2*r+1] = blk[208], blk[209]
 			}
 			for grp := 0; grp < 16; grp++ {
-				o := dst[16+136*grp:]
-				for r := 0; r < 8; r++ {
-					o[r] = j.src[(8*g+r)*w.rowBytes+b*210+192+grp]
+				o := dst[2*R+17*R*grp:]
+				for r := 0; r < R; r++ {
+					o[r] = j.src[(R*g+r)*w.rowBytes+b*210+192+grp]
 				}
 				for c := 0; c < 4; c++ {
-					for r := 0; r < 8; r++ {
-						copy(o[8+32*c+4*r:8+32*c+4*r+4], q[r][16*grp+4*c:16*grp+4*c+4])
+					for r := 0; r < R; r++ {
+						copy(o[R+4*R*c+4*r:R+4*R*c+4*r+4], q[r][16*grp+4*c:16*grp+4*c+4])
 					}
 				}
 			}
