@@ -406,6 +406,9 @@ func (g *gen) q6kKernel(T int) string {
 	}
 	g.i("MOVQ $16, AX")
 	g.label(inner)
+	for off := 0; T == 1 && off < 17*R; off += 64 {
+		g.i("PREFETCHT0 %d(SI)", prefetchInt8+off)
+	}
 	g.i("VPMOVSXBD (SI), Z27")
 	for c := 0; c < 4; c++ {
 		g.i("VMOVDQU64 %d(SI), Z%d", R+4*R*c, 16+c)
@@ -495,6 +498,10 @@ func (g *gen) k45Kernel(T int, q5 bool, R int) string {
 	}
 	g.i("MOVQ $4, AX")
 	g.label(inner)
+	// Decode streams the weights once: fetch ahead of the loads.
+	for off := 0; T == 1 && off < pair; off += 64 {
+		g.i("PREFETCHT0 %d(SI)", prefetchInt8+off)
+	}
 	g.i("VPMOVZXBD (SI), %s24", v)
 	g.i("VPMOVZXBD %d(SI), %s25", R, v)
 	for t := 0; t < T; t++ {
