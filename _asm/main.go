@@ -25,7 +25,7 @@ import (
 // Software prefetch distances in bytes of the decode tiles.
 const (
 	prefetchInt8  = 1024
-	prefetchFloat = 512
+	prefetchFloat = 4096
 )
 
 type gen struct {
