@@ -61,37 +61,49 @@ func TestF16Cache(t *testing.T) {
 		if st.Prompt == 0 || strings.HasSuffix(st.Case, "-deqf32") {
 			continue
 		}
-		path := testdata.Path(t, "models", st.Model+".gguf")
-		ref := testdata.LoadReference(t, st.Model+"."+st.Case)
-		rows := reftest.Run(t, path, ref, reftest.Schedule{Cache: model.CacheTypes{K: gguf.TypeF16, V: gguf.TypeF16}})[0]
-		want, err := testdata.ReadF32Rows(testdata.Path(t, "reference", ref.LogitsFile), ref.NVocab)
-		if err != nil {
-			t.Fatal(err)
+		if checkCacheCase(t, "F16", model.CacheTypes{K: gguf.TypeF16, V: gguf.TypeF16}, st.Model, st.Case, st.Prompt, st.Gen, st.Divergence) {
+			checked++
 		}
-		wantGen, err := testdata.ReadF32Rows(testdata.Path(t, "reference", ref.GenLogitsFile), ref.NVocab)
-		if err != nil {
-			t.Fatal(err)
-		}
-		genRows := ref.NGen
-		if st.Divergence != nil {
-			genRows = *st.Divergence
-		}
-		p, g := maxAbs(rows.Prompt, want, ref.NPrompt), maxAbs(rows.Gen, wantGen, genRows)
-		d := reftest.Compare(append(rows.Prompt, rows.Gen...), append(want, wantGen...))
-		name := st.Model + "." + st.Case
-		t.Logf("%s: prompt %.2e (llama.cpp %.2e), gen %.2e (llama.cpp %.2e); %s", name, p, st.Prompt, g, st.Gen, d)
-		fam := reftest.Family(st.Model)
-		if fam == "tiny-mixtral" || fam == "tiny-qwen3moe" || fam == "tiny-gptoss" {
-			continue // logged, not held: see above
-		}
-		if bound := 1.5*max(st.Prompt, st.Gen) + denseTol(st.Model); p > bound || g > bound {
-			t.Errorf("%s: F16 cache moves logits by %.2e (prompt) and %.2e (gen); llama.cpp's own F16 cache by %.2e and %.2e (bound %.2e)", name, p, g, st.Prompt, st.Gen, bound)
-		}
-		checked++
 	}
 	if checked < 30 {
 		t.Fatalf("only %d cases checked", checked)
 	}
+}
+
+// checkCacheCase runs one reference case with a cache of the given types
+// (teacher forcing) and holds its |Δ| from llama.cpp's F32-KV logits, on
+// prompt rows and on gen rows up to llama.cpp's first greedy divergence
+// under that cache, to 1.5× llama.cpp's own (prompt, gen) plus the
+// weights' tolerance. Sparse models are logged only (it returns false).
+func checkCacheCase(t *testing.T, label string, types model.CacheTypes, modelName, caseName string, lcPrompt, lcGen float64, divergence *int) bool {
+	t.Helper()
+	path := testdata.Path(t, "models", modelName+".gguf")
+	ref := testdata.LoadReference(t, modelName+"."+caseName)
+	rows := reftest.Run(t, path, ref, reftest.Schedule{Cache: types})[0]
+	want, err := testdata.ReadF32Rows(testdata.Path(t, "reference", ref.LogitsFile), ref.NVocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantGen, err := testdata.ReadF32Rows(testdata.Path(t, "reference", ref.GenLogitsFile), ref.NVocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genRows := ref.NGen
+	if divergence != nil {
+		genRows = *divergence
+	}
+	p, g := maxAbs(rows.Prompt, want, ref.NPrompt), maxAbs(rows.Gen, wantGen, genRows)
+	d := reftest.Compare(append(rows.Prompt, rows.Gen...), append(want, wantGen...))
+	name := modelName + "." + caseName
+	t.Logf("%s: prompt %.2e (llama.cpp %.2e), gen %.2e (llama.cpp %.2e); %s", name, p, lcPrompt, g, lcGen, d)
+	fam := reftest.Family(modelName)
+	if fam == "tiny-mixtral" || fam == "tiny-qwen3moe" || fam == "tiny-gptoss" {
+		return false // logged, not held: see TestF16Cache
+	}
+	if bound := 1.5*max(lcPrompt, lcGen) + denseTol(modelName); p > bound || g > bound {
+		t.Errorf("%s: %s cache moves logits by %.2e (prompt) and %.2e (gen); llama.cpp's own %s cache by %.2e and %.2e (bound %.2e)", name, label, p, g, label, lcPrompt, lcGen, bound)
+	}
+	return true
 }
 
 // denseTol is the F32-cache tolerance of a model's weights.
@@ -137,33 +149,9 @@ func TestQ8Cache(t *testing.T) {
 	q8 := model.CacheTypes{K: gguf.TypeQ8_0, V: gguf.TypeQ8_0}
 	checked := 0
 	for _, st := range stats {
-		path := testdata.Path(t, "models", st.Model+".gguf")
-		ref := testdata.LoadReference(t, st.Model+"."+st.Case)
-		rows := reftest.Run(t, path, ref, reftest.Schedule{Cache: q8})[0]
-		want, err := testdata.ReadF32Rows(testdata.Path(t, "reference", ref.LogitsFile), ref.NVocab)
-		if err != nil {
-			t.Fatal(err)
+		if checkCacheCase(t, "Q8_0", q8, st.Model, st.Case, st.Prompt, st.Gen, st.Divergence) {
+			checked++
 		}
-		wantGen, err := testdata.ReadF32Rows(testdata.Path(t, "reference", ref.GenLogitsFile), ref.NVocab)
-		if err != nil {
-			t.Fatal(err)
-		}
-		genRows := ref.NGen
-		if st.Divergence != nil {
-			genRows = *st.Divergence
-		}
-		p, g := maxAbs(rows.Prompt, want, ref.NPrompt), maxAbs(rows.Gen, wantGen, genRows)
-		d := reftest.Compare(append(rows.Prompt, rows.Gen...), append(want, wantGen...))
-		name := st.Model + "." + st.Case
-		t.Logf("%s: prompt %.2e (llama.cpp %.2e), gen %.2e (llama.cpp %.2e); %s", name, p, st.Prompt, g, st.Gen, d)
-		fam := reftest.Family(st.Model)
-		if fam == "tiny-mixtral" || fam == "tiny-qwen3moe" || fam == "tiny-gptoss" {
-			continue
-		}
-		if bound := 1.5*max(st.Prompt, st.Gen) + denseTol(st.Model); p > bound || g > bound {
-			t.Errorf("%s: Q8_0 cache moves logits by %.2e (prompt) and %.2e (gen); llama.cpp's own Q8_0 cache by %.2e and %.2e (bound %.2e)", name, p, g, st.Prompt, st.Gen, bound)
-		}
-		checked++
 	}
 	if checked < 25 {
 		t.Fatalf("only %d cases checked", checked)
