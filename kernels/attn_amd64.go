@@ -120,7 +120,7 @@ func dequantQ8TAVX512(dst *float32, q *int8, s *uint16, groups int)
 func dequantQ8AVX512(dst *float32, q *int8, s *uint16, blocks int)
 
 func dequantQ8T(dst []float32, q []int8, s []uint16, rows int) {
-	if useAttnAVX512 && cpu.X86.HasAVX512BW && rows%32 == 0 {
+	if useAttnAVX512 && rows%32 == 0 {
 		dequantQ8TAVX512(&dst[0], &q[0], &s[0], rows/32)
 		return
 	}
@@ -128,7 +128,7 @@ func dequantQ8T(dst []float32, q []int8, s []uint16, rows int) {
 }
 
 func dequantQ8(dst []float32, q []int8, s []uint16) {
-	if useAttnAVX512 && cpu.X86.HasAVX512BW && len(dst)%32 == 0 {
+	if useAttnAVX512 && len(dst)%32 == 0 {
 		dequantQ8AVX512(&dst[0], &q[0], &s[0], len(dst)/32)
 		return
 	}

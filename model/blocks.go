@@ -180,7 +180,7 @@ func (j *attentionJob) Run(worker, lo, hi int) {
 			switch {
 			case c.k8 != nil:
 				kf := s.deq[worker][:h.HeadDim*blk]
-				sat := cell/blk*(kd/32)*blk + kvh*(h.HeadDim/32)*blk
+				sat := keyAt(cell, kd/32) + kvh*(h.HeadDim/32)*blk
 				kernels.DequantQ8T(kf, c.k8[j.l][kat:kat+h.HeadDim*blk], c.ks[j.l][sat:sat+h.HeadDim/32*blk], h.HeadDim)
 				kernels.AttnScores(scores, q, group, h.HeadDim, kf, h.HeadDim)
 			case c.k16 != nil:

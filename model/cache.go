@@ -192,19 +192,17 @@ func (c *KVCache) Store(l, seq, pos int, k, v []float32) {
 	kd, vd := c.kdim[l], c.vdim[l]
 	at := keyAt(cell, kd)
 	if c.k8 != nil {
-		var q [maxQ8Row]int8
-		var sc [maxQ8Row / 32]uint16
-		for h0 := 0; h0 < kd; h0 += maxQ8Row {
-			n := min(maxQ8Row, kd-h0)
-			kernels.QuantizeQ8(q[:n], sc[:n/32], k[h0:h0+n])
-			dst := c.k8[l][at+h0*kernels.AttnBlock:]
-			for d, x := range q[:n] {
-				dst[d*kernels.AttnBlock] = x
+		// Block b of 32 values: its values at rows 32b.. of the key block,
+		// its scale at row b of the scales (keyAt with kd/32 rows).
+		dst, sd := c.k8[l][at:], c.ks[l][keyAt(cell, kd/32):]
+		var q [32]int8
+		var sc [1]uint16
+		for b := 0; b < kd/32; b++ {
+			kernels.QuantizeQ8(q[:], sc[:], k[32*b:32*b+32])
+			for i, x := range q {
+				dst[(32*b+i)*kernels.AttnBlock] = x
 			}
-			sd := c.ks[l][keyAt(cell, kd/32)+h0/32*kernels.AttnBlock:]
-			for g, x := range sc[:n/32] {
-				sd[g*kernels.AttnBlock] = x
-			}
+			sd[b*kernels.AttnBlock] = sc[0]
 		}
 	} else if c.k16 != nil {
 		dst := c.k16[l][at:]
@@ -226,10 +224,6 @@ func (c *KVCache) Store(l, seq, pos int, k, v []float32) {
 		copy(c.v[l][cell*vd:(cell+1)*vd], v[:vd])
 	}
 }
-
-// maxQ8Row is how many key values Store quantizes at a time (a multiple
-// of 32).
-const maxQ8Row = 256
 
 // CopyPrefix copies positions [0, n) of sequence src to sequence dst in every
 // layer (for sharing a prompt between sequences). Ring layers copy the
