@@ -33,8 +33,8 @@ type packJob struct {
 // bytes (4384 bytes per 16 rows and 256 columns instead of 3360: +30% for
 // Q6_K tensors; Q4_K: 2368 instead of 2304).
 
-// packRows is how many rows a packed group holds: 8 for the int8
-// kernels, 4 for the float kernels (F16/BF16: per 16 columns the 4 rows'
+// packRows is how many rows a packed group holds: the kernel's rows (8 or
+// 16) for the int8 kernels, 4 for the float kernels (F16/BF16: per 16 columns the 4 rows'
 // 32 bytes in order; rows past the last whole group stay in the file).
 func packRows(w *Matrix) int {
 	if w.k.int8 {
