@@ -84,12 +84,22 @@ func (s *State) Rope(x []float32, n, heads, headDim int, cs []float32) {
 // MatMul multiplies n activation rows x by w into out using the state's pool.
 func (s *State) MatMul(w *compute.Matrix, x []float32, n int, out []float32) {
 	s.Pool.MatMul(w, x, n, out, s.QBuf)
+	if s.lora != nil {
+		s.applyLoRA(w, x, n, out)
+	}
 }
 
 // MatMul3 multiplies n activation rows x by up to three matrices (nil ones
 // skipped) into the matching outputs, converting x once.
 func (s *State) MatMul3(w0, w1, w2 *compute.Matrix, x []float32, n int, o0, o1, o2 []float32) {
 	s.Pool.MatMul3([3]*compute.Matrix{w0, w1, w2}, x, n, [3][]float32{o0, o1, o2}, s.QBuf)
+	if s.lora != nil {
+		for i, w := range [3]*compute.Matrix{w0, w1, w2} {
+			if w != nil {
+				s.applyLoRA(w, x, n, [3][]float32{o0, o1, o2}[i])
+			}
+		}
+	}
 }
 
 // Attention stores the batch's keys k [n][KDim] and values v [n][VDim] in

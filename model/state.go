@@ -43,6 +43,8 @@ type State struct {
 	rope                 [2][]float32
 	att                  attentionJob
 	rows                 []int32 // batch entries that want logits
+	batch                *Batch  // the batch of the current forward pass (set by Check)
+	lora                 *loraState
 }
 
 // NewState allocates the scratch state of a forward pass for model h, the
@@ -94,6 +96,7 @@ func NewState(h *Hyper, pool *compute.Pool, cache *KVCache, maxBatch int) (*Stat
 // and sequence slots.
 func (s *State) Check(b *Batch) error {
 	n := b.Len()
+	s.batch = b
 	if n == 0 {
 		return fmt.Errorf("model: empty batch")
 	}

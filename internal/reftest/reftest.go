@@ -12,6 +12,7 @@ import (
 	"github.com/shimmer-llm/shimmer/compute"
 	"github.com/shimmer-llm/shimmer/gguf"
 	"github.com/shimmer-llm/shimmer/internal/testdata"
+	"github.com/shimmer-llm/shimmer/lora"
 	"github.com/shimmer-llm/shimmer/model"
 )
 
@@ -37,6 +38,10 @@ type Schedule struct {
 	Seqs int
 	// Cache are the KV cache's element types (default F32).
 	Cache model.CacheTypes
+	// LoRA are adapter files applied to the model; Scales[q] are the
+	// adapters' scales for sequence q (a single entry: for every one).
+	LoRA   []string
+	Scales [][]float32
 }
 
 // Rows are the logits of one sequence: one row per prompt position and
@@ -80,6 +85,30 @@ func Run(tb testing.TB, modelPath string, ref *testdata.Reference, sch Schedule)
 	s, err := model.NewState(h, pool, cache, maxBatch)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if len(sch.LoRA) > 0 {
+		var ads []*lora.Adapter
+		for _, p := range sch.LoRA {
+			a, err := lora.Open(p)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			defer a.Close()
+			if err := a.Check(f); err != nil {
+				tb.Fatal(err)
+			}
+			ads = append(ads, a)
+		}
+		set, err := model.BindLoRA(m, ads)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := s.SetLoRA(set); err != nil {
+			tb.Fatal(err)
+		}
+		for q := 0; q < seqs; q++ {
+			s.SetSequenceLoRA(q, sch.Scales[min(q, len(sch.Scales)-1)])
+		}
 	}
 	out := make([]Rows, seqs)
 	var b model.Batch

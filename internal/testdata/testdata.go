@@ -97,6 +97,10 @@ type Reference struct {
 	NGen          int       `json:"n_gen"`
 	LogitsFile    string    `json:"logits_file"`
 	GenLogitsFile string    `json:"gen_logits_file"`
+	// Adapter and AdapterScale: the LoRA adapter (in models/) the case
+	// was run with, and its scale (lora/ cases only).
+	Adapter      string  `json:"adapter"`
+	AdapterScale float32 `json:"adapter_scale"`
 
 	// Logits holds n_prompt rows of n_vocab; GenLogits n_gen rows.
 	Logits    [][]float32 `json:"-"`
@@ -106,7 +110,14 @@ type Reference struct {
 // LoadReference reads reference/<name>.json and its logits files.
 func LoadReference(tb testing.TB, name string) *Reference {
 	tb.Helper()
-	dir := Path(tb, "reference")
+	return LoadReferenceIn(tb, "reference", name)
+}
+
+// LoadReferenceIn is LoadReference for a case kept in another directory
+// of the test data (lora/).
+func LoadReferenceIn(tb testing.TB, subdir, name string) *Reference {
+	tb.Helper()
+	dir := Path(tb, subdir)
 	b, err := os.ReadFile(filepath.Join(dir, name+".json"))
 	if err != nil {
 		tb.Fatal(err)
