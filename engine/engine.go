@@ -16,10 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/shimmer-llm/shimmer/compute"
 	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/lora"
 	"github.com/shimmer-llm/shimmer/model"
 	"github.com/shimmer-llm/shimmer/tokenizer"
 
@@ -54,6 +56,10 @@ type Options struct {
 	// embedding model pools this way instead of its own. nil: the model's
 	// own <arch>.pooling_type, if any.
 	Pooling *model.Pooling
+	// LoRA are adapters applied on top of the model (its weights stay
+	// as they are): each with the scale requests get unless they give
+	// their own (GenerateOptions.LoRA).
+	LoRA []LoRA
 }
 
 // MemoryError reports a KV cache (with the model) larger than the memory.
@@ -100,6 +106,9 @@ type Engine struct {
 	state      *model.State
 	opts       Options
 	sched      *scheduler
+	adapters   []*lora.Adapter
+	loraMu     sync.Mutex
+	loraScale  []float32 // the default scale of each adapter
 
 	// LoadTime is how long Load took.
 	LoadTime time.Duration
@@ -189,7 +198,19 @@ func newEngine(f *gguf.File, opts Options) (*Engine, error) {
 	if err := checkMemory(f, h, opts, encoder); err != nil {
 		return nil, err
 	}
-	e := &Engine{file: f, model: m, tok: tok, opts: opts}
+	ads, set, err := openAdapters(f, m, opts.LoRA)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{file: f, model: m, tok: tok, opts: opts, adapters: ads}
+	for _, l := range opts.LoRA {
+		e.loraScale = append(e.loraScale, l.Scale)
+	}
+	closeAdapters := func() {
+		for _, a := range ads {
+			a.Close()
+		}
+	}
 	e.pool = compute.NewPool(opts.Threads)
 	// An encoder generates nothing: it keeps no KV cache (each Embed
 	// call has its own scratch), so the cache and state are one position.
@@ -199,10 +220,15 @@ func newEngine(f *gguf.File, opts Options) (*Engine, error) {
 	}
 	if e.cache, err = model.NewKVCache(h, seqs, ctx, batch, opts.CacheTypes); err != nil {
 		e.pool.Close()
+		closeAdapters()
 		return nil, err
 	}
-	if e.state, err = model.NewState(h, e.pool, e.cache, batch); err != nil {
+	if e.state, err = model.NewState(h, e.pool, e.cache, batch); err == nil {
+		err = e.state.SetLoRA(set)
+	}
+	if err != nil {
 		e.pool.Close()
+		closeAdapters()
 		return nil, err
 	}
 	model.PrepackExperts(m, e.pool)
@@ -215,6 +241,9 @@ func newEngine(f *gguf.File, opts Options) (*Engine, error) {
 func (e *Engine) Close() error {
 	e.sched.stop()
 	e.pool.Close()
+	for _, a := range e.adapters {
+		a.Close()
+	}
 	return e.file.Close()
 }
 

@@ -38,6 +38,10 @@ type GenerateOptions struct {
 	// that allows no token the vocabulary can express fails the request
 	// with ErrGrammarStuck.
 	Grammar *grammar.Grammar
+	// LoRA sets the scale of each loaded adapter for this request, as
+	// llama-server's per-request "lora" list: the adapters listed get
+	// their scale, the others 0. nil: the engine's default scales.
+	LoRA []LoRAScale
 }
 
 // TokenLogprob is one alternative token and its log-probability.
@@ -114,10 +118,14 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int32, opts Genera
 			return Result{}, fmt.Errorf("engine: token id %d out of range [0, %d)", id, vocab)
 		}
 	}
+	scales, err := e.loraScales(opts.LoRA)
+	if err != nil {
+		return Result{}, err
+	}
 	if onToken == nil {
 		onToken = func(Token) error { return nil }
 	}
-	r := &request{ctx: ctx, prompt: prompt, opts: opts, onToken: onToken, done: make(chan struct{})}
+	r := &request{ctx: ctx, prompt: prompt, opts: opts, lora: scales, onToken: onToken, done: make(chan struct{})}
 	if err := e.sched.submit(r); err != nil {
 		return Result{}, err
 	}

@@ -17,6 +17,7 @@ type request struct {
 	ctx     context.Context
 	prompt  []int32
 	opts    GenerateOptions
+	lora    []float32 // the scale of each adapter
 	onToken func(Token) error
 	done    chan struct{} // closed when res/err are final
 	res     Result
@@ -34,9 +35,10 @@ type request struct {
 type slot struct {
 	id     int
 	req    *request
-	cached []int32 // tokens whose keys/values are in the cache, in order
-	n      int     // tokens of the current sequence evaluated so far
-	next   int32   // token to feed in decode
+	cached []int32   // tokens whose keys/values are in the cache, in order
+	lora   []float32 // the adapter scales cached was computed with
+	n      int       // tokens of the current sequence evaluated so far
+	next   int32     // token to feed in decode
 	samp   *sampler
 	con    *constraint // the grammar state, when the request has one
 	dec    *tokenizer.StreamDecoder
@@ -207,7 +209,11 @@ func (s *scheduler) admit(r *request) {
 		if sl.req != nil {
 			continue
 		}
-		if l := commonPrefix(sl.cached, r.prompt); l > bestLen {
+		l := 0
+		if sameScales(sl.lora, r.lora) {
+			l = commonPrefix(sl.cached, r.prompt)
+		}
+		if l > bestLen {
 			best, bestLen = sl, l
 		}
 	}
@@ -222,6 +228,8 @@ func (s *scheduler) admit(r *request) {
 	}
 	best.req = r
 	best.cached = append(best.cached[:0], r.prompt[:reuse]...)
+	best.lora = r.lora
+	s.e.state.SetSequenceLoRA(best.id, r.lora)
 	best.n = reuse
 	best.samp = newSampler(s.e.Hyper().Vocab, r.opts.SampleOptions)
 	best.con = nil
