@@ -7,6 +7,7 @@ import (
 
 	"github.com/shimmer-llm/shimmer/compute"
 	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/lora"
 	"github.com/shimmer-llm/shimmer/model"
 )
 
@@ -29,6 +30,10 @@ type BenchOptions struct {
 	Depth int
 	// CacheTypes are the KV cache's element types (default F32).
 	CacheTypes model.CacheTypes
+	// LoRA are adapters bound to the model (nil: none), every sequence
+	// using them at LoRAScales.
+	LoRA       *model.Adapters
+	LoRAScales []float32
 	// Progress, when set, is told about each finished repetition.
 	Progress func(test string, rep int, tokensPerSecond float64)
 }
@@ -49,6 +54,9 @@ type BenchResult struct {
 // on a fresh KV cache (load time excluded). It must not run while Generate
 // calls are in flight: it uses the engine's thread pool with its own cache.
 func (e *Engine) Bench(o BenchOptions) ([]BenchResult, error) {
+	if o.LoRA == nil && e.loraSet != nil {
+		o.LoRA, o.LoRAScales = e.loraSet, e.defaultScales()
+	}
 	return Bench(e.model, e.pool, o)
 }
 
@@ -60,6 +68,25 @@ type BenchModel struct {
 	Pool  *compute.Pool
 	// LoadTime is how long opening and building the model took.
 	LoadTime time.Duration
+	// LoRA and LoRAScales: the adapters AddLoRA bound, for BenchOptions.
+	LoRA       *model.Adapters
+	LoRAScales []float32
+	adapters   []*lora.Adapter
+}
+
+// AddLoRA opens the adapters, checks and binds them to the model, for
+// benchmarks with the adapters applied at their scales.
+func (b *BenchModel) AddLoRA(specs []LoRA) error {
+	ads, set, err := openAdapters(b.File, b.Model, specs)
+	if err != nil {
+		return err
+	}
+	b.adapters, b.LoRA = ads, set
+	b.LoRAScales = nil
+	for _, sp := range specs {
+		b.LoRAScales = append(b.LoRAScales, sp.Scale)
+	}
+	return nil
 }
 
 // LoadBench maps the model at path and starts a pool of threads (≤ 0: one
@@ -87,6 +114,9 @@ func LoadBench(path string, threads int) (*BenchModel, error) {
 // Close stops the pool and unmaps the file.
 func (b *BenchModel) Close() error {
 	b.Pool.Close()
+	for _, a := range b.adapters {
+		a.Close()
+	}
 	return b.File.Close()
 }
 
@@ -109,6 +139,14 @@ func Bench(m model.Model, pool *compute.Pool, o BenchOptions) ([]BenchResult, er
 	st, err := model.NewState(h, pool, cache, batch)
 	if err != nil {
 		return nil, err
+	}
+	if o.LoRA != nil {
+		if err := st.SetLoRA(o.LoRA); err != nil {
+			return nil, err
+		}
+		for q := 0; q < seqs; q++ {
+			st.SetSequenceLoRA(q, o.LoRAScales)
+		}
 	}
 	logits := make([]float32, batch*h.Vocab)
 	rng := uint64(0x9e3779b97f4a7c15)

@@ -74,6 +74,9 @@ func (e *Engine) EmbedTokens(ctx context.Context, seqs [][]int32, o EmbedOptions
 	if !ok || !e.IsEmbedding() {
 		return nil, ErrNotEmbedding
 	}
+	if !allZero(e.defaultScales()) {
+		return nil, fmt.Errorf("engine: embeddings with LoRA adapters applied are not supported (set the adapters' scales to 0)")
+	}
 	p := e.Pooling()
 	if o.Pooling != nil {
 		p = *o.Pooling

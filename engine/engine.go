@@ -107,6 +107,7 @@ type Engine struct {
 	opts       Options
 	sched      *scheduler
 	adapters   []*lora.Adapter
+	loraSet    *model.Adapters
 	loraMu     sync.Mutex
 	loraScale  []float32 // the default scale of each adapter
 
@@ -202,7 +203,7 @@ func newEngine(f *gguf.File, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{file: f, model: m, tok: tok, opts: opts, adapters: ads}
+	e := &Engine{file: f, model: m, tok: tok, opts: opts, adapters: ads, loraSet: set}
 	for _, l := range opts.LoRA {
 		e.loraScale = append(e.loraScale, l.Scale)
 	}

@@ -133,10 +133,7 @@ func (e *Engine) loraScales(req []LoRAScale) ([]float32, error) {
 	}
 	out := make([]float32, len(e.adapters))
 	if req == nil {
-		e.loraMu.Lock()
-		copy(out, e.loraScale)
-		e.loraMu.Unlock()
-		return out, nil
+		return e.defaultScales(), nil
 	}
 	for _, r := range req {
 		if r.ID < 0 || r.ID >= len(e.adapters) {
@@ -171,4 +168,11 @@ func allZero(s []float32) bool {
 		}
 	}
 	return true
+}
+
+// defaultScales returns a copy of the default scales.
+func (e *Engine) defaultScales() []float32 {
+	e.loraMu.Lock()
+	defer e.loraMu.Unlock()
+	return append([]float32(nil), e.loraScale...)
 }

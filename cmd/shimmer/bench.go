@@ -46,12 +46,19 @@ func newBenchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			ads, err := mf.adapters()
+			if err != nil {
+				return err
+			}
 			e, err := engine.LoadBench(file, mf.threads)
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			res, err := engine.Bench(e.Model, e.Pool, engine.BenchOptions{Prompt: pp, Gen: tg, Reps: reps, Parallel: parallel, Depth: depth, CacheTypes: ct})
+			if err := e.AddLoRA(ads); err != nil {
+				return err
+			}
+			res, err := engine.Bench(e.Model, e.Pool, engine.BenchOptions{Prompt: pp, Gen: tg, Reps: reps, Parallel: parallel, Depth: depth, CacheTypes: ct, LoRA: e.LoRA, LoRAScales: e.LoRAScales})
 			if err != nil {
 				return err
 			}

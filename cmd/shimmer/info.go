@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shimmer-llm/shimmer/gguf"
+	"github.com/shimmer-llm/shimmer/lora"
 	"github.com/shimmer-llm/shimmer/model"
 	"github.com/shimmer-llm/shimmer/store"
 )
@@ -71,7 +72,9 @@ func printInfo(w *bufio.Writer, path string, f *gguf.File, tensors bool, ctx int
 		fmt.Fprintf(w, "types:       %s\n", strings.Join(types, ", "))
 		fmt.Fprintf(w, "weights:     %s (%.2f bits per weight), memory-mapped\n", human(int64(bytes)), 8*float64(bytes)/float64(params))
 	}
-	if len(f.Tensors) > 0 && arch != "" {
+	if lora.IsAdapter(f) {
+		printAdapter(w, path, f)
+	} else if len(f.Tensors) > 0 && arch != "" {
 		m, err := model.New(f)
 		if err != nil {
 			fmt.Fprintf(w, "load check:  %v\n", err)
@@ -109,6 +112,47 @@ func printInfo(w *bufio.Writer, path string, f *gguf.File, tensors bool, ctx int
 			fmt.Fprintf(w, "  %-36s %-7s %-20s %s\n", t.Name, t.Type, fmt.Sprint(t.Dims), human(int64(t.Size)))
 		}
 	}
+}
+
+// printAdapter describes a LoRA adapter: its base architecture, rank,
+// alpha and the weights it adapts, grouped by kind over the layers.
+func printAdapter(w *bufio.Writer, path string, f *gguf.File) {
+	a, err := lora.FromFile(f, path) // f stays the caller's to close
+	if err != nil {
+		fmt.Fprintf(w, "load check:  %v\n", err)
+		return
+	}
+	lo, hi := a.Ranks()
+	rank := fmt.Sprint(lo)
+	if hi != lo {
+		rank = fmt.Sprintf("%d–%d", lo, hi)
+	}
+	fmt.Fprintf(w, "adapter:     LoRA for a %s model, rank %s, alpha %g", a.Arch, rank, a.Alpha)
+	if a.Alpha != 0 && lo == hi {
+		fmt.Fprintf(w, " (B·A·x scaled by scale×%g)", a.Alpha/float32(lo))
+	}
+	fmt.Fprintln(w)
+	kinds := map[string]int{}
+	var order []string
+	for _, p := range a.Pairs {
+		k := p.Target
+		if rest, ok := strings.CutPrefix(k, "blk."); ok {
+			if i := strings.IndexByte(rest, '.'); i >= 0 {
+				k = rest[i+1:]
+			}
+		}
+		if kinds[k] == 0 {
+			order = append(order, k)
+		}
+		kinds[k]++
+	}
+	sort.Strings(order)
+	var parts []string
+	for _, k := range order {
+		parts = append(parts, fmt.Sprintf("%s ×%d", strings.TrimSuffix(k, ".weight"), kinds[k]))
+	}
+	fmt.Fprintf(w, "targets:     %d weights: %s\n", len(a.Pairs), strings.Join(parts, ", "))
+	fmt.Fprintf(w, "use:         shimmer run -m BASE.gguf --lora %s[:SCALE]\n", path)
 }
 
 func shortValue(v gguf.Value) string {

@@ -31,6 +31,7 @@ type modelFlags struct {
 	memory  string
 	ctk     string // --cache-type-k
 	ctv     string // --cache-type-v
+	loras   []string // --lora FILE[:SCALE]
 	// f16Cache makes F16 the KV cache default, as llama.cpp's (run, chat,
 	// serve, bench); logits and embed keep F32, the reference's.
 	f16Cache bool
@@ -56,6 +57,20 @@ func (m *modelFlags) register(c *cobra.Command) {
 	}
 	c.Flags().StringVar(&m.ctk, "cache-type-k", def, "KV cache type of the keys: f16 (half the memory), q8_0 (about a quarter) or f32 (also -ctk)")
 	c.Flags().StringVar(&m.ctv, "cache-type-v", def, "KV cache type of the values: f16, q8_0 or f32 (also -ctv)")
+	c.Flags().StringArrayVar(&m.loras, "lora", nil, "a LoRA adapter FILE[:SCALE] applied to the model (scale default 1; repeat for several)")
+}
+
+// adapters reads the --lora flags.
+func (m *modelFlags) adapters() ([]engine.LoRA, error) {
+	var out []engine.LoRA
+	for _, s := range m.loras {
+		l, err := engine.ParseLoRA(s)
+		if err != nil {
+			return nil, fmt.Errorf("--lora %s: %v", s, err)
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }
 
 // cacheTypes reads --cache-type-k and --cache-type-v.
@@ -108,6 +123,9 @@ func (m *modelFlags) engineOptions(o engine.Options) (engine.Options, error) {
 		return o, err
 	}
 	o.CacheTypes = ct
+	if o.LoRA, err = m.adapters(); err != nil {
+		return o, err
+	}
 	if m.memory != "" {
 		n, err := parseSize(m.memory)
 		if err != nil {
