@@ -167,6 +167,16 @@ type sampling struct {
 	unsupportedSamplers
 	JSONSchema     json.RawMessage `json:"json_schema"`
 	ResponseFormat *responseFormat `json:"response_format"`
+	// LoRA sets the loaded adapters' scales for this request, as
+	// llama-server's "lora": [{"id", "scale"}] (unlisted adapters 0).
+	LoRA []loraScale `json:"lora"`
+}
+
+// loraScale is one entry of a "lora" list (a request's, or the body of
+// POST /lora-adapters).
+type loraScale struct {
+	ID    *int     `json:"id"`
+	Scale *float64 `json:"scale"`
 }
 
 // usage is the token accounting of a response.

@@ -101,6 +101,17 @@ func (s *backend) generateOptions(p *sampling) (engine.GenerateOptions, *apiErro
 		return opts, invalid("logit_bias", "'logit_bias' is not supported")
 	}
 	opts.IgnoreEOG = p.IgnoreEOS
+	switch {
+	case p.LoRA != nil:
+		l, e := s.loraList(p.LoRA, "lora")
+		if e != nil {
+			return opts, e
+		}
+		opts.LoRA = l
+	case s.adapter >= 0:
+		// MODEL+ADAPTER: that adapter at scale 1, the others off.
+		opts.LoRA = []engine.LoRAScale{{ID: s.adapter, Scale: 1}}
+	}
 	g, e := constraint(p)
 	if e != nil {
 		return opts, e

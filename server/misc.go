@@ -33,9 +33,15 @@ func (s *Server) modified(m Model) time.Time {
 // handleModels serves GET /v1/models: every model served, loaded or not.
 func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 	list := s.models.list()
-	data := make([]modelInfo, len(list))
-	for i, ms := range list {
-		data[i] = s.model(ms)
+	data := make([]modelInfo, 0, len(list))
+	for _, ms := range list {
+		data = append(data, s.model(ms))
+		// The adapters found beside a model, as MODEL+ADAPTER.
+		for _, a := range ms.m.Adapters {
+			mi := s.model(ms)
+			mi.ID = ms.m.Name + "+" + a
+			data = append(data, mi)
+		}
 	}
 	s.writeJSON(w, map[string]any{"object": "list", "data": data})
 }

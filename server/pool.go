@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,10 @@ type Model struct {
 	Path string
 	// Modified is the file's time (ollama's modified_at).
 	Modified time.Time
+	// Adapters name the LoRA adapters its engine loads (in the order of
+	// engine.Options.LoRA): a request for "Name+ADAPTER" runs the model
+	// with that adapter at scale 1, and /v1/models lists those names.
+	Adapters []string
 }
 
 // ModelDetails are what ollama's API says of a model.
@@ -59,6 +64,9 @@ type backend struct {
 	tpl         *chat.Template
 	name        string
 	promptLimit int64
+	// adapter is the engine adapter a "MODEL+ADAPTER" request named (-1:
+	// none); acquire returns a copy of the backend with it set.
+	adapter int
 }
 
 // slot is a model of the pool and its state; pool.mu guards every field.
@@ -170,6 +178,15 @@ func trimGGUF(s string) string {
 func (p *pool) acquire(ctx context.Context, name string, keep *time.Duration) (*backend, func(), *apiError) {
 	p.mu.Lock()
 	sl, e := p.find(name)
+	adapter := ""
+	if e != nil {
+		// MODEL+ADAPTER names an adapter loaded with a model.
+		if i := strings.LastIndexByte(name, '+'); i > 0 && i < len(name)-1 {
+			if s2, e2 := p.find(name[:i]); e2 == nil {
+				sl, e, adapter = s2, nil, name[i+1:]
+			}
+		}
+	}
 	if e != nil {
 		p.mu.Unlock()
 		return nil, nil, e
@@ -226,7 +243,19 @@ func (p *pool) acquire(ctx context.Context, name string, keep *time.Duration) (*
 	b := sl.b
 	p.mu.Unlock()
 	var once sync.Once
-	return b, func() { once.Do(func() { p.release(sl) }) }, nil
+	release := func() { once.Do(func() { p.release(sl) }) }
+	if adapter != "" {
+		id := b.adapterID(adapter)
+		if id < 0 {
+			release()
+			return nil, nil, &apiError{status: http.StatusNotFound, Type: "invalid_request_error", Param: strPtr("model"), Code: strPtr("model_not_found"),
+				Message: fmt.Sprintf("the model '%s' has no LoRA adapter '%s' (GET /lora-adapters lists its adapters)", sl.m.Name, adapter)}
+		}
+		bb := *b
+		bb.adapter = id
+		return &bb, release, nil
+	}
+	return b, release, nil
 }
 
 // load loads sl's model; a refusal for memory unloads idle models, least

@@ -27,6 +27,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -130,6 +131,9 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	sl := s.models.slots[0]
 	sl.b, sl.pinned = b, true
 	sl.m.Details = detailsOf(e)
+	for _, a := range e.Adapters() {
+		sl.m.Adapters = append(sl.m.Adapters, strings.TrimSuffix(filepath.Base(a.Path), ".gguf"))
+	}
 	s.routes()
 	return s, nil
 }
@@ -184,7 +188,7 @@ func newServer(opts Options) *Server {
 
 // newBackend readies a loaded engine for the handlers.
 func (s *Server) newBackend(e *engine.Engine, tpl *chat.Template, name string) (*backend, error) {
-	b := &backend{Server: s, e: e, tpl: tpl, name: name, promptLimit: s.opts.MaxBodyBytes}
+	b := &backend{Server: s, e: e, tpl: tpl, name: name, promptLimit: s.opts.MaxBodyBytes, adapter: -1}
 	if l := promptBodyLimit(e.Tokenizer(), e.Options().Context); l > 0 && l < b.promptLimit {
 		b.promptLimit = l
 	}
@@ -230,6 +234,7 @@ func (s *Server) routes() {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "shimmer is running (OpenAI API at /v1, ollama's at /api)\n")
 	})
+	route("/lora-adapters", "", "lora-adapters", s.handleLoRAAdapters)
 	route("/tokenize", http.MethodPost, "tokenize", s.handleTokenize)
 	route("/detokenize", http.MethodPost, "detokenize", s.handleDetokenize)
 	route("/", "", "other", func(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -67,5 +69,71 @@ func TestLoRACommands(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); err == nil {
 		t.Error("a failed run created the adapter path")
+	}
+}
+
+// serve without -m finds the adapters beside a model (of its
+// architecture): /v1/models lists MODEL+ADAPTER, and requesting it runs
+// the model with the adapter, giving llama.cpp's greedy ids; the model
+// alone stays the base model; an adapter of another architecture in the
+// directory is not paired and is not served as a model.
+func TestServeDiscoversAdapters(t *testing.T) {
+	dir := t.TempDir()
+	for _, m := range []string{"tiny-llama", "tiny-llama-lora", "tiny-qwen3-lora"} {
+		if err := os.Symlink(testdata.Path(t, "models", m+".gguf"), filepath.Join(dir, m+".gguf")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, url := startServeArgs(t, "--models-dir", dir)
+	resp, err := http.Get(url + "/v1/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct{ Data []struct{ ID string } }
+	json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	var ids []string
+	for _, d := range list.Data {
+		ids = append(ids, d.ID)
+	}
+	if strings.Join(ids, ",") != "tiny-llama,tiny-llama+tiny-llama-lora" {
+		t.Errorf("/v1/models: %v", ids)
+	}
+	ref := testdata.LoadReferenceIn(t, "lora", "tiny-llama-lora@1.ids")
+	base := testdata.LoadReference(t, "tiny-llama.ids")
+	for _, c := range []struct {
+		model string
+		ref   *testdata.Reference
+	}{{"tiny-llama+tiny-llama-lora", ref}, {"tiny-llama", base}} {
+		prompt, _ := json.Marshal(c.ref.PromptIDs)
+		body := fmt.Sprintf(`{"model": %q, "prompt": %s, "max_tokens": 16, "temperature": 0, "ignore_eos": true}`, c.model, prompt)
+		resp, err := http.Post(url+"/v1/completions", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			Choices []struct{ Text string } `json:"choices"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&res)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || len(res.Choices) != 1 {
+			t.Fatalf("%s: %d %v", c.model, resp.StatusCode, err)
+		}
+		// llama.cpp's ids as text (JSON carries each byte that is not
+		// UTF-8 as U+FFFD).
+		args := []string{"detokenize", "-m", testdata.Path(t, "models", "tiny-llama.gguf")}
+		for _, id := range c.ref.GreedyIDs {
+			args = append(args, strconv.Itoa(int(id)))
+		}
+		text, stderr, code := shimmer(t, "", args...)
+		if code != 0 {
+			t.Fatalf("detokenize: %s", stderr)
+		}
+		want, _ := json.Marshal(strings.TrimSuffix(text, "\n"))
+		var w string
+		json.Unmarshal(want, &w)
+		if res.Choices[0].Text != w {
+			t.Errorf("%s: %q, llama.cpp's ids %q", c.model, res.Choices[0].Text, w)
+		}
 	}
 }

@@ -29,8 +29,8 @@ type modelFlags struct {
 	threads int
 	ctx     int
 	memory  string
-	ctk     string // --cache-type-k
-	ctv     string // --cache-type-v
+	ctk     string   // --cache-type-k
+	ctv     string   // --cache-type-v
 	loras   []string // --lora FILE[:SCALE]
 	// f16Cache makes F16 the KV cache default, as llama.cpp's (run, chat,
 	// serve, bench); logits and embed keep F32, the reference's.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -81,12 +82,15 @@ func newServeCmd() *cobra.Command {
 			if mf.path == "" && maxLoad < 1 {
 				return fmt.Errorf("--max-loaded must be at least 1")
 			}
-			models, st, err := discovered(mf.path, dir)
+			models, adapters, st, err := discovered(mf.path, dir)
 			if err != nil {
 				return err
 			}
 			if len(models) > 0 {
-				s, what, err = serveMany(models, st, &mf, eo, so, tplName, tplFile, server.PoolOptions{KeepAlive: keep, MaxLoaded: maxLoad})
+				if len(mf.loras) > 0 {
+					return fmt.Errorf("--lora applies to the model of -m; without -m, the adapters beside each model are found and requested as MODEL+ADAPTER")
+				}
+				s, what, err = serveMany(models, adapters, st, &mf, eo, so, tplName, tplFile, server.PoolOptions{KeepAlive: keep, MaxLoaded: maxLoad})
 				cleanup = func() {
 					if s != nil {
 						s.Close()
@@ -144,38 +148,53 @@ func newServeCmd() *cobra.Command {
 
 // discovered returns the models a serve without -m offers: those in dir,
 // or every model the store finds (not adapters, vocab-only or unreadable
-// files). With -m it returns none.
-func discovered(path, dir string) ([]store.Model, *store.Store, error) {
+// files), and the LoRA adapters found. With -m it returns none.
+func discovered(path, dir string) (ms, adapters []store.Model, st *store.Store, err error) {
 	if path != "" {
 		if dir != "" {
-			return nil, nil, fmt.Errorf("-m and --models-dir cannot be used together")
+			return nil, nil, nil, fmt.Errorf("-m and --models-dir cannot be used together")
 		}
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
-	st := store.Default()
+	st = store.Default()
 	if dir != "" {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return nil, nil, fmt.Errorf("--models-dir %s: not a directory", dir)
+			return nil, nil, nil, fmt.Errorf("--models-dir %s: not a directory", dir)
 		}
 		st = store.OnlyDir(dir)
 	}
 	all, err := st.List()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	var ms []store.Model
 	for _, m := range all {
-		if m.Err == nil && m.Kind == "model" && m.Params > 0 {
+		switch {
+		case m.Err == nil && m.Kind == "model" && m.Params > 0:
 			ms = append(ms, m)
+		case m.Err == nil && m.Kind == "adapter" && m.Arch != "":
+			adapters = append(adapters, m)
 		}
 	}
 	if dir != "" && len(ms) == 0 {
-		return nil, nil, fmt.Errorf("--models-dir %s holds no GGUF models", dir)
+		return nil, nil, nil, fmt.Errorf("--models-dir %s holds no GGUF models", dir)
 	}
 	if dir != "" {
 		st.Dir = store.Default().Dir // pulls still go to shimmer's store
 	}
-	return ms, st, nil
+	return ms, adapters, st, nil
+}
+
+// besideAdapters returns the adapters in m's directory made for m's
+// architecture: they load with m at scale 0 and a request names one as
+// MODEL+ADAPTER (the adapter's file name without .gguf).
+func besideAdapters(m store.Model, adapters []store.Model) (names []string, loras []engine.LoRA) {
+	for _, a := range adapters {
+		if a.Arch == m.Arch && filepath.Dir(a.Path) == filepath.Dir(m.Path) {
+			names = append(names, strings.TrimSuffix(filepath.Base(a.Path), ".gguf"))
+			loras = append(loras, engine.LoRA{Path: a.Path, Scale: 0})
+		}
+	}
+	return names, loras
 }
 
 // serveOne serves the model -m names (or the demo model).
@@ -204,7 +223,7 @@ func serveOne(mf *modelFlags, eo engine.Options, so server.Options, tplName, tpl
 }
 
 // serveMany serves the models found, loading each on demand.
-func serveMany(ms []store.Model, st *store.Store, mf *modelFlags, eo engine.Options, so server.Options, tplName, tplFile string, po server.PoolOptions) (*server.Server, []any, error) {
+func serveMany(ms, adapters []store.Model, st *store.Store, mf *modelFlags, eo engine.Options, so server.Options, tplName, tplFile string, po server.PoolOptions) (*server.Server, []any, error) {
 	if so.ModelName != "" {
 		return nil, nil, fmt.Errorf("--alias names the one model of -m; without -m the models keep the names 'shimmer list' shows")
 	}
@@ -214,9 +233,22 @@ func serveMany(ms []store.Model, st *store.Store, mf *modelFlags, eo engine.Opti
 	}
 	toModel := func(m store.Model) server.Model {
 		path := m.Path
-		sm := server.Model{Name: m.Name, Size: m.Size, Path: path, Details: server.DescribeModel(m.Arch, m.Params, m.Quant),
+		names, loras := besideAdapters(m, adapters)
+		sm := server.Model{Name: m.Name, Size: m.Size, Path: path, Details: server.DescribeModel(m.Arch, m.Params, m.Quant), Adapters: names,
 			Load: func(ctx context.Context) (*engine.Engine, *chat.Template, error) {
-				e, err := engine.Load(path, eo)
+				o := eo
+				o.LoRA = loras
+				e, err := engine.Load(path, o)
+				if err != nil && len(loras) > 0 {
+					// An adapter that does not fit must not take the
+					// model down: serve it without its adapters.
+					o.LoRA = nil
+					var err2 error
+					if e, err2 = engine.Load(path, o); err2 == nil {
+						so.Logger.Warn("adapters beside the model not loaded", "model", m.Name, "error", err)
+						err = nil
+					}
+				}
 				if err != nil {
 					return nil, nil, err
 				}
