@@ -3,6 +3,7 @@ package compute
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -206,13 +207,57 @@ func (p *Pool) MatMul3(ws [3]*Matrix, x []float32, n int, outs [3][]float32, qbu
 	p.tileMatMuls(ws, x, n, outs, ldo, qbuf)
 }
 
+// Side is work that rides along a multiplication's pass over the threads
+// (MatMul3Side): items of phase A, then, once all of them are done, items
+// of phase B, so that small products of the same activations cost no
+// pass of their own.
+type Side interface {
+	SideA(worker, i int)
+	SideB(worker, i int)
+}
+
+// MatMul3Side is MatMul3 that also runs na items of side's phase A and
+// then nb of its phase B: with tile kernels in the same parallel pass
+// (the A items first, then the matrices' pieces, then the B items, each
+// B item starting once every A item is done), otherwise after the
+// products on the calling thread.
+func (p *Pool) MatMul3Side(ws [3]*Matrix, x []float32, n int, outs [3][]float32, qbuf []byte, side Side, na, nb int) {
+	fused := ws[0] != nil && ws[0].k != nil
+	for _, w := range ws[1:] {
+		if w != nil && (w.k != ws[0].k || w.Cols != ws[0].Cols) {
+			fused = false
+		}
+	}
+	if !fused {
+		p.MatMul3(ws, x, n, outs, qbuf)
+		for i := 0; i < na; i++ {
+			side.SideA(0, i)
+		}
+		for i := 0; i < nb; i++ {
+			side.SideB(0, i)
+		}
+		return
+	}
+	var ldo [3]int
+	for i, w := range ws {
+		if w != nil {
+			ldo[i] = w.Rows
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tj.side, p.tj.na, p.tj.nb = side, na, nb
+	p.tileMatMuls(ws, x, n, outs, ldo, qbuf)
+}
+
 // tileMatMuls runs the products of ws (same tile kernel and row length)
 // with the activations converted once, in parallel over tokens, then
 // tiles of rows × tokens in parallel over pieces of row ranges.
 func (p *Pool) tileMatMuls(ws [3]*Matrix, x []float32, n int, outs [3][]float32, ldo [3]int, qbuf []byte) {
 	w0 := ws[0]
 	k := w0.k
-	p.tj = tileJob{x: x, n: n, args: p.gargs, tails: p.tails}
+	side, na, nb := p.tj.side, p.tj.na, p.tj.nb
+	p.tj = tileJob{x: x, n: n, args: p.gargs, tails: p.tails, side: side, na: na, nb: nb}
 	for i, w := range ws {
 		if w == nil {
 			continue
@@ -239,7 +284,7 @@ func (p *Pool) tileMatMuls(ws [3]*Matrix, x []float32, n int, outs [3][]float32,
 	p.tj.prep = true
 	p.runSized(&p.tj, n, max(1, n/(2*p.threads)), work/8)
 	p.tj.prep = false
-	p.runSized(&p.tj, p.tj.pieces[0]+p.tj.pieces[1]+p.tj.pieces[2], 1, work)
+	p.runSized(&p.tj, na+p.tj.pieces[0]+p.tj.pieces[1]+p.tj.pieces[2]+nb, 1, work)
 	p.tj = tileJob{}
 }
 
@@ -255,6 +300,12 @@ type tileJob struct {
 	prep   bool // convert activations (items are tokens) or multiply (items are pieces)
 	args   []paddedArgs
 	tails  [][]float32 // per worker: the outputs of a padded row group
+	// Side work (MatMul3Side): items [0, na) are side phase A, the
+	// matrices' pieces follow, then nb items of phase B; aDone counts the
+	// finished A items.
+	side   Side
+	na, nb int
+	aDone  atomic.Int64
 }
 
 // maxTileOutputs bounds rows × tokens of one int8 tile call.
@@ -275,7 +326,21 @@ func (j *tileJob) Run(worker, lo, hi int) {
 		return
 	}
 	for it := lo; it < hi; it++ {
-		m, idx := 0, it
+		if it < j.na {
+			j.side.SideA(worker, it)
+			j.aDone.Add(1)
+			continue
+		}
+		m, idx := 0, it-j.na
+		if all := j.pieces[0] + j.pieces[1] + j.pieces[2]; idx >= all {
+			// A B item: every A item was taken before it; wait until
+			// they are done.
+			for j.aDone.Load() < int64(j.na) {
+				runtime.Gosched()
+			}
+			j.side.SideB(worker, idx-all)
+			continue
+		}
 		for idx >= j.pieces[m] {
 			idx -= j.pieces[m]
 			m++

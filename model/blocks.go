@@ -83,23 +83,31 @@ func (s *State) Rope(x []float32, n, heads, headDim int, cs []float32) {
 
 // MatMul multiplies n activation rows x by w into out using the state's pool.
 func (s *State) MatMul(w *compute.Matrix, x []float32, n int, out []float32) {
-	s.Pool.MatMul(w, x, n, out, s.QBuf)
 	if s.lora != nil {
-		s.applyLoRA(w, x, n, out)
+		s.adaptedMatMul([3]*compute.Matrix{w}, x, n, [3][]float32{out})
+		return
 	}
+	s.Pool.MatMul(w, x, n, out, s.QBuf)
 }
 
 // MatMul3 multiplies n activation rows x by up to three matrices (nil ones
 // skipped) into the matching outputs, converting x once.
 func (s *State) MatMul3(w0, w1, w2 *compute.Matrix, x []float32, n int, o0, o1, o2 []float32) {
-	s.Pool.MatMul3([3]*compute.Matrix{w0, w1, w2}, x, n, [3][]float32{o0, o1, o2}, s.QBuf)
 	if s.lora != nil {
-		for i, w := range [3]*compute.Matrix{w0, w1, w2} {
-			if w != nil {
-				s.applyLoRA(w, x, n, [3][]float32{o0, o1, o2}[i])
-			}
-		}
+		s.adaptedMatMul([3]*compute.Matrix{w0, w1, w2}, x, n, [3][]float32{o0, o1, o2})
+		return
 	}
+	s.Pool.MatMul3([3]*compute.Matrix{w0, w1, w2}, x, n, [3][]float32{o0, o1, o2}, s.QBuf)
+}
+
+// adaptedMatMul is MatMul3 with the LoRA adapters' updates: for a few
+// rows riding along the products' parallel pass, else after them.
+func (s *State) adaptedMatMul(ws [3]*compute.Matrix, x []float32, n int, outs [3][]float32) {
+	if n <= loraSideTokens && s.matMulSide(ws, x, n, outs) {
+		return
+	}
+	s.Pool.MatMul3(ws, x, n, outs, s.QBuf)
+	s.applyLoRA(ws, x, n, outs)
 }
 
 // Attention stores the batch's keys k [n][KDim] and values v [n][VDim] in

@@ -13,12 +13,20 @@ var f16Traits = Traits{
 }
 
 func dequantizeF16(dst []float32, src []byte) {
+	if f16SIMD && len(dst) > 0 {
+		FP16ToFP32Row(dst, leUint16s(src[:2*len(dst)]))
+		return
+	}
 	for i := range dst {
 		dst[i] = FP16ToFP32(binary.LittleEndian.Uint16(src[2*i:]))
 	}
 }
 
 func quantizeF16(dst []byte, src []float32) {
+	if f16SIMD && len(src) > 0 {
+		FP32ToFP16Row(leUint16s(dst[:2*len(src)]), src)
+		return
+	}
 	for i, v := range src {
 		binary.LittleEndian.PutUint16(dst[2*i:], FP32ToFP16(v))
 	}

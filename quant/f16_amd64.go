@@ -4,6 +4,7 @@ package quant
 
 import (
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 )
@@ -59,3 +60,6 @@ func FP16ToFP32Row(dst []float32, src []uint16) {
 	}
 	fp16ToFP32RowGeneric(dst[8*n:], src[8*n:])
 }
+
+// leUint16s views little-endian bytes as uint16s (amd64 is little-endian).
+func leUint16s(b []byte) []uint16 { return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), len(b)/2) }

@@ -10,3 +10,6 @@ func FP32ToFP16Row(dst []uint16, src []float32) { fp32ToFP16RowGeneric(dst[:len(
 
 // FP16ToFP32Row sets dst[i] = FP16ToFP32(src[i]) for every src[i].
 func FP16ToFP32Row(dst []float32, src []uint16) { fp16ToFP32RowGeneric(dst[:len(src)], src) }
+
+// leUint16s is not needed without the SIMD conversions (f16SIMD is false).
+func leUint16s(b []byte) []uint16 { panic("quant: no SIMD F16 conversion on this build") }

@@ -87,18 +87,77 @@ func main() {
 	only := flag.String("shape", "", "comma-separated shapes (default all: "+shapeNames()+")")
 	types := flag.String("types", "Q4_0,Q8_0,F16,Q4_K_M", "comma-separated file types (F16, Q8_0, Q4_0 written directly; others quantized from F16)")
 	vocab := flag.String("vocab", "", "vocabulary GGUF (default: the shared test data's ggml-vocab-llama-spm.gguf; bge's for bert shapes)")
+	loraRank := flag.Int("lora-rank", 0, "instead of models, write a LoRA adapter of this rank on every attention and feed-forward matrix of each shape (OUT/SHAPE-lora-rRANK-TYPE.gguf, TYPE from -lora-type)")
+	loraType := flag.String("lora-type", "F16", "tensor type of the adapter: F32 or F16")
 	texts := flag.Int("texts", 0, "instead of models, write N texts of 10-60 words for embedding benchmarks (OUT/texts-N.txt, one per line, and .jsonl, JSON strings)")
 	flag.Parse()
 	var err error
-	if *texts > 0 {
+	switch {
+	case *texts > 0:
 		err = writeTexts(*out, *texts)
-	} else {
+	case *loraRank > 0:
+		err = writeAdapters(*out, *only, *loraRank, *loraType)
+	default:
 		err = run(*out, *only, *types, *vocab)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchmodel:", err)
 		os.Exit(1)
 	}
+}
+
+// writeAdapters writes a LoRA adapter of rank r (alpha r) on every
+// attention and dense feed-forward matrix of each dense decoder shape,
+// in llama.cpp's adapter layout.
+func writeAdapters(outDir, only string, r int, tname string) error {
+	t := gguf.TypeF16
+	switch tname {
+	case "F16":
+	case "F32":
+		t = gguf.TypeF32
+	default:
+		return fmt.Errorf("-lora-type %s: use F32 or F16", tname)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	for _, sh := range shapes {
+		if (only != "" && !contains(only, sh.name)) || sh.experts > 0 || sh.arch == "bert" {
+			continue
+		}
+		w := gguf.NewWriter()
+		for _, kv := range []struct {
+			k string
+			v any
+		}{{"general.architecture", sh.arch}, {"general.name", fmt.Sprintf("%s random lora r%d", sh.name, r)},
+			{"general.type", "adapter"}, {"adapter.type", "lora"}, {"adapter.lora.alpha", float32(r)}} {
+			if err := w.Set(kv.k, kv.v); err != nil {
+				return err
+			}
+		}
+		add := tensorAdder(w)
+		hd := sh.embd / sh.heads
+		if sh.headDim != 0 {
+			hd = sh.headDim
+		}
+		e, qd, kd := sh.embd, sh.heads*hd, sh.kv*hd
+		for l := 0; l < sh.layers; l++ {
+			for _, m := range []struct {
+				name    string
+				in, out int
+			}{{"attn_q", e, qd}, {"attn_k", e, kd}, {"attn_v", e, kd}, {"attn_output", qd, e}, {"ffn_gate", e, sh.ff}, {"ffn_up", e, sh.ff}, {"ffn_down", sh.ff, e}} {
+				p := fmt.Sprintf("blk.%d.%s.weight", l, m.name)
+				add(p+".lora_a", t, m.in, r, normal)
+				add(p+".lora_b", t, r, m.out, normal)
+			}
+		}
+		path := filepath.Join(outDir, fmt.Sprintf("%s-lora-r%d-%s.gguf", sh.name, r, tname))
+		fmt.Println("writing", path)
+		if err := save(w, path); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func shapeNames() string {
