@@ -64,8 +64,7 @@ func (c *constraint) allowed(id int32, piece string) bool {
 // tokens get -inf, end-of-generation only where the grammar can end) and
 // sample again from what is left. ok is false when nothing is allowed.
 func (s *sampler) sampleAllowed(logits []float32, c *constraint) (int32, bool) {
-	s.penalize(logits)
-	// The first draw must not disturb logits: shaped reads them only.
+	// The first draw does not disturb logits (the chain works on a copy).
 	if id := s.drawFrom(logits); c.allowed(id, c.v.Piece(id)) {
 		return id, true
 	}

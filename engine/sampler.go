@@ -1,9 +1,9 @@
 package engine
 
 import (
-	"math"
-	"math/rand/v2"
 	"slices"
+
+	"github.com/shimmer-llm/shimmer/sampling"
 )
 
 // SampleOptions choose the next token from the logits. The zero value is
@@ -20,10 +20,13 @@ type SampleOptions struct {
 	RepeatPenalty float32
 	RepeatLastN   int
 	// PresencePenalty and FrequencyPenalty subtract from the logits of
-	// tokens already generated, once and per occurrence (OpenAI style).
+	// the tokens among the last RepeatLastN, once and per occurrence (as
+	// llama.cpp's penalties sampler; prompt tokens count too).
 	PresencePenalty  float32
 	FrequencyPenalty float32
-	// Seed of the random generator: the same seed gives the same text.
+	// Seed of the random generator: the same seed gives the same text,
+	// and the text llama-server gives for that seed (its low 32 bits:
+	// llama.cpp seeds std::mt19937 with a uint32).
 	Seed uint64
 }
 
@@ -32,170 +35,62 @@ func DefaultSampleOptions() SampleOptions {
 	return SampleOptions{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1, RepeatLastN: 64}
 }
 
-// sampler holds the buffers of one sequence's sampling, allocated once.
+// sampler is one sequence's llama.cpp sampler chain (sampling.Chain):
+// the same seed on the same logits draws the tokens llama-server draws.
 type sampler struct {
-	opts   SampleOptions
-	rng    *rand.Rand
-	ids    []int32
-	probs  []float32
-	counts map[int32]int // occurrences among penalized tokens
-	recent []int32       // ring of the last RepeatLastN tokens
+	opts  SampleOptions
+	chain *sampling.Chain
+}
+
+// chainParams maps the options onto llama.cpp's parameters. Zero values
+// that llama.cpp would read as "keep one token" (top-p 0) or as a
+// penalty of 0 mean "off" here, as they always have.
+func chainParams(o SampleOptions) sampling.Params {
+	p := sampling.DefaultParams(uint32(o.Seed))
+	p.Temp, p.TopK, p.MinP = o.Temperature, o.TopK, o.MinP
+	p.TopP = o.TopP
+	if p.TopP <= 0 {
+		p.TopP = 1
+	}
+	p.PenaltyRepeat = o.RepeatPenalty
+	if p.PenaltyRepeat <= 0 {
+		p.PenaltyRepeat = 1
+	}
+	p.PenaltyLastN = max(0, o.RepeatLastN)
+	p.PenaltyFreq, p.PenaltyPresent = o.FrequencyPenalty, o.PresencePenalty
+	return p
 }
 
 func newSampler(vocab int, opts SampleOptions) *sampler {
-	s := &sampler{opts: opts, ids: make([]int32, vocab), probs: make([]float32, vocab), counts: map[int32]int{}}
-	s.rng = rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))
-	return s
+	ch, err := sampling.NewChain(chainParams(opts), vocab)
+	if err != nil {
+		// chainParams asks for nothing NewChain refuses.
+		panic(err)
+	}
+	return &sampler{opts: opts, chain: ch}
 }
 
 // accept records a token that is now part of the sequence (prompt or
-// generated) for the penalties.
-func (s *sampler) accept(id int32, generated bool) {
-	if n := s.opts.RepeatLastN; n > 0 && s.opts.RepeatPenalty != 1 {
-		if len(s.recent) == n {
-			copy(s.recent, s.recent[1:])
-			s.recent = s.recent[:n-1]
-		}
-		s.recent = append(s.recent, id)
-	}
-	if generated && (s.opts.PresencePenalty != 0 || s.opts.FrequencyPenalty != 0) {
-		s.counts[id]++
-	}
-}
+// generated), as llama-server feeds its sampler every prompt token and
+// every generated one: the penalties count the last RepeatLastN.
+func (s *sampler) accept(id int32, generated bool) { s.chain.Accept(id) }
 
-// penalize applies the repetition, presence and frequency penalties to
-// logits in place.
-func (s *sampler) penalize(logits []float32) {
-	if p := s.opts.RepeatPenalty; p != 1 && p > 0 {
-		for i, id := range s.recent {
-			if indexOf(s.recent[:i], id) >= 0 {
-				continue // each distinct token is penalized once
-			}
-			if logits[id] > 0 {
-				logits[id] /= p
-			} else {
-				logits[id] *= p
-			}
-		}
-	}
-	for id, n := range s.counts {
-		logits[id] -= float32(n)*s.opts.FrequencyPenalty + s.opts.PresencePenalty
-	}
-}
+// sample picks the next token from logits (left as they are).
+func (s *sampler) sample(logits []float32) int32 { return s.chain.Sample(logits) }
 
-// sample picks the next token from logits (which it may modify).
-func (s *sampler) sample(logits []float32) int32 {
-	s.penalize(logits)
-	return s.drawFrom(logits)
-}
+// drawFrom is sample (the grammar's second draw runs the whole chain
+// again on the masked logits, as llama.cpp's resampling does).
+func (s *sampler) drawFrom(logits []float32) int32 { return s.chain.Sample(logits) }
 
-// drawFrom samples from logits that are already penalized.
-func (s *sampler) drawFrom(logits []float32) int32 {
-	ids, probs := s.shaped(logits)
-	r := s.rng.Float64()
-	var acc float64
-	for i := range ids {
-		acc += float64(probs[i])
-		if r < acc {
-			return ids[i]
-		}
-	}
-	return ids[len(ids)-1]
-}
-
-// distribution applies the penalties and the samplers to logits (which it
-// modifies) in llama.cpp's order — top-k, then top-p and min-p on the
-// softmax of the logits, then the temperature — and returns the tokens
-// left, most likely first, with the probabilities the draw uses (summing
-// to 1). Greedy decoding leaves one token.
+// distribution runs the chain on logits but for the draw and returns the
+// tokens left, most likely first, with the probabilities the draw uses.
 func (s *sampler) distribution(logits []float32) ([]int32, []float32) {
-	s.penalize(logits)
-	return s.shaped(logits)
-}
-
-// shaped is distribution on logits already penalized.
-func (s *sampler) shaped(logits []float32) ([]int32, []float32) {
-	o := s.opts
-	if o.Temperature <= 0 {
-		s.ids[0], s.probs[0] = argmax(logits), 1
-		return s.ids[:1], s.probs[:1]
-	}
-	n := len(logits)
-	ids := s.ids[:n]
-	for i := range ids {
-		ids[i] = int32(i)
-	}
-	// Top-k: keep the k largest (sorted descending).
-	k := n
-	if o.TopK > 0 && o.TopK < n {
-		k = o.TopK
-	}
-	sortTopK(ids, logits, k)
-	return s.shape(ids[:k], logits)
-}
-
-// shape turns the kept tokens ids (sorted by descending logit) into the
-// distribution the draw uses: softmax, top-p, min-p, temperature.
-func (s *sampler) shape(ids []int32, logits []float32) ([]int32, []float32) {
-	o := s.opts
-	k := len(ids)
-	// Softmax over the kept tokens.
-	probs := s.probs[:k]
-	maxL := logits[ids[0]]
-	var sum float64
-	for i, id := range ids {
-		p := math.Exp(float64(logits[id] - maxL))
-		probs[i] = float32(p)
-		sum += p
-	}
-	for i := range probs {
-		probs[i] = float32(float64(probs[i]) / sum)
-	}
-	// Top-p: the smallest prefix whose mass reaches TopP.
-	if o.TopP > 0 && o.TopP < 1 {
-		var cum float32
-		for i, p := range probs {
-			cum += p
-			if cum >= o.TopP {
-				k = i + 1
-				break
-			}
-		}
-		ids, probs = ids[:k], probs[:k]
-	}
-	// Min-p: drop tokens below MinP × the top probability.
-	if o.MinP > 0 {
-		limit := probs[0] * o.MinP
-		for i, p := range probs {
-			if p < limit {
-				k = max(1, i)
-				break
-			}
-		}
-		ids = ids[:k]
-	}
-	// Temperature, then normalise.
-	maxL = logits[ids[0]]
-	sum = 0
-	probs = s.probs[:len(ids)]
-	for i, id := range ids {
-		p := math.Exp(float64((logits[id] - maxL) / o.Temperature))
-		probs[i] = float32(p)
-		sum += p
-	}
-	for i := range probs {
-		probs[i] = float32(float64(probs[i]) / sum)
+	toks := s.chain.Distribution(logits)
+	ids, probs := make([]int32, len(toks)), make([]float32, len(toks))
+	for i, t := range toks {
+		ids[i], probs[i] = t.ID, t.P
 	}
 	return ids, probs
-}
-
-func indexOf(s []int32, x int32) int {
-	for i, v := range s {
-		if v == x {
-			return i
-		}
-	}
-	return -1
 }
 
 // argmax returns the index of the largest logit, the lowest index on ties.

@@ -40,14 +40,15 @@ func TestSamplingMatchesLlamaCpp(t *testing.T) {
 		{"min_p 0.76", base, with(func(o *SampleOptions) { o.MinP = 0.76 }), nil, []float32{0, 0, 0, 1}},
 		{"min_p 1", base, with(func(o *SampleOptions) { o.MinP = 1 }), nil, []float32{0, 0, 0, 1}},
 		{"min_p 1.05", base, with(func(o *SampleOptions) { o.MinP = 1.05 }), nil, []float32{0, 0, 0, 1}},
-		// Penalties: llama.cpp's repeat penalty over the window of accepted
-		// tokens; frequency and presence subtract count·f + p.
+		// Penalties: llama.cpp's over the window of the last RepeatLastN
+		// accepted tokens (its test takes the history's length): repeat
+		// divides, frequency and presence subtract count·f + p.
 		{"repeat 50 {0}", flat5, with(func(o *SampleOptions) { o.RepeatPenalty, o.RepeatLastN = 50, 1 }), []int32{0}, []float32{0, 0.25, 0.25, 0.25, 0.25}},
 		{"repeat 50 {0,1,2}", flat5, with(func(o *SampleOptions) { o.RepeatPenalty, o.RepeatLastN = 50, 3 }), []int32{0, 1, 2}, []float32{0, 0, 0, 0.5, 0.5}},
 		{"repeat 50 {0,1,2,0,0}", flat5, with(func(o *SampleOptions) { o.RepeatPenalty, o.RepeatLastN = 50, 5 }), []int32{0, 1, 2, 0, 0}, []float32{0, 0, 0, 0.5, 0.5}},
-		{"freq 5 pres 5 {0}", flat5, with(func(o *SampleOptions) { o.FrequencyPenalty, o.PresencePenalty = 5, 5 }), []int32{0}, []float32{0.000011, 0.249997, 0.249997, 0.249997, 0.249997}},
-		{"freq 5 pres 5 {0,1,2}", flat5, with(func(o *SampleOptions) { o.FrequencyPenalty, o.PresencePenalty = 5, 5 }), []int32{0, 1, 2}, []float32{0.000023, 0.000023, 0.000023, 0.499966, 0.499966}},
-		{"freq 5 pres 5 {0,1,2,0,0}", flat5, with(func(o *SampleOptions) { o.FrequencyPenalty, o.PresencePenalty = 5, 5 }), []int32{0, 1, 2, 0, 0}, []float32{0, 0.000023, 0.000023, 0.499977, 0.499977}},
+		{"freq 5 pres 5 {0}", flat5, with(func(o *SampleOptions) { o.FrequencyPenalty, o.PresencePenalty, o.RepeatLastN = 5, 5, 1 }), []int32{0}, []float32{0.000011, 0.249997, 0.249997, 0.249997, 0.249997}},
+		{"freq 5 pres 5 {0,1,2}", flat5, with(func(o *SampleOptions) { o.FrequencyPenalty, o.PresencePenalty, o.RepeatLastN = 5, 5, 3 }), []int32{0, 1, 2}, []float32{0.000023, 0.000023, 0.000023, 0.499966, 0.499966}},
+		{"freq 5 pres 5 {0,1,2,0,0}", flat5, with(func(o *SampleOptions) { o.FrequencyPenalty, o.PresencePenalty, o.RepeatLastN = 5, 5, 5 }), []int32{0, 1, 2, 0, 0}, []float32{0, 0.000023, 0.000023, 0.499977, 0.499977}},
 	}
 	for _, c := range cases {
 		s := newSampler(len(c.probs), c.opts)

@@ -1,0 +1,335 @@
+package sampling
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Token is one candidate: llama_token_data.
+type Token struct {
+	ID    int32
+	Logit float32
+	P     float32
+}
+
+// Candidates is llama_token_data_array: the tokens still in the running,
+// whether they are sorted by descending logit, and the one selected.
+type Candidates struct {
+	Data     []Token
+	Sorted   bool
+	Selected int
+	all      []Token // the storage Data is a window of
+}
+
+// Reset fills the candidates with every token's logit, unsorted.
+func (c *Candidates) Reset(logits []float32) {
+	if cap(c.all) < len(logits) {
+		c.all = make([]Token, len(logits))
+	}
+	c.Data = c.all[:len(logits)]
+	for i, l := range logits {
+		c.Data[i] = Token{ID: int32(i), Logit: l}
+	}
+	c.Sorted, c.Selected = false, -1
+}
+
+// before orders by descending logit; equal logits by ascending id (a
+// total order, where llama.cpp's std::partial_sort leaves ties in an
+// order of its own).
+func before(a, b Token) bool {
+	if a.Logit != b.Logit {
+		return a.Logit > b.Logit
+	}
+	return a.ID < b.ID
+}
+
+// sortTop puts the k first tokens by descending logit first, sorted, and
+// keeps only them (llama_token_data_array_partial_sort_inplace).
+func (c *Candidates) sortTop(k int) {
+	d := c.Data
+	k = min(k, len(d))
+	if k < len(d) {
+		// Quickselect the k first into the front.
+		lo, hi := 0, len(d)-1
+		for lo < hi {
+			p := d[(lo+hi)/2]
+			i, j := lo, hi
+			for i <= j {
+				for before(d[i], p) {
+					i++
+				}
+				for before(p, d[j]) {
+					j--
+				}
+				if i <= j {
+					d[i], d[j] = d[j], d[i]
+					i++
+					j--
+				}
+			}
+			switch {
+			case k-1 <= j:
+				hi = j
+			case k-1 >= i:
+				lo = i
+			default:
+				lo = hi
+			}
+		}
+	}
+	slices.SortFunc(d[:k], func(a, b Token) int {
+		switch {
+		case before(a, b):
+			return -1
+		case before(b, a):
+			return 1
+		}
+		return 0
+	})
+	c.Data, c.Sorted = d[:k], true
+}
+
+// expf is C's expf to float rounding.
+func expf(x float32) float32 { return float32(math.Exp(float64(x))) }
+
+func logf(x float32) float32 { return float32(math.Log(float64(x))) }
+
+func log2f(x float32) float32 { return float32(math.Log2(float64(x))) }
+
+func powf(x, y float32) float32 { return float32(math.Pow(float64(x), float64(y))) }
+
+// softmax is llama_sampler_softmax_impl: p = expf(logit − max) summed in
+// float, then divided by the sum.
+func (c *Candidates) softmax(sort bool) {
+	if sort && !c.Sorted {
+		c.sortTop(len(c.Data))
+	}
+	d := c.Data
+	maxL := d[0].Logit
+	if !c.Sorted {
+		for _, t := range d[1:] {
+			maxL = max(maxL, t.Logit)
+		}
+	}
+	var sum float32
+	for i := range d {
+		p := expf(d[i].Logit - maxL)
+		d[i].P = p
+		sum += p
+	}
+	for i := range d {
+		d[i].P /= sum
+	}
+}
+
+// Kind names a sampler of the chain, as llama.cpp's --samplers does.
+type Kind string
+
+// The samplers of a chain.
+const (
+	Penalties   Kind = "penalties"
+	DRY         Kind = "dry"
+	TopNSigma   Kind = "top_n_sigma"
+	TopK        Kind = "top_k"
+	Typical     Kind = "typ_p"
+	TopP        Kind = "top_p"
+	MinP        Kind = "min_p"
+	XTC         Kind = "xtc"
+	Temperature Kind = "temperature"
+)
+
+// DefaultOrder is llama.cpp's default chain (common_params_sampling).
+var DefaultOrder = []Kind{Penalties, DRY, TopNSigma, TopK, Typical, TopP, MinP, XTC, Temperature}
+
+// Params are llama.cpp's sampling parameters (common_params_sampling),
+// with its defaults in DefaultParams.
+type Params struct {
+	Seed                 uint32
+	TopK                 int
+	TopP, MinP, TypicalP float32
+	MinKeep              int
+	Temp                 float32
+	DynatempRange        float32
+	DynatempExponent     float32
+	PenaltyLastN         int // 0: off; -1 is resolved by the caller (the context size)
+	PenaltyRepeat        float32
+	PenaltyFreq          float32
+	PenaltyPresent       float32
+	XTCProbability       float32
+	XTCThreshold         float32
+	TopNSigma            float32
+	// DRY: multiplier 0 disables it; shimmer does not implement it and
+	// refuses a non-zero multiplier (NewChain).
+	DRYMultiplier float32
+	Mirostat      int // 0 off, 1 or 2
+	MirostatTau   float32
+	MirostatEta   float32
+	// Order is the chain without mirostat (nil: DefaultOrder).
+	Order []Kind
+}
+
+// DefaultParams are llama.cpp's defaults, with the seed given.
+func DefaultParams(seed uint32) Params {
+	return Params{Seed: seed, TopK: 40, TopP: 0.95, MinP: 0.05, TypicalP: 1, Temp: 0.8, DynatempExponent: 1,
+		PenaltyLastN: 64, PenaltyRepeat: 1, XTCThreshold: 0.1, TopNSigma: -1, MirostatTau: 5, MirostatEta: 0.1}
+}
+
+// Chain is one sequence's sampler chain: llama.cpp's samplers in order,
+// then dist (or mirostat), with the state they keep between tokens (the
+// penalties' recent tokens, the generators, mirostat's mu).
+type Chain struct {
+	p      Params
+	nVocab int
+	order  []Kind
+	rng    *MT19937 // dist's and mirostat's
+	xtcRNG *MT19937
+	mu     float32 // mirostat
+	// penalties: the last PenaltyLastN accepted tokens (a ring) and
+	// their counts.
+	prev   []int32
+	head   int
+	counts []int32 // per token id
+	cand   Candidates
+	sigma  []float32 // scratch of typical sampling's scores
+	order2 []int32   // scratch of typical sampling's order
+	kept   []Token   // scratch of typical sampling's result
+}
+
+// NewChain builds the chain of p for a vocabulary of nVocab tokens.
+func NewChain(p Params, nVocab int) (*Chain, error) {
+	if p.DRYMultiplier != 0 {
+		return nil, fmt.Errorf("sampling: the DRY sampler is not supported")
+	}
+	if p.Mirostat < 0 || p.Mirostat > 2 {
+		return nil, fmt.Errorf("sampling: mirostat %d (0, 1 or 2)", p.Mirostat)
+	}
+	order := p.Order
+	if order == nil {
+		order = DefaultOrder
+	}
+	for _, k := range order {
+		switch k {
+		case Penalties, DRY, TopNSigma, TopK, Typical, TopP, MinP, XTC, Temperature:
+		default:
+			return nil, fmt.Errorf("sampling: unknown sampler %q", k)
+		}
+	}
+	if nVocab <= 0 {
+		return nil, fmt.Errorf("sampling: vocabulary of %d tokens", nVocab)
+	}
+	c := &Chain{p: p, nVocab: nVocab, order: order}
+	if p.PenaltyLastN > 0 {
+		c.counts = make([]int32, nVocab)
+		c.prev = make([]int32, 0, p.PenaltyLastN)
+	}
+	c.Reset()
+	return c, nil
+}
+
+// Reset returns the chain to its state after NewChain: generators
+// re-seeded, no accepted tokens, mirostat's mu at 2·tau.
+func (c *Chain) Reset() {
+	c.rng = NewMT19937(c.p.Seed)
+	c.xtcRNG = NewMT19937(c.p.Seed)
+	c.mu = 2 * c.p.MirostatTau
+	c.prev, c.head = c.prev[:0], 0
+	clear(c.counts)
+}
+
+// Accept records a token of the sequence (prompt or generated), as
+// llama_sampler_accept: the penalties count the last PenaltyLastN.
+func (c *Chain) Accept(id int32) {
+	n := c.p.PenaltyLastN
+	if n <= 0 || id < 0 || int(id) >= c.nVocab {
+		return
+	}
+	c.counts[id]++
+	if len(c.prev) < n {
+		c.prev = append(c.prev, id)
+		return
+	}
+	c.counts[c.prev[c.head]]--
+	c.prev[c.head] = id
+	c.head = (c.head + 1) % n
+}
+
+// Distribution runs the chain on logits but for the draw and returns the
+// tokens left with the probabilities the draw gives them (the softmax the
+// draw takes; mirostat's own truncation is not applied).
+func (c *Chain) Distribution(logits []float32) []Token {
+	c.cand.Reset(logits)
+	cand := &c.cand
+	if c.p.Mirostat != 0 {
+		c.temp(cand, c.p.Temp)
+		cand.softmax(true)
+		return cand.Data
+	}
+	save := *c.xtcRNG
+	for _, k := range c.order {
+		switch k {
+		case Penalties:
+			c.penalties(cand)
+		case TopNSigma:
+			c.topNSigma(cand)
+		case TopK:
+			topK(cand, c.p.TopK)
+		case Typical:
+			c.typical(cand)
+		case TopP:
+			c.topP(cand)
+		case MinP:
+			c.minP(cand)
+		case XTC:
+			c.xtc(cand)
+		case Temperature:
+			c.tempExt(cand)
+		}
+	}
+	*c.xtcRNG = save
+	cand.softmax(false)
+	return cand.Data
+}
+
+// Sample runs the chain on logits and returns the token it selects.
+func (c *Chain) Sample(logits []float32) int32 {
+	c.cand.Reset(logits)
+	c.Apply(&c.cand)
+	return c.cand.Data[c.cand.Selected].ID
+}
+
+// Apply runs the chain on the candidates and sets Selected.
+func (c *Chain) Apply(cand *Candidates) {
+	p := &c.p
+	switch p.Mirostat {
+	case 1:
+		c.temp(cand, p.Temp)
+		c.mirostat1(cand)
+		return
+	case 2:
+		c.temp(cand, p.Temp)
+		c.mirostat2(cand)
+		return
+	}
+	for _, k := range c.order {
+		switch k {
+		case Penalties:
+			c.penalties(cand)
+		case TopNSigma:
+			c.topNSigma(cand)
+		case TopK:
+			topK(cand, p.TopK)
+		case Typical:
+			c.typical(cand)
+		case TopP:
+			c.topP(cand)
+		case MinP:
+			c.minP(cand)
+		case XTC:
+			c.xtc(cand)
+		case Temperature:
+			c.tempExt(cand)
+		}
+	}
+	c.dist(cand)
+}

@@ -1,0 +1,95 @@
+package sampling
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/shimmer-llm/shimmer/internal/testdata"
+)
+
+// caseParams are the parameters of each case of
+// testdata/llama-cpp-samples.json (see testdata/README.md): llama.cpp's
+// defaults with one change each.
+func caseParams(name string, seed uint32) Params {
+	p := DefaultParams(seed)
+	switch name {
+	case "penalties":
+		p.PenaltyRepeat, p.PenaltyFreq, p.PenaltyPresent = 1.1, 0.1, 0.2
+	case "notopk":
+		p.TopK, p.TopP = 0, 0.9
+	case "typical":
+		p.TypicalP = 0.9
+	case "xtc":
+		p.XTCProbability, p.XTCThreshold = 0.5, 0.1
+	case "sigma":
+		p.TopNSigma = 1
+	case "dynatemp":
+		p.DynatempRange, p.DynatempExponent = 0.5, 1
+	case "mirostat1":
+		p.Mirostat = 1
+	case "mirostat2":
+		p.Mirostat = 2
+	case "greedy":
+		p.Temp = 0
+	}
+	return p
+}
+
+// The chain draws, token for token, the 1000 tokens llama.cpp's chain
+// draws at the reference commit from the same logits rows (stories260K's
+// prompt logits, row i mod 24 at step i) with the same seed, every
+// drawn token accepted: the default chain and one variant per sampler,
+// three seeds each.
+func TestMatchesLlamaCpp(t *testing.T) {
+	b, err := os.ReadFile("testdata/llama-cpp-samples.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Case string
+		Seed uint32
+		IDs  []int32
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := testdata.ReadF32Rows(testdata.Path(t, "reference", "stories260K.ids.logits.f32"), 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 30 {
+		t.Fatalf("%d cases", len(cases))
+	}
+	logits := make([]float32, 512)
+	for _, c := range cases {
+		ch, err := NewChain(caseParams(c.Case, c.Seed), 512)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same := 0
+		for i, want := range c.IDs {
+			copy(logits, rows[i%len(rows)])
+			got := ch.Sample(logits)
+			ch.Accept(got)
+			if got != want {
+				t.Errorf("%s seed %d: token %d is %d, llama.cpp drew %d (%d agreed before)", c.Case, c.Seed, i, got, want, same)
+				break
+			}
+			same++
+		}
+	}
+}
+
+// std::mt19937's 10000th output from the default seed is 4123659995 (the
+// C++ standard's check value).
+func TestMT19937(t *testing.T) {
+	m := NewMT19937(5489)
+	var v uint32
+	for i := 0; i < 10000; i++ {
+		v = m.Uint32()
+	}
+	if v != 4123659995 {
+		t.Fatalf("10000th output %d", v)
+	}
+}
