@@ -47,6 +47,14 @@ func before(a, b Token) bool {
 // sortTop puts the k first tokens by descending logit first, sorted, and
 // keeps only them (llama_token_data_array_partial_sort_inplace).
 func (c *Candidates) sortTop(k int) {
+	k = min(k, len(c.Data))
+	c.sortFront(k)
+	c.Data, c.Sorted = c.Data[:k], true
+}
+
+// sortFront puts the k first tokens by descending logit first, sorted,
+// leaving the others after them.
+func (c *Candidates) sortFront(k int) {
 	d := c.Data
 	k = min(k, len(d))
 	if k < len(d) {
@@ -87,7 +95,6 @@ func (c *Candidates) sortTop(k int) {
 		}
 		return 0
 	})
-	c.Data, c.Sorted = d[:k], true
 }
 
 // expf is C's expf to float rounding.

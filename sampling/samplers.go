@@ -144,22 +144,35 @@ func (c *Chain) topP(cand *Candidates) {
 		return
 	}
 	cand.softmax(false)
-	// Sorting first gives what llama.cpp's partial sorts give: its
-	// cumulative sum runs over the tokens in descending order either way.
-	if !cand.Sorted {
-		cand.sortTop(len(cand.Data))
-	}
+	// The cumulative sum runs over the tokens in descending order, as
+	// llama.cpp's: a large unsorted set sorts its first 256 and sorts the
+	// rest only if they are not enough.
 	d := cand.Data
+	sortedTo := len(d)
+	if !cand.Sorted {
+		sortedTo = min(len(d), 256)
+		if len(d) <= 1024 {
+			sortedTo = len(d)
+		}
+		cand.sortFront(sortedTo)
+	}
 	var cum float32
 	last := len(d)
-	for i, t := range d {
-		cum += t.P
+	for i := 0; i < len(d); i++ {
+		if i == sortedTo {
+			cand.sortFront(len(d))
+			sortedTo = len(d)
+		}
+		cum += d[i].P
 		if cum >= p && i+1 >= c.p.MinKeep {
 			last = i + 1
 			break
 		}
 	}
-	cand.Data = d[:last]
+	if sortedTo < last {
+		cand.sortFront(len(d))
+	}
+	cand.Data, cand.Sorted = d[:last], true
 }
 
 func (c *Chain) minP(cand *Candidates) {
