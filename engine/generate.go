@@ -122,6 +122,9 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int32, opts Genera
 	if err != nil {
 		return Result{}, err
 	}
+	if err := CheckSampleOptions(opts.SampleOptions); err != nil {
+		return Result{}, fmt.Errorf("engine: %w", err)
+	}
 	if onToken == nil {
 		onToken = func(Token) error { return nil }
 	}

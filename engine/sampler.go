@@ -24,6 +24,27 @@ type SampleOptions struct {
 	// llama.cpp's penalties sampler; prompt tokens count too).
 	PresencePenalty  float32
 	FrequencyPenalty float32
+	// TypicalP keeps the locally typical tokens up to this mass (0 or 1:
+	// off).
+	TypicalP float32
+	// XTCProbability is the chance, per token, that XTC removes the
+	// likeliest tokens above XTCThreshold but the last of them (0: off;
+	// threshold 0: llama.cpp's 0.1).
+	XTCProbability, XTCThreshold float32
+	// TopNSigma keeps the tokens within n standard deviations of the top
+	// logit (≤ 0: off).
+	TopNSigma float32
+	// DynatempRange makes the temperature vary by ± this with the
+	// entropy, to the power DynatempExponent (0: llama.cpp's 1).
+	DynatempRange, DynatempExponent float32
+	// Mirostat 1 or 2 replaces the chain by mirostat with target surprise
+	// MirostatTau and learning rate MirostatEta (0: llama.cpp's 5 and 0.1).
+	Mirostat                 int
+	MirostatTau, MirostatEta float32
+	// Samplers is the chain's order (nil: llama.cpp's default:
+	// penalties, DRY, top-n-σ, top-k, typical, top-p, min-p, XTC,
+	// temperature).
+	Samplers []sampling.Kind
 	// Seed of the random generator: the same seed gives the same text,
 	// and the text llama-server gives for that seed (its low 32 bits:
 	// llama.cpp seeds std::mt19937 with a uint32).
@@ -58,7 +79,36 @@ func chainParams(o SampleOptions) sampling.Params {
 	}
 	p.PenaltyLastN = max(0, o.RepeatLastN)
 	p.PenaltyFreq, p.PenaltyPresent = o.FrequencyPenalty, o.PresencePenalty
+	if o.TypicalP > 0 {
+		p.TypicalP = o.TypicalP
+	}
+	p.XTCProbability = o.XTCProbability
+	if o.XTCThreshold > 0 {
+		p.XTCThreshold = o.XTCThreshold
+	}
+	if o.TopNSigma != 0 {
+		p.TopNSigma = o.TopNSigma
+	}
+	p.DynatempRange = o.DynatempRange
+	if o.DynatempExponent != 0 {
+		p.DynatempExponent = o.DynatempExponent
+	}
+	p.Mirostat = o.Mirostat
+	if o.MirostatTau != 0 {
+		p.MirostatTau = o.MirostatTau
+	}
+	if o.MirostatEta != 0 {
+		p.MirostatEta = o.MirostatEta
+	}
+	p.Order = o.Samplers
 	return p
+}
+
+// CheckSampleOptions reports options the chain cannot take (a mirostat
+// other than 0, 1 or 2).
+func CheckSampleOptions(o SampleOptions) error {
+	_, err := sampling.NewChain(chainParams(o), 1)
+	return err
 }
 
 func newSampler(vocab int, opts SampleOptions) *sampler {

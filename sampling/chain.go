@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // Token is one candidate: llama_token_data.
@@ -339,4 +340,61 @@ func (c *Chain) Apply(cand *Candidates) {
 		}
 	}
 	c.dist(cand)
+}
+
+// ParseOrder reads a chain order as llama.cpp's "samplers" names it: the
+// names of Kind, case-insensitive, also with dashes for underscores or
+// without them ("top-k", "topk"), and "nucleus", "temp", "typ",
+// "typical_p". Names llama.cpp does not know are skipped, as it skips
+// them; "infill" and "adaptive_p", which it knows and shimmer does not
+// implement, are an error.
+func ParseOrder(names []string) ([]Kind, error) {
+	var out []Kind
+	for _, n := range names {
+		k, known, err := kindOf(n)
+		if err != nil {
+			return nil, err
+		}
+		if known {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// ParseOrderChars reads the one-letter form ("edskypmxt"): e penalties,
+// d dry, s top-n-σ, k top-k, y typical, p top-p, m min-p, x XTC, t
+// temperature.
+func ParseOrderChars(s string) ([]Kind, error) {
+	byChar := map[rune]Kind{'e': Penalties, 'd': DRY, 's': TopNSigma, 'k': TopK, 'y': Typical, 'p': TopP, 'm': MinP, 'x': XTC, 't': Temperature}
+	var out []Kind
+	for _, c := range s {
+		if k, ok := byChar[c]; ok {
+			out = append(out, k)
+		} else if c == 'i' || c == 'a' {
+			return nil, fmt.Errorf("sampling: sampler %q (infill, adaptive-p) is not supported", c)
+		}
+	}
+	return out, nil
+}
+
+func kindOf(name string) (Kind, bool, error) {
+	n := strings.ToLower(name)
+	for _, k := range []Kind{Penalties, DRY, TopNSigma, TopK, Typical, TopP, MinP, XTC, Temperature} {
+		s := string(k)
+		if n == s || n == strings.ReplaceAll(s, "_", "-") || n == strings.ReplaceAll(s, "_", "") {
+			return k, true, nil
+		}
+	}
+	switch n {
+	case "nucleus":
+		return TopP, true, nil
+	case "temp":
+		return Temperature, true, nil
+	case "typ", "typical_p", "typical-p", "typicalp":
+		return Typical, true, nil
+	case "infill", "adaptive_p", "adaptive-p", "adaptivep":
+		return "", false, fmt.Errorf("sampling: sampler %q is not supported", name)
+	}
+	return "", false, nil
 }

@@ -341,17 +341,23 @@ type completionLogprobs struct {
 // implement: a request that sets one to anything but its neutral value
 // gets a 400 naming it, rather than output that silently ignores it.
 type unsupportedSamplers struct {
-	Mirostat        *float64        `json:"mirostat"`
-	TypicalP        *float64        `json:"typical_p"`
 	TfsZ            *float64        `json:"tfs_z"`
-	DynatempRange   *float64        `json:"dynatemp_range"`
-	XTCProbability  *float64        `json:"xtc_probability"`
 	DryMultiplier   *float64        `json:"dry_multiplier"`
-	TopNSigma       *float64        `json:"top_n_sigma"`
-	Samplers        json.RawMessage `json:"samplers"`
 	GrammarLazy     *bool           `json:"grammar_lazy"`
 	GrammarTriggers json.RawMessage `json:"grammar_triggers"`
 	NProbs          *float64        `json:"n_probs"`
+	// llama-server's samplers beyond OpenAI's, all implemented
+	// (sampling.Chain).
+	Mirostat         *int            `json:"mirostat"`
+	MirostatTau      *float64        `json:"mirostat_tau"`
+	MirostatEta      *float64        `json:"mirostat_eta"`
+	TypicalP         *float64        `json:"typical_p"`
+	DynatempRange    *float64        `json:"dynatemp_range"`
+	DynatempExponent *float64        `json:"dynatemp_exponent"`
+	XTCProbability   *float64        `json:"xtc_probability"`
+	XTCThreshold     *float64        `json:"xtc_threshold"`
+	TopNSigma        *float64        `json:"top_n_sigma"`
+	Samplers         json.RawMessage `json:"samplers"`
 }
 
 // check returns the first field set away from its neutral value.
@@ -360,15 +366,11 @@ func (u *unsupportedSamplers) check() *apiError {
 		name    string
 		v       *float64
 		neutral float64
-	}{{"mirostat", u.Mirostat, 0}, {"typical_p", u.TypicalP, 1}, {"tfs_z", u.TfsZ, 1}, {"dynatemp_range", u.DynatempRange, 0},
-		{"xtc_probability", u.XTCProbability, 0}, {"dry_multiplier", u.DryMultiplier, 0}, {"top_n_sigma", u.TopNSigma, -1}, {"n_probs", u.NProbs, 0}}
+	}{{"tfs_z", u.TfsZ, 1}, {"dry_multiplier", u.DryMultiplier, 0}, {"n_probs", u.NProbs, 0}}
 	for _, f := range num {
 		if f.v != nil && *f.v != f.neutral {
 			return invalid(f.name, "'%s' is not supported by this server (leave it out, or at %g)", f.name, f.neutral)
 		}
-	}
-	if len(u.Samplers) > 0 && string(u.Samplers) != "null" {
-		return invalid("samplers", "'samplers' is not supported: the order is llama.cpp's default (penalties, top_k, top_p, min_p, temperature)")
 	}
 	if u.GrammarLazy != nil && *u.GrammarLazy || len(u.GrammarTriggers) > 0 && string(u.GrammarTriggers) != "null" && string(u.GrammarTriggers) != "[]" {
 		return invalid("grammar_lazy", "lazy grammars ('grammar_lazy', 'grammar_triggers') are not supported")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shimmer-llm/shimmer/engine"
 	"github.com/shimmer-llm/shimmer/grammar"
+	smp "github.com/shimmer-llm/shimmer/sampling"
 )
 
 // response_format json_schema through the official Go client: every
@@ -107,13 +108,16 @@ func TestStructuredOutput(t *testing.T) {
 	}
 }
 
-// llama-server sampler fields shimmer lacks are refused by name when they
-// ask for something; at their neutral values they pass.
-func TestUnsupportedSamplerFields(t *testing.T) {
+// llama-server sampler fields shimmer lacks (tfs_z, DRY, lazy grammars,
+// n_probs, the infill sampler) are refused by name when they ask for
+// something; at their neutral values they pass. The samplers shimmer has
+// reach the chain: with a seed, each request gives what the engine gives
+// with those options, and the strong ones change the text.
+func TestSamplerFields(t *testing.T) {
 	f := newFixture(t, engine.Options{}, Options{})
 	for _, c := range []struct{ field, value string }{
-		{"mirostat", "2"}, {"typical_p", "0.5"}, {"tfs_z", "0.9"}, {"dynatemp_range", "0.5"}, {"xtc_probability", "0.5"},
-		{"dry_multiplier", "0.8"}, {"top_n_sigma", "1"}, {"samplers", `["top_k"]`}, {"grammar_lazy", "true"}, {"n_probs", "3"},
+		{"tfs_z", "0.9"}, {"dry_multiplier", "0.8"}, {"grammar_lazy", "true"}, {"n_probs", "3"},
+		{"samplers", `["top_k", "infill"]`}, {"mirostat", "3"}, {"samplers", "7"},
 	} {
 		status, _, body := post(t, f.ts.URL+"/v1/completions", `{"prompt":"Once","max_tokens":1,"`+c.field+`":`+c.value+`}`)
 		if status != 400 || !strings.Contains(body, `"param":"`+c.field+`"`) {
@@ -123,5 +127,51 @@ func TestUnsupportedSamplerFields(t *testing.T) {
 	status, _, body := post(t, f.ts.URL+"/v1/completions", `{"prompt":"Once","max_tokens":1,"mirostat":0,"typical_p":1,"tfs_z":1,"top_n_sigma":-1,"dry_multiplier":0}`)
 	if status != 200 {
 		t.Errorf("neutral values: %d %s", status, body)
+	}
+	text := func(extra string) string {
+		t.Helper()
+		status, _, body := post(t, f.ts.URL+"/v1/completions", `{"prompt":"Once upon a time","max_tokens":24,"seed":7,"temperature":1,"ignore_eos":true`+extra+`}`)
+		if status != 200 {
+			t.Fatalf("%s: %d %s", extra, status, body)
+		}
+		var r struct{ Choices []struct{ Text string } }
+		json.Unmarshal([]byte(body), &r)
+		return r.Choices[0].Text
+	}
+	engineText := func(mod func(*engine.SampleOptions)) string {
+		so := engine.DefaultSampleOptions()
+		so.Temperature, so.Seed = 1, 7
+		mod(&so)
+		res := ""
+		_, err := f.e.Generate(context.Background(), "Once upon a time", engine.GenerateOptions{SampleOptions: so, MaxTokens: 24, IgnoreEOG: true}, func(tk engine.Token) error {
+			res += tk.Text
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	base := text("")
+	for _, c := range []struct {
+		extra  string
+		mod    func(*engine.SampleOptions)
+		change bool
+	}{
+		{`,"mirostat":2,"mirostat_tau":3`, func(o *engine.SampleOptions) { o.Mirostat, o.MirostatTau = 2, 3 }, true},
+		{`,"top_n_sigma":0.5`, func(o *engine.SampleOptions) { o.TopNSigma = 0.5 }, true},
+		{`,"typical_p":0.5`, func(o *engine.SampleOptions) { o.TypicalP = 0.5 }, false},
+		{`,"xtc_probability":1,"xtc_threshold":0.05`, func(o *engine.SampleOptions) { o.XTCProbability, o.XTCThreshold = 1, 0.05 }, true},
+		{`,"dynatemp_range":0.5`, func(o *engine.SampleOptions) { o.DynatempRange = 0.5 }, false},
+		{`,"samplers":["temperature","top_k"]`, func(o *engine.SampleOptions) { o.Samplers = []smp.Kind{smp.Temperature, smp.TopK} }, false},
+		{`,"samplers":"tk"`, func(o *engine.SampleOptions) { o.Samplers = []smp.Kind{smp.Temperature, smp.TopK} }, false},
+	} {
+		got := text(c.extra)
+		if want := engineText(c.mod); got != want {
+			t.Errorf("%s: %q, the engine with those options %q", c.extra, got, want)
+		}
+		if c.change && got == base {
+			t.Errorf("%s: the same text as without it: %q", c.extra, got)
+		}
 	}
 }

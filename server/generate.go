@@ -16,6 +16,7 @@ import (
 	"github.com/shimmer-llm/shimmer/chat"
 	"github.com/shimmer-llm/shimmer/engine"
 	"github.com/shimmer-llm/shimmer/grammar"
+	smp "github.com/shimmer-llm/shimmer/sampling"
 )
 
 // Limits on request values.
@@ -64,6 +65,14 @@ func (s *backend) generateOptions(p *sampling) (engine.GenerateOptions, *apiErro
 		{"repeat_penalty", p.RepeatPenalty, 0.01, 10, &so.RepeatPenalty},
 		{"presence_penalty", p.PresencePenalty, -2, 2, &so.PresencePenalty},
 		{"frequency_penalty", p.FrequencyPenalty, -2, 2, &so.FrequencyPenalty},
+		{"typical_p", p.TypicalP, 0, 1, &so.TypicalP},
+		{"xtc_probability", p.XTCProbability, 0, 1, &so.XTCProbability},
+		{"xtc_threshold", p.XTCThreshold, 0, 1, &so.XTCThreshold},
+		{"top_n_sigma", p.TopNSigma, -1, 100, &so.TopNSigma},
+		{"dynatemp_range", p.DynatempRange, 0, 10, &so.DynatempRange},
+		{"dynatemp_exponent", p.DynatempExponent, 0, 100, &so.DynatempExponent},
+		{"mirostat_tau", p.MirostatTau, 0, 100, &so.MirostatTau},
+		{"mirostat_eta", p.MirostatEta, 0, 10, &so.MirostatEta},
 	} {
 		if e := inRange(c.name, c.v, c.lo, c.hi, c.dst); e != nil {
 			return opts, e
@@ -83,6 +92,19 @@ func (s *backend) generateOptions(p *sampling) (engine.GenerateOptions, *apiErro
 			return opts, invalid("repeat_last_n", "'repeat_last_n' must be between 0 and the context size %d", s.e.Options().Context)
 		}
 		so.RepeatLastN = *p.RepeatLastN
+	}
+	if p.Mirostat != nil {
+		if *p.Mirostat < 0 || *p.Mirostat > 2 {
+			return opts, invalid("mirostat", "'mirostat' must be 0, 1 or 2")
+		}
+		so.Mirostat = *p.Mirostat
+	}
+	if len(p.Samplers) > 0 && string(p.Samplers) != "null" {
+		order, e := samplerOrder(p.Samplers)
+		if e != nil {
+			return opts, e
+		}
+		so.Samplers = order
 	}
 	if p.Seed != nil {
 		so.Seed = uint64(*p.Seed)
@@ -547,4 +569,25 @@ func (s *backend) retryAfter() int {
 		wait = float64(st.Queued+st.Active) * perRequest / st.TokensPerSecond
 	}
 	return int(min(120, max(1, math.Ceil(wait))))
+}
+
+// samplerOrder reads llama-server's "samplers": a list of names or a
+// string of one-letter names.
+func samplerOrder(raw json.RawMessage) ([]smp.Kind, *apiError) {
+	var names []string
+	var chars string
+	var order []smp.Kind
+	var err error
+	switch {
+	case json.Unmarshal(raw, &names) == nil:
+		order, err = smp.ParseOrder(names)
+	case json.Unmarshal(raw, &chars) == nil:
+		order, err = smp.ParseOrderChars(chars)
+	default:
+		return nil, invalid("samplers", "'samplers' must be a list of sampler names or a string of their letters")
+	}
+	if err != nil {
+		return nil, invalid("samplers", "%v", err)
+	}
+	return order, nil
 }
