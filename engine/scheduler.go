@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shimmer-llm/shimmer/model"
@@ -81,6 +82,8 @@ func newScheduler(e *Engine) *scheduler {
 	for i := 0; i < e.opts.Sequences; i++ {
 		s.slots = append(s.slots, &slot{id: i})
 	}
+	s.stats.slotCached = make([]atomic.Int64, e.opts.Sequences)
+	s.stats.slotState = make([]atomic.Int64, e.opts.Sequences)
 	// Every decoding sequence needs one logits row; prompts that want all
 	// their logits are evaluated in chunks of at most 32 rows.
 	s.rows = e.opts.Sequences + 32

@@ -62,16 +62,23 @@ type counters struct {
 	cachedTokens       atomic.Uint64
 	generated          atomic.Uint64
 	rate               rateWindow
+	// Per sequence: the positions it holds (busy or not), and -1-n for
+	// a sequence running a request that has evaluated n positions.
+	slotCached, slotState []atomic.Int64
 }
 
 // publish refreshes the gauges after a step (scheduler goroutine only).
 func (s *scheduler) publish() {
 	var active, kvActive, kvCached int64
-	for _, sl := range s.slots {
+	for i, sl := range s.slots {
 		kvCached += int64(len(sl.cached))
+		s.stats.slotCached[i].Store(int64(len(sl.cached)))
 		if sl.req != nil {
 			active++
 			kvActive += int64(sl.n)
+			s.stats.slotState[i].Store(-1 - int64(sl.n))
+		} else {
+			s.stats.slotState[i].Store(0)
 		}
 	}
 	s.stats.active.Store(active)
@@ -127,4 +134,31 @@ func (w *rateWindow) perSecond(now time.Time, count uint64) float64 {
 		return 0
 	}
 	return float64(count-p.count) / age
+}
+
+// SlotState is one sequence of the engine, as llama-server's /slots
+// shows its slots.
+type SlotState struct {
+	ID int
+	// Processing says a request runs on it; Tokens are the positions it
+	// has evaluated for that request.
+	Processing bool
+	Tokens     int
+	// CachedTokens are the positions its cache range holds.
+	CachedTokens int
+}
+
+// Slots returns the state of each sequence after the last step (cheap,
+// safe from any goroutine).
+func (e *Engine) Slots() []SlotState {
+	c := &e.sched.stats
+	out := make([]SlotState, len(c.slotState))
+	for i := range out {
+		st := c.slotState[i].Load()
+		out[i] = SlotState{ID: i, Processing: st < 0, CachedTokens: int(c.slotCached[i].Load())}
+		if st < 0 {
+			out[i].Tokens = int(-1 - st)
+		}
+	}
+	return out
 }

@@ -29,7 +29,10 @@ const (
 // them into engine options. Unset fields take llama.cpp's defaults
 // (engine.DefaultSampleOptions); without a seed, a random one.
 func (s *backend) generateOptions(p *sampling) (engine.GenerateOptions, *apiError) {
-	opts := engine.GenerateOptions{SampleOptions: engine.DefaultSampleOptions()}
+	opts := engine.GenerateOptions{SampleOptions: engine.DefaultSampleOptions(), MaxTokens: s.opts.DefaultMaxTokens}
+	if d := s.opts.Defaults; d != nil {
+		opts.SampleOptions = *d
+	}
 	if e := p.unsupportedSamplers.check(); e != nil {
 		return opts, e
 	}
@@ -106,9 +109,12 @@ func (s *backend) generateOptions(p *sampling) (engine.GenerateOptions, *apiErro
 		}
 		so.Samplers = order
 	}
-	if p.Seed != nil {
+	switch {
+	case p.Seed != nil && *p.Seed != -1:
 		so.Seed = uint64(*p.Seed)
-	} else {
+	case s.opts.DefaultSeed:
+		// The server's --seed.
+	default:
 		so.Seed = mrand.Uint64()
 	}
 	if len(p.Stop) > maxStops {

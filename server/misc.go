@@ -163,3 +163,27 @@ func (s *Server) handleDetokenize(w http.ResponseWriter, r *http.Request) {
 	}
 	s.writeJSON(w, map[string]any{"content": b.e.Tokenizer().Decode(req.Tokens, true)})
 }
+
+// handleSlots serves GET /slots as llama-server's slot monitor: one entry
+// per sequence of the model (?model= picks it when several are served).
+// Without Options.Slots it answers 501, as llama-server without --slots.
+func (s *Server) handleSlots(w http.ResponseWriter, r *http.Request) {
+	if !s.opts.Slots {
+		writeError(w, &apiError{status: http.StatusNotImplemented, Type: "not_supported_error",
+			Message: "This server does not support slots endpoint. Start it with `--slots`"})
+		return
+	}
+	b, release, e := s.acquire(r.Context(), r.URL.Query().Get("model"))
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	defer release()
+	ctx := b.e.Options().Context
+	var out []map[string]any
+	for _, sl := range b.e.Slots() {
+		out = append(out, map[string]any{"id": sl.ID, "id_task": -1, "n_ctx": ctx, "speculative": false,
+			"is_processing": sl.Processing, "n_past": sl.Tokens, "n_cached": sl.CachedTokens})
+	}
+	s.writeJSON(w, out)
+}

@@ -78,6 +78,18 @@ type Options struct {
 	// Pull, if set, fetches a model for ollama's /api/pull; the server
 	// then serves it too (NewMulti only).
 	Pull PullFunc
+	// Defaults, if set, are the sampling options of requests that leave a
+	// field unset (llama-server's --temp, --top-k, --top-p, --min-p,
+	// --seed; default engine.DefaultSampleOptions and a random seed per
+	// request). DefaultSeed says Defaults.Seed is meant (else random).
+	Defaults    *engine.SampleOptions
+	DefaultSeed bool
+	// DefaultMaxTokens bounds requests that give no max_tokens (0: none;
+	// llama-server's --n-predict).
+	DefaultMaxTokens int
+	// Slots enables GET /slots (llama-server's --slots); without it the
+	// endpoint answers 501 as llama-server's does.
+	Slots bool
 }
 
 // Server is the HTTP API; it is an http.Handler.
@@ -235,6 +247,7 @@ func (s *Server) routes() {
 		io.WriteString(w, "shimmer is running (OpenAI API at /v1, ollama's at /api)\n")
 	})
 	route("/lora-adapters", "", "lora-adapters", s.handleLoRAAdapters)
+	route("/slots", http.MethodGet, "slots", s.handleSlots)
 	route("/tokenize", http.MethodPost, "tokenize", s.handleTokenize)
 	route("/detokenize", http.MethodPost, "detokenize", s.handleDetokenize)
 	route("/", "", "other", func(w http.ResponseWriter, r *http.Request) {

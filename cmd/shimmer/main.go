@@ -31,6 +31,9 @@ func run(args []string) (code int) {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	root := newRootCmd()
+	if len(args) > 0 && args[0] == "serve" {
+		args = append([]string{"serve"}, llamaServerArgs(args[1:], os.Stderr)...)
+	}
 	root.SetArgs(llamaShortFlags(args))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "shimmer: "+oneLine(err))

@@ -21,10 +21,20 @@ import (
 // resolveModel turns a -m argument into a model on disk: a file path, a
 // name the store finds, or hf.co/ORG/REPO[:QUANT], pulled first.
 func resolveModel(ctx context.Context, arg string, stderr io.Writer) (store.Model, error) {
+	return resolveModelOffline(ctx, arg, stderr, false)
+}
+
+// resolveModelOffline is resolveModel that, offline, finds a reference in
+// the store or fails instead of pulling it.
+func resolveModelOffline(ctx context.Context, arg string, stderr io.Writer, offline bool) (store.Model, error) {
 	s := store.Default()
 	if store.LooksLikeRef(arg) {
-		if m, err := s.Find(arg); err == nil {
+		m, err := s.Find(arg)
+		if err == nil {
 			return m, nil
+		}
+		if offline {
+			return store.Model{}, fmt.Errorf("%s is not in the store and --offline forbids pulling it: %w", arg, err)
 		}
 		r, err := store.ParseRef(arg)
 		if err != nil {

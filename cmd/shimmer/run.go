@@ -32,6 +32,7 @@ type modelFlags struct {
 	ctk     string   // --cache-type-k
 	ctv     string   // --cache-type-v
 	loras   []string // --lora FILE[:SCALE]
+	offline bool     // never pull (serve's --offline)
 	// f16Cache makes F16 the KV cache default, as llama.cpp's (run, chat,
 	// serve, bench); logits and embed keep F32, the reference's.
 	f16Cache bool
@@ -146,7 +147,7 @@ func (m *modelFlags) resolve() (string, error) {
 	if m.cmd != nil && m.cmd.Context() != nil {
 		ctx = m.cmd.Context()
 	}
-	sm, err := resolveModel(ctx, m.path, os.Stderr)
+	sm, err := resolveModelOffline(ctx, m.path, os.Stderr, m.offline)
 	if err != nil {
 		return "", err
 	}

@@ -39,6 +39,7 @@ func newServeCmd() *cobra.Command {
 		dir      string
 		keep     time.Duration
 		maxLoad  int
+		ls       llamaServeFlags
 	)
 	c := &cobra.Command{
 		Use:   "serve [-m MODEL | --models-dir DIR] [flags]",
@@ -74,6 +75,9 @@ func newServeCmd() *cobra.Command {
 			}
 			eo := engine.Options{Sequences: parallel, QueueSize: queue, BatchSize: batch, Pooling: pool}
 			so := server.Options{ModelName: alias, APIKey: apiKey, ShutdownGrace: grace, Logger: log, AllowedHosts: hosts, CORSOrigins: cors}
+			if err := ls.apply(&mf, &so); err != nil {
+				return err
+			}
 			var (
 				s       *server.Server
 				cleanup func()
@@ -142,6 +146,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&dir, "models-dir", "", "without -m, serve the GGUF files in this directory only (default: every model 'shimmer list' finds)")
 	f.DurationVar(&keep, "keep-alive", 5*time.Minute, "without -m, how long an idle model stays loaded (negative: until another needs the room)")
 	f.IntVar(&maxLoad, "max-loaded", 3, "without -m, the most models loaded at once (the least recently used idle one is unloaded first)")
+	ls.register(f)
 	f.StringSliceVar(&hosts, "allowed-hosts", nil, "without --api-key, Host names answered besides loopback ones (comma-separated; '*': any; guards against DNS rebinding)")
 	return c
 }
