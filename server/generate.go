@@ -485,6 +485,7 @@ func (s *backend) runStreamAs(w http.ResponseWriter, r *http.Request, prompt []i
 	if end(out, st.res) == nil && !ndjson {
 		out.raw([]byte("[DONE]"))
 	}
+	// errNoDone: a native stream, which ends without [DONE].
 }
 
 // tooLong is the 400 for a prompt that cannot fit the context.
