@@ -234,6 +234,7 @@ func (s *Server) routes() {
 	route("/props", "", "props", s.handleProps)
 	route("/v1/messages", http.MethodPost, "messages", s.handleAnthropic)
 	route("/v1/responses", http.MethodPost, "responses", s.handleResponses)
+	route("/responses", http.MethodPost, "responses", s.handleResponses)
 	route("/v1/messages/count_tokens", http.MethodPost, "messages", s.handleAnthropicCount)
 	route("/apply-template", http.MethodPost, "apply-template", s.handleApplyTemplate)
 	route("/v1/models", http.MethodGet, "models", s.handleModels)

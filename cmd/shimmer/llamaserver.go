@@ -34,6 +34,10 @@ var llamaIgnored = map[string]bool{
 	"--check-tensors": false, "--no-op-offload": false, "--context-shift": false, "--no-context-shift": false,
 	"-nr": false, "--no-repack": false, "--perf": false, "--no-perf": false, "--log-colors": false,
 	"--no-prefill-assistant": false, "-fa": false, "--flash-attn": false,
+	"--grp-attn-n": true, "-gan": true, "--grp-attn-w": true, "-gaw": true, "--no-ui": false, "--reasoning-format": true,
+	"--media-path": true, "--sleep-idle-seconds": true, "--no-cache-idle-slots": false, "--ui-mcp-proxy": false,
+	"--backend_sampling": false, "--tags": true, "--spec-draft-n-max": true, "--spec-draft-n-min": true,
+	"--no-models-autoload": false, "--models-max": true, "--models-preset": true,
 }
 
 // llamaAliases are llama-server's spellings that shimmer's pflag flags
