@@ -65,7 +65,7 @@ func (c *constraint) allowed(id int32, piece string) bool {
 // sample again from what is left. ok is false when nothing is allowed.
 func (s *sampler) sampleAllowed(logits []float32, c *constraint) (int32, bool) {
 	// The first draw does not disturb logits (the chain works on a copy).
-	if id := s.drawFrom(logits); c.allowed(id, c.v.Piece(id)) {
+	if id := s.sample(logits); c.allowed(id, c.v.Piece(id)) {
 		return id, true
 	}
 	c.m.Allowed(c.v, c.mask)
@@ -93,5 +93,7 @@ func (s *sampler) sampleAllowed(logits []float32, c *constraint) (int32, bool) {
 	if !some {
 		return 0, false
 	}
-	return s.drawFrom(logits), true
+	// The second draw runs the whole chain again on the masked logits, as
+	// llama.cpp's resampling does.
+	return s.sample(logits), true
 }

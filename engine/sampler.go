@@ -128,10 +128,6 @@ func (s *sampler) accept(id int32, generated bool) { s.chain.Accept(id) }
 // sample picks the next token from logits (left as they are).
 func (s *sampler) sample(logits []float32) int32 { return s.chain.Sample(logits) }
 
-// drawFrom is sample (the grammar's second draw runs the whole chain
-// again on the masked logits, as llama.cpp's resampling does).
-func (s *sampler) drawFrom(logits []float32) int32 { return s.chain.Sample(logits) }
-
 // distribution runs the chain on logits but for the draw and returns the
 // tokens left, most likely first, with the probabilities the draw uses.
 func (s *sampler) distribution(logits []float32) ([]int32, []float32) {

@@ -262,18 +262,8 @@ func (c *Chain) Accept(id int32) {
 	c.head = (c.head + 1) % n
 }
 
-// Distribution runs the chain on logits but for the draw and returns the
-// tokens left with the probabilities the draw gives them (the softmax the
-// draw takes; mirostat's own truncation is not applied).
-func (c *Chain) Distribution(logits []float32) []Token {
-	c.cand.Reset(logits)
-	cand := &c.cand
-	if c.p.Mirostat != 0 {
-		c.temp(cand, c.p.Temp)
-		cand.softmax(true)
-		return cand.Data
-	}
-	save := *c.xtcRNG
+// filter runs the chain's samplers in order (all but the draw).
+func (c *Chain) filter(cand *Candidates) {
 	for _, k := range c.order {
 		switch k {
 		case Penalties:
@@ -294,6 +284,21 @@ func (c *Chain) Distribution(logits []float32) []Token {
 			c.tempExt(cand)
 		}
 	}
+}
+
+// Distribution runs the chain on logits but for the draw and returns the
+// tokens left with the probabilities the draw gives them (the softmax the
+// draw takes; mirostat's own truncation is not applied).
+func (c *Chain) Distribution(logits []float32) []Token {
+	c.cand.Reset(logits)
+	cand := &c.cand
+	if c.p.Mirostat != 0 {
+		c.temp(cand, c.p.Temp)
+		cand.softmax(true)
+		return cand.Data
+	}
+	save := *c.xtcRNG
+	c.filter(cand)
 	*c.xtcRNG = save
 	cand.softmax(false)
 	return cand.Data
@@ -319,26 +324,7 @@ func (c *Chain) Apply(cand *Candidates) {
 		c.mirostat2(cand)
 		return
 	}
-	for _, k := range c.order {
-		switch k {
-		case Penalties:
-			c.penalties(cand)
-		case TopNSigma:
-			c.topNSigma(cand)
-		case TopK:
-			topK(cand, p.TopK)
-		case Typical:
-			c.typical(cand)
-		case TopP:
-			c.topP(cand)
-		case MinP:
-			c.minP(cand)
-		case XTC:
-			c.xtc(cand)
-		case Temperature:
-			c.tempExt(cand)
-		}
-	}
+	c.filter(cand)
 	c.dist(cand)
 }
 
