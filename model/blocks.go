@@ -100,16 +100,6 @@ func (s *State) MatMul3(w0, w1, w2 *compute.Matrix, x []float32, n int, o0, o1, 
 	s.Pool.MatMul3([3]*compute.Matrix{w0, w1, w2}, x, n, [3][]float32{o0, o1, o2}, s.QBuf)
 }
 
-// adaptedMatMul is MatMul3 with the LoRA adapters' updates: for a few
-// rows riding along the products' parallel pass, else after them.
-func (s *State) adaptedMatMul(ws [3]*compute.Matrix, x []float32, n int, outs [3][]float32) {
-	if n <= loraSideTokens && s.matMulSide(ws, x, n, outs) {
-		return
-	}
-	s.Pool.MatMul3(ws, x, n, outs, s.QBuf)
-	s.applyLoRA(ws, x, n, outs)
-}
-
 // Attention stores the batch's keys k [n][KDim] and values v [n][VDim] in
 // layer l of the cache, then computes causal attention for every entry and
 // query head of q [n][QDim] into out [n][Heads·ValueDim]: each entry sees

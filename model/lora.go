@@ -256,7 +256,7 @@ type loraState struct {
 	xq     map[gguf.Type][]byte
 	x16    []uint16    // the input rows rounded to F16, for a16 matrices
 	calls  []loraCall  // the updates of the current multiplication
-	uSide  []float32   // the calls' u in matMulSide
+	uSide  []float32   // the calls' u on the decode path (adaptedMatMul)
 	rowBuf []int32     // the rows of each call
 	pBuf   []float32   // A·x of each call, in kernels.AttnPV's layout
 	t      []float32   // A·x [MaxBatch·maxRank] for a quantized B's product
@@ -280,7 +280,7 @@ type loraCall struct {
 	xq   []byte    // the input rows in A's activation type
 	xrb  int       // bytes per row of xq
 	x    []float32 // the input rows
-	u    []float32 // B·(A·x) of rows [len(rows)][out] (matMulSide)
+	u    []float32 // B·(A·x) of rows [len(rows)][out] (decode path)
 }
 
 // SetLoRA gives the state a set of adapters (nil removes them), every
@@ -338,18 +338,42 @@ func (s *State) SetSequenceLoRA(seq int, scales []float32) {
 	copy(row, scales)
 }
 
-// applyLoRA adds every bound adapter's update of ws[i] to the n rows of
-// outs[i] = ws[i]·x (nil matrices skipped), each row with the scale its
-// sequence gives the adapter: outs[i] += s·alpha/rank·B·(A·x), as
-// llama.cpp adds it (the product scaled, then added). A row's result
-// depends only on its own input row (batch invariance): every product is
-// taken row by row in a fixed order.
-func (s *State) applyLoRA(ws [3]*compute.Matrix, x []float32, n int, outs [3][]float32) {
+// adaptedMatMul is MatMul3 with every bound adapter's update of ws[i]
+// added to the n rows of outs[i] = ws[i]·x (nil matrices skipped), each
+// row with the scale its sequence gives the adapter: outs[i] +=
+// s·alpha/rank·B·(A·x), as llama.cpp adds it (the product scaled, then
+// added). For a few rows (decode) the updates ride along the products'
+// parallel pass (compute.Pool.MatMul3Side), where a pass of the pool of
+// their own would cost more than their work; for more rows they run as
+// passes of their own after the products. Both take every product row by
+// row in the same order, so a row's result depends only on its own input
+// row (batch invariance) and not on the path.
+func (s *State) adaptedMatMul(ws [3]*compute.Matrix, x []float32, n int, outs [3][]float32) {
 	l := s.lora
 	aItems := l.prepare(s, ws, x, n, outs)
 	if len(l.calls) == 0 {
+		s.Pool.MatMul3(ws, x, n, outs, s.QBuf)
 		return
 	}
+	defer l.done()
+	if n <= loraSideTokens {
+		// A·x, then B·(A·x) into each call's u, in the products' pass;
+		// the scaled additions after it.
+		_, pieces := l.floatB()
+		l.ajob, l.bjob = loraAJob{l: l}, loraBJob{l: l, toU: true}
+		s.Pool.MatMul3Side(ws, x, n, outs, s.QBuf, (*loraSide)(l), aItems, pieces)
+		l.quantizedB(s)
+		for ci := range l.calls {
+			if c := &l.calls[ci]; c.t == nil {
+				o := c.d.b.Rows
+				for k, i := range c.rows {
+					addScaled(c.out[int(i)*o:(int(i)+1)*o], c.u[k*o:(k+1)*o], c.sc[k])
+				}
+			}
+		}
+		return
+	}
+	s.Pool.MatMul3(ws, x, n, outs, s.QBuf)
 	// A·x: one item per row of each A.
 	work := 0
 	for _, c := range l.calls {
@@ -365,42 +389,17 @@ func (s *State) applyLoRA(ws [3]*compute.Matrix, x []float32, n int, outs [3][]f
 		l.bjob = loraBJob{l: l}
 		s.Pool.RunWork(&l.bjob, pieces, 1, work)
 	}
-	l.done()
 }
 
-// matMulSide runs the products ws·x with their adapters' updates riding
-// along the same parallel pass (compute.Pool.MatMul3Side): A·x, then B·(A·x)
-// into u, then the scaled additions on the calling thread, in the order
-// applyLoRA takes them, so both give the same numbers. It is for decode
-// steps (few rows), where a pass of the pool costs more than the updates'
-// work. It reports false, having done nothing, when no update applies.
-func (s *State) matMulSide(ws [3]*compute.Matrix, x []float32, n int, outs [3][]float32) bool {
-	l := s.lora
-	aItems := l.prepare(s, ws, x, n, outs)
-	if len(l.calls) == 0 {
-		return false
-	}
-	_, pieces := l.floatB()
-	l.ajob, l.bjob = loraAJob{l: l}, loraBJob{l: l, toU: true}
-	s.Pool.MatMul3Side(ws, x, n, outs, s.QBuf, (*loraSide)(l), aItems, pieces)
-	l.quantizedB(s)
-	for ci := range l.calls {
-		c := &l.calls[ci]
-		if c.t != nil {
-			continue
-		}
-		o := c.d.b.Rows
-		for k, i := range c.rows {
-			u := c.u[k*o : (k+1)*o]
-			kernels.Scale(u, c.sc[k])
-			kernels.Add(c.out[int(i)*o:(int(i)+1)*o], u)
-		}
-	}
-	l.done()
-	return true
+// addScaled adds u·sc to y: the product rounded, then the sum, as
+// llama.cpp's ggml_scale then ggml_add (u is scratch and is scaled in
+// place).
+func addScaled(y, u []float32, sc float32) {
+	kernels.Scale(u, sc)
+	kernels.Add(y, u)
 }
 
-// loraSideTokens is the most rows matMulSide takes (decode steps).
+// loraSideTokens is the most rows whose updates ride along the products' pass.
 const loraSideTokens = 8
 
 // loraSide is a loraState as the side work of a multiplication.
@@ -511,9 +510,7 @@ func (l *loraState) quantizedB(s *State) {
 		o, m := c.d.b.Rows, len(c.rows)
 		s.Pool.MatMul(c.d.b, c.t, m, l.u[:m*o], s.QBuf)
 		for k, i := range c.rows {
-			u := l.u[k*o : (k+1)*o]
-			kernels.Scale(u, c.sc[k])
-			kernels.Add(c.out[int(i)*o:(int(i)+1)*o], u)
+			addScaled(c.out[int(i)*o:(int(i)+1)*o], l.u[k*o:(k+1)*o], c.sc[k])
 		}
 	}
 }
@@ -567,7 +564,6 @@ func (j *loraAJob) Run(_, lo, hi int) {
 		}
 		a, in, m := c.d.a, c.d.a.Cols, len(c.rows)
 		for row := max(lo-item, 0) * loraARows; row < min(min(hi-item, ni)*loraARows, r); row++ {
-			w := a.Row(row)
 			blk, lane := row/kernels.AttnBlock, row%kernels.AttnBlock
 			for k, i := range c.rows {
 				var v float32
@@ -577,7 +573,7 @@ func (j *loraAJob) Run(_, lo, hi int) {
 				case c.d.a32 != nil:
 					v = kernels.DotF32Lanes16(c.d.a32[row*in:(row+1)*in], c.x[int(i)*in:(int(i)+1)*in])
 				default:
-					v = c.d.atr.VecDot(in, w, c.xq[int(i)*c.xrb:(int(i)+1)*c.xrb])
+					v = c.d.atr.VecDot(in, a.Row(row), c.xq[int(i)*c.xrb:(int(i)+1)*c.xrb])
 				}
 				if c.t != nil {
 					c.t[k*r+row] = v
@@ -610,7 +606,7 @@ const loraBChunk = 512
 type loraBJob struct {
 	l *loraState
 	// toU leaves each call's B·(A·x) in its u for the caller to scale
-	// and add (matMulSide), instead of adding it here.
+	// and add (the decode path of adaptedMatMul), instead of adding it here.
 	toU bool
 }
 
@@ -658,9 +654,7 @@ func (j *loraBJob) Run(worker, lo, hi int) {
 					continue
 				}
 				for kk, i := range c.rows {
-					ur := u[kk*width : (kk+1)*width]
-					kernels.Scale(ur, c.sc[kk])
-					kernels.Add(c.out[int(i)*o+c0:int(i)*o+c1], ur)
+					addScaled(c.out[int(i)*o+c0:int(i)*o+c1], u[kk*width:(kk+1)*width], c.sc[kk])
 				}
 			}
 		}
