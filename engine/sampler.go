@@ -63,6 +63,11 @@ type sampler struct {
 	chain *sampling.Chain
 }
 
+// SamplingParams are the llama.cpp sampling parameters the options stand
+// for (the ones the chain runs with; llama-server reports them as
+// generation_settings).
+func SamplingParams(o SampleOptions) sampling.Params { return chainParams(o) }
+
 // chainParams maps the options onto llama.cpp's parameters. Zero values
 // that llama.cpp would read as "keep one token" (top-p 0) or as a
 // penalty of 0 mean "off" here, as they always have.

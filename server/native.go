@@ -11,6 +11,7 @@ import (
 
 	"github.com/shimmer-llm/shimmer/chat"
 	"github.com/shimmer-llm/shimmer/engine"
+	smp "github.com/shimmer-llm/shimmer/sampling"
 )
 
 // llama-server's native endpoints: POST /completion (and /completions),
@@ -207,14 +208,12 @@ func timings(res engine.Result) map[string]any {
 // generationSettings are a request's options as llama-server reports
 // them (generation_settings, /props' default_generation_settings.params).
 func (s *backend) generationSettings(o engine.GenerateOptions, stream bool) map[string]any {
-	so := o.SampleOptions
-	samplers := []string{}
-	order := so.Samplers
+	p := engine.SamplingParams(o.SampleOptions)
+	order := p.Order
 	if order == nil {
-		for _, k := range []string{"penalties", "dry", "top_n_sigma", "top_k", "typ_p", "top_p", "min_p", "xtc", "temperature"} {
-			samplers = append(samplers, k)
-		}
+		order = smp.DefaultOrder
 	}
+	samplers := []string{}
 	for _, k := range order {
 		samplers = append(samplers, string(k))
 	}
@@ -226,25 +225,17 @@ func (s *backend) generationSettings(o engine.GenerateOptions, stream bool) map[
 	if stop == nil {
 		stop = []string{}
 	}
-	// Zero options mean llama.cpp's defaults (engine.SampleOptions).
-	or := func(v, def float32) float32 {
-		if v == 0 {
-			return def
-		}
-		return v
-	}
-	typ := or(so.TypicalP, 1)
 	lora := []map[string]any{}
 	for _, l := range o.LoRA {
 		lora = append(lora, map[string]any{"id": l.ID, "scale": l.Scale})
 	}
-	return map[string]any{"n_predict": np, "seed": uint32(so.Seed), "temperature": so.Temperature, "top_k": so.TopK, "top_p": so.TopP,
-		"min_p": so.MinP, "typical_p": typ, "repeat_last_n": so.RepeatLastN, "repeat_penalty": so.RepeatPenalty,
-		"presence_penalty": so.PresencePenalty, "frequency_penalty": so.FrequencyPenalty, "xtc_probability": so.XTCProbability,
-		"xtc_threshold": or(so.XTCThreshold, 0.1), "top_n_sigma": or(so.TopNSigma, -1), "dynatemp_range": so.DynatempRange,
-		"dynatemp_exponent": or(so.DynatempExponent, 1), "mirostat": so.Mirostat, "mirostat_tau": or(so.MirostatTau, 5), "mirostat_eta": or(so.MirostatEta, 0.1),
-		"stop": stop, "max_tokens": np, "n_probs": 0, "min_keep": 0, "ignore_eos": o.IgnoreEOG, "stream": stream,
-		"samplers": samplers, "lora": lora, "dry_multiplier": 0}
+	return map[string]any{"n_predict": np, "seed": p.Seed, "temperature": p.Temp, "top_k": p.TopK, "top_p": p.TopP,
+		"min_p": p.MinP, "typical_p": p.TypicalP, "repeat_last_n": p.PenaltyLastN, "repeat_penalty": p.PenaltyRepeat,
+		"presence_penalty": p.PenaltyPresent, "frequency_penalty": p.PenaltyFreq, "xtc_probability": p.XTCProbability,
+		"xtc_threshold": p.XTCThreshold, "top_n_sigma": p.TopNSigma, "dynatemp_range": p.DynatempRange,
+		"dynatemp_exponent": p.DynatempExponent, "mirostat": p.Mirostat, "mirostat_tau": p.MirostatTau, "mirostat_eta": p.MirostatEta,
+		"stop": stop, "max_tokens": np, "n_probs": 0, "min_keep": p.MinKeep, "ignore_eos": o.IgnoreEOG, "stream": stream,
+		"samplers": samplers, "lora": lora, "dry_multiplier": p.DRYMultiplier}
 }
 
 // handleProps serves GET /props as llama-server's: the default

@@ -68,7 +68,7 @@ func llamaServerArgs(args []string, warn io.Writer) []string {
 			i += 2
 			continue
 		}
-		if takes, ok := llamaIgnored[name]; ok && !shimmerServeFlag(name) {
+		if takes, ok := llamaIgnored[name]; ok {
 			d := a
 			if (name == "-fa" || name == "--flash-attn") && !eq && i+1 < len(args) {
 				switch args[i+1] {
@@ -97,10 +97,6 @@ func llamaServerArgs(args []string, warn io.Writer) []string {
 	}
 	return out
 }
-
-// shimmerServeFlag reports flags of llamaIgnored that serve implements
-// (none yet).
-func shimmerServeFlag(string) bool { return false }
 
 // llamaServeFlags are llama-server's flags that set serve's defaults for
 // requests or choose its model and endpoints.
