@@ -34,7 +34,7 @@ func TestCORS(t *testing.T) {
 	for _, origin := range []string{"https://app.example.com", "http://localhost:5173", "http://127.0.0.1:3000"} {
 		r := do(http.MethodOptions, f.ts.URL+"/v1/completions", origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization, content-type")
 		h := r.Header
-		if r.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") ||
+		if r.StatusCode != 200 || h.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") ||
 			!strings.Contains(strings.ToLower(h.Get("Access-Control-Allow-Headers")), "authorization") {
 			t.Errorf("preflight from %s: %d %v", origin, r.StatusCode, h)
 		}
@@ -43,8 +43,11 @@ func TestCORS(t *testing.T) {
 			t.Errorf("POST from %s: %d, Allow-Origin %q", origin, r.StatusCode, r.Header.Get("Access-Control-Allow-Origin"))
 		}
 	}
+	// Without an API key, other origins are refused (with one, any page
+	// may call: it must send the key).
+	nokey := newFixture(t, engine.Options{}, Options{CORSOrigins: []string{"https://app.example.com"}})
 	for _, origin := range []string{"https://evil.example", "http://localhost.evil.example", "null"} {
-		r := do(http.MethodOptions, f.ts.URL+"/v1/completions", origin, "Access-Control-Request-Method", "POST")
+		r := do(http.MethodOptions, nokey.ts.URL+"/v1/completions", origin, "Access-Control-Request-Method", "POST")
 		if r.Header.Get("Access-Control-Allow-Origin") != "" || r.Header.Get("Access-Control-Allow-Methods") != "" {
 			t.Errorf("preflight from %s allowed: %v", origin, r.Header)
 		}
@@ -53,12 +56,18 @@ func TestCORS(t *testing.T) {
 	if r := do(http.MethodPost, f.ts.URL+"/v1/completions", "https://app.example.com", "Content-Type", "application/json"); r.StatusCode != 401 {
 		t.Errorf("POST without the key: %d", r.StatusCode)
 	}
+	if r := do(http.MethodOptions, f.ts.URL+"/v1/completions", "https://evil.example", "Access-Control-Request-Method", "POST"); r.Header.Get("Access-Control-Allow-Origin") != "https://evil.example" {
+		t.Errorf("with an API key, a preflight from any origin: %v", r.Header)
+	}
+	if r := do(http.MethodPost, f.ts.URL+"/v1/completions", "https://evil.example", "Content-Type", "application/json"); r.StatusCode != 401 {
+		t.Errorf("POST from another origin without the key: %d", r.StatusCode)
+	}
 	for _, auth := range []string{"bearer k", "BEARER k", "Bearer  k"} {
-		if r := do(http.MethodGet, f.ts.URL+"/v1/models", "", "Authorization", auth); r.StatusCode != 200 {
+		if r := do(http.MethodGet, f.ts.URL+"/v1/models/"+model, "", "Authorization", auth); r.StatusCode != 200 {
 			t.Errorf("Authorization %q: %d", auth, r.StatusCode)
 		}
 	}
-	if r := do(http.MethodHead, f.ts.URL+"/v1/models", "", "Authorization", "Bearer k"); r.StatusCode != 200 {
+	if r := do(http.MethodHead, f.ts.URL+"/v1/models/"+model, "", "Authorization", "Bearer k"); r.StatusCode != 200 {
 		t.Errorf("HEAD /v1/models: %d", r.StatusCode)
 	}
 	if r := do(http.MethodHead, f.ts.URL+"/health", ""); r.StatusCode != 200 {
@@ -74,11 +83,11 @@ func TestCORS(t *testing.T) {
 	}
 }
 
-// A request naming a model the server does not serve gets OpenAI's 404
-// model_not_found, naming both; the served name (or its file name) and
-// no name at all are answered.
+// With StrictModelName, a request naming a model the server does not
+// serve gets OpenAI's 404 model_not_found, naming both; the served name
+// (or its file name) and no name at all are answered.
 func TestUnknownModel(t *testing.T) {
-	f := newFixture(t, engine.Options{}, Options{})
+	f := newFixture(t, engine.Options{}, Options{StrictModelName: true})
 	for _, c := range []struct{ path, body string }{
 		{"/v1/chat/completions", `{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}`},
 		{"/v1/completions", `{"model": "gpt-4o", "prompt": "hi", "max_tokens": 1}`},
@@ -94,6 +103,25 @@ func TestUnknownModel(t *testing.T) {
 		if code, _, body := post(t, f.ts.URL+"/v1/completions", `{`+name+`"prompt": "hi", "max_tokens": 1}`); code != 200 {
 			t.Errorf("%s: %d %s", name, code, body)
 		}
+	}
+	resp, err := http.Get(f.ts.URL + "/v1/models/gpt-4o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("GET /v1/models/gpt-4o: %d", resp.StatusCode)
+	}
+}
+
+// By default a one-model server answers whatever model a request names
+// with its model, as llama-server does, and names its own model in the
+// response; GET /v1/models/NAME still tells which names exist.
+func TestAnyModelNameServed(t *testing.T) {
+	f := newFixture(t, engine.Options{}, Options{})
+	code, _, body := post(t, f.ts.URL+"/v1/chat/completions", `{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}`)
+	if code != 200 || !strings.Contains(body, `"model":"`+model+`"`) {
+		t.Errorf("chat naming gpt-4o: %d %s", code, body)
 	}
 	resp, err := http.Get(f.ts.URL + "/v1/models/gpt-4o")
 	if err != nil {

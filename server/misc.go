@@ -15,10 +15,17 @@ type modelInfo struct {
 	// Loaded says whether the model is in memory now (shimmer's
 	// extension: a multi-model server loads models on demand).
 	Loaded bool `json:"loaded"`
+	// Aliases and Tags are llama-server's (--alias a,b,c and --tags).
+	Aliases []string `json:"aliases,omitempty"`
+	Tags    []string `json:"tags,omitempty"`
 }
 
 func (s *Server) model(ms modelState) modelInfo {
-	return modelInfo{ID: ms.m.Name, Object: "model", Created: s.modified(ms.m).Unix(), OwnedBy: "shimmer", Loaded: ms.loaded}
+	mi := modelInfo{ID: ms.m.Name, Object: "model", Created: s.modified(ms.m).Unix(), OwnedBy: "shimmer", Loaded: ms.loaded}
+	if s.single != nil {
+		mi.Aliases, mi.Tags = s.opts.ModelAliases, s.opts.ModelTags
+	}
+	return mi
 }
 
 // modified is a model's file time, or the server's start for a model

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shimmer-llm/shimmer/chat"
 	"github.com/shimmer-llm/shimmer/engine"
 	smp "github.com/shimmer-llm/shimmer/sampling"
 )
@@ -269,13 +268,11 @@ func (s *Server) handleProps(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// handleApplyTemplate serves POST /apply-template: {"messages": […]} →
-// {"prompt": the rendered text}, with the generation prompt added.
+// handleApplyTemplate serves POST /apply-template: a chat request's
+// messages, tools and chat_template_kwargs → {"prompt": the rendered
+// text}, with the generation prompt added.
 func (s *Server) handleApplyTemplate(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Model    string         `json:"model"`
-		Messages []chat.Message `json:"messages"`
-	}
+	var req chatRequest
 	if e := s.readJSON(w, r, &req); e != nil {
 		writeError(w, e)
 		return
@@ -286,11 +283,22 @@ func (s *Server) handleApplyTemplate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	if len(req.Messages) == 0 {
-		writeError(w, invalid("messages", "'messages' is missing or empty"))
+	msgs, e := chatMessages(req.Messages)
+	if e != nil {
+		writeError(w, e)
 		return
 	}
-	out, err := b.tpl.Render(req.Messages, true, nil)
+	var opts engine.GenerateOptions
+	tools, e := b.toolSetup(&req, &opts)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	vars := req.ChatTemplateKwargs
+	if tools != nil {
+		vars, msgs = b.withTools(tools, vars, msgs)
+	}
+	out, err := b.tpl.Render(msgs, true, vars)
 	if err != nil {
 		writeError(w, invalid("messages", "the chat template cannot render these messages: %s", strings.TrimPrefix(err.Error(), "chat: ")))
 		return

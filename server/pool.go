@@ -162,6 +162,13 @@ func (p *pool) find(name string) (*slot, *apiError) {
 	if sl, ok := p.byName[trimGGUF(name)]; ok {
 		return sl, nil
 	}
+	// One model answers any other name, but not MODEL+ADAPTER (acquire
+	// looks for the adapter).
+	if p.s.single != nil && !p.s.opts.StrictModelName && len(p.slots) == 1 {
+		if i := strings.LastIndexByte(name, '+'); i <= 0 || (name[:i] != p.slots[0].m.Name && trimGGUF(name[:i]) != p.slots[0].m.Name) {
+			return p.slots[0], nil
+		}
+	}
 	return nil, p.s.modelNotFound(name)
 }
 

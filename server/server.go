@@ -43,6 +43,19 @@ type Options struct {
 	// ModelName is the model id that /v1/models lists and responses name
 	// (default "shimmer").
 	ModelName string
+	// StrictModelName makes a one-model server refuse a request that names
+	// another model (OpenAI's 404 model_not_found). By default it answers
+	// any name with its one model, as llama-server does, so that clients
+	// with a model name of their own configured work unchanged. A server of
+	// many models always routes by name.
+	StrictModelName bool
+	// ModelAliases are more names of the one model New serves (requests
+	// may give any; /v1/models lists them as llama-server's "aliases"),
+	// ModelTags its tags there, and ModelPath its file (/props
+	// model_path).
+	ModelAliases []string
+	ModelTags    []string
+	ModelPath    string
 	// APIKey, when set, is required as "Authorization: Bearer KEY" on
 	// every endpoint but /health.
 	APIKey string
@@ -73,7 +86,8 @@ type Options struct {
 	// pages may call the API: preflight OPTIONS requests are answered and
 	// responses carry Access-Control-Allow-* headers for them; "*" allows
 	// every origin. Pages served from http://localhost and
-	// http://127.0.0.1 (any port) are always allowed.
+	// http://127.0.0.1 (any port) are always allowed, and with an APIKey
+	// every origin is (the key guards the API).
 	CORSOrigins []string
 	// Pull, if set, fetches a model for ollama's /api/pull; the server
 	// then serves it too (NewMulti only).
@@ -139,8 +153,13 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	}
 	s.models, _ = newPool(s, []Model{{Name: s.opts.ModelName, Load: func(context.Context) (*engine.Engine, *chat.Template, error) {
 		return e, b.tpl, nil
-	}, Size: int64(e.File().Size), Modified: time.Unix(s.created, 0)}}, PoolOptions{})
+	}, Size: int64(e.File().Size), Modified: time.Unix(s.created, 0), Path: opts.ModelPath}}, PoolOptions{})
 	sl := s.models.slots[0]
+	for _, a := range opts.ModelAliases {
+		if _, ok := s.models.byName[a]; !ok {
+			s.models.byName[a] = sl
+		}
+	}
 	sl.b, sl.pinned = b, true
 	sl.m.Details = detailsOf(e)
 	for _, a := range e.Adapters() {
@@ -362,9 +381,11 @@ func (s *Server) wrap(name, method string, h func(http.ResponseWriter, *http.Req
 		if s.cors(w, r, method) {
 			return
 		}
-		if s.opts.APIKey != "" && name != "health" && !s.authorized(r) {
+		// /health and the list of models need no key, as llama-server's.
+		public := name == "health" || (name == "models" && (r.URL.Path == "/v1/models" || r.URL.Path == "/models") && (r.Method == http.MethodGet || r.Method == http.MethodHead))
+		if s.opts.APIKey != "" && !public && !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="shimmer"`)
-			writeError(w, &apiError{status: http.StatusUnauthorized, Type: "invalid_request_error", Code: strPtr("invalid_api_key"),
+			writeError(w, &apiError{status: http.StatusUnauthorized, Type: "authentication_error", Code: strPtr("invalid_api_key"),
 				Message: "invalid or missing API key: send it as 'Authorization: Bearer KEY'"})
 			return
 		}
@@ -532,8 +553,13 @@ func (s *Server) hostAllowed(hostport string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// originAllowed reports whether a page from origin may call the API.
+// originAllowed reports whether a page from origin may call the API:
+// with an API key any page may (the key guards the API, as OpenAI's and
+// llama-server's); without one, a --cors origin or a localhost page.
 func (s *Server) originAllowed(origin string) bool {
+	if s.opts.APIKey != "" {
+		return true
+	}
 	for _, o := range s.opts.CORSOrigins {
 		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
 			return true
@@ -556,6 +582,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request, method string) boo
 	if allowed {
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Allow-Credentials", "true")
 		h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate")
 	}
 	if r.Method != http.MethodOptions || method == "" {
@@ -567,7 +594,9 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request, method string) boo
 	}
 	h.Set("Allow", allow)
 	if allowed && r.Header.Get("Access-Control-Request-Method") != "" {
-		h.Set("Access-Control-Allow-Methods", allow)
+		// Every route is GET or POST, as llama-server says; the headers
+		// asked for are named (a "*" would not cover Authorization).
+		h.Set("Access-Control-Allow-Methods", "GET, POST")
 		hdrs := r.Header.Get("Access-Control-Request-Headers")
 		if hdrs == "" {
 			hdrs = "Authorization, Content-Type"
@@ -575,6 +604,6 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request, method string) boo
 		h.Set("Access-Control-Allow-Headers", hdrs)
 		h.Set("Access-Control-Max-Age", "600")
 	}
-	w.WriteHeader(http.StatusNoContent)
+	w.WriteHeader(http.StatusOK)
 	return true
 }

@@ -471,8 +471,15 @@ func TestAPIKey(t *testing.T) {
 	if status != 200 {
 		t.Errorf("right key: %d", status)
 	}
-	// /health needs no key.
+	// /health and the list of models need no key (as llama-server's);
+	// one model's entry does.
 	get(t, f.ts.URL+"/health", "")
+	get(t, f.ts.URL+"/v1/models", "")
+	if r, err := http.Get(f.ts.URL + "/v1/models/" + model); err != nil || r.StatusCode != 401 {
+		t.Errorf("GET /v1/models/%s without the key: %v %v", model, r, err)
+	} else {
+		r.Body.Close()
+	}
 	get(t, f.ts.URL+"/metrics", "sesame")
 }
 

@@ -251,7 +251,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"bench", "-m", filepath.Join(dir, "missing.gguf"), "-ctv=bf16"}, "--cache-type-v"},
 		// A KV cache that cannot fit the machine, or a budget, is refused
 		// at load with one line (it used to start and die later).
-		{[]string{"serve", "-m", testdata.Path(t, "models", "stories260K.gguf"), "-c", "1000000", "--parallel", "64", "--port", "0"}, "more than"},
+		{[]string{"serve", "-m", testdata.Path(t, "models", "stories260K.gguf"), "-c", "100000000", "--parallel", "64", "--port", "0"}, "more than"},
 		{[]string{"run", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--memory", "2MiB", "-c", "4096", "hi"}, "memory budget of 2.0 MiB"},
 		{[]string{"run", "-m", testdata.Path(t, "models", "stories260K.gguf"), "--memory", "lots", "hi"}, "not a size"},
 	}

@@ -36,7 +36,7 @@ var llamaIgnored = map[string]bool{
 	"--no-prefill-assistant": false, "-fa": false, "--flash-attn": false,
 	"--grp-attn-n": true, "-gan": true, "--grp-attn-w": true, "-gaw": true, "--no-ui": false, "--reasoning-format": true,
 	"--media-path": true, "--sleep-idle-seconds": true, "--no-cache-idle-slots": false, "--ui-mcp-proxy": false,
-	"--backend_sampling": false, "--tags": true, "--spec-draft-n-max": true, "--spec-draft-n-min": true,
+	"--backend_sampling": false, "--spec-draft-n-max": true, "--spec-draft-n-min": true,
 	"--no-models-autoload": false, "--models-max": true, "--models-preset": true,
 }
 

@@ -26,6 +26,7 @@ import (
 type modelFlags struct {
 	path    string // as given: a file, a name the store finds, or hf.co/ORG/REPO…
 	name    string // the model's name once loaded (the store's, or the file's base name)
+	file    string // the file loadWith loaded (path resolved through the store)
 	threads int
 	ctx     int
 	memory  string
@@ -109,6 +110,7 @@ func (m *modelFlags) loadWith(o engine.Options) (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.file = file
 	return engine.Load(file, o)
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,8 @@ func newServeCmd() *cobra.Command {
 		keep     time.Duration
 		maxLoad  int
 		ls       llamaServeFlags
+		strict   bool
+		tags     []string
 	)
 	c := &cobra.Command{
 		Use:   "serve [-m MODEL | --models-dir DIR] [flags]",
@@ -59,6 +62,14 @@ func newServeCmd() *cobra.Command {
 			if parallel < 1 || queue < 1 || batch < 1 {
 				return fmt.Errorf("--parallel, --queue and --batch-size must be at least 1")
 			}
+			// As llama-server's, serve's --ctx-size is the context of all
+			// the sequences together: each of --parallel gets an equal part.
+			if cmd.Flags().Changed("ctx-size") && mf.ctx > 0 {
+				if mf.ctx < parallel {
+					return fmt.Errorf("--ctx-size %d is shared by the %d sequences of --parallel: it must be at least %d", mf.ctx, parallel, parallel)
+				}
+				mf.ctx /= parallel
+			}
 			if port < 0 || port > 65535 {
 				return fmt.Errorf("--port must be in [0, 65535]")
 			}
@@ -74,7 +85,22 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			eo := engine.Options{Sequences: parallel, QueueSize: queue, BatchSize: batch, Pooling: pool}
-			so := server.Options{ModelName: alias, APIKey: apiKey, ShutdownGrace: grace, Logger: log, AllowedHosts: hosts, CORSOrigins: cors}
+			// --alias a,b,c gives the model several names; as llama-server,
+			// the first in sorted order is its id.
+			var aliases []string
+			for _, a := range strings.Split(alias, ",") {
+				if a = strings.TrimSpace(a); a != "" && !slices.Contains(aliases, a) {
+					aliases = append(aliases, a)
+				}
+			}
+			slices.Sort(aliases)
+			if len(aliases) > 0 {
+				alias = aliases[0]
+			}
+			if len(aliases) == 1 {
+				aliases = nil
+			}
+			so := server.Options{ModelName: alias, ModelAliases: aliases, ModelTags: tags, StrictModelName: strict, APIKey: apiKey, ShutdownGrace: grace, Logger: log, AllowedHosts: hosts, CORSOrigins: cors}
 			if err := ls.apply(&mf, &so); err != nil {
 				return err
 			}
@@ -128,6 +154,7 @@ func newServeCmd() *cobra.Command {
 	mf.demo = true // the built-in demo model when discovery finds none
 	mf.f16Cache = true
 	mf.register(c)
+	c.Flags().Lookup("ctx-size").Usage = "context size in tokens, shared evenly by the --parallel sequences as llama-server's is (default: the model's, at most 4096, for each sequence)"
 	f := c.Flags()
 	f.StringVar(&host, "host", "127.0.0.1", "address to listen on (0.0.0.0: every interface)")
 	f.IntVar(&port, "port", 8080, "port to listen on (0: any free one)")
@@ -135,7 +162,9 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&queue, "queue", 64, "requests that may wait for a free sequence")
 	f.IntVarP(&batch, "batch-size", "b", 512, "most tokens one forward pass evaluates, prompt chunks included (smaller: smoother streams while long prompts are read)")
 	f.StringVar(&apiKey, "api-key", "", "require this key as 'Authorization: Bearer KEY' (every endpoint but /health)")
-	f.StringVar(&alias, "alias", "", "model name in the API (default: the file's base name)")
+	f.StringVar(&alias, "alias", "", "model name in the API (default: the file's base name); a,b,c: several names, the first in sorted order its id")
+	f.StringSliceVar(&tags, "tags", nil, "with -m, tags /v1/models lists for the model (comma-separated, as llama-server's)")
+	f.BoolVar(&strict, "strict-model-name", false, "with -m, refuse requests that name another model (404 model_not_found) instead of answering them with this one, as llama-server does")
 	f.StringVar(&tplFile, "chat-template-file", "", templateFileFlag)
 	f.StringVar(&tplName, "chat-template", "", "built-in chat template to use instead of the model's: "+strings.Join(chat.Builtins(), ", ")+
 		" (default: the model's, else "+chat.DefaultBuiltin+")")
@@ -216,6 +245,7 @@ func serveOne(mf *modelFlags, eo engine.Options, so server.Options, tplName, tpl
 	if so.ModelName == "" {
 		so.ModelName = mf.name
 	}
+	so.ModelPath = mf.file
 	so.ChatTemplate = tpl
 	s, err := server.New(e, so)
 	if err != nil {
