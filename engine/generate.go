@@ -3,9 +3,13 @@ package engine
 import (
 	"context"
 	"fmt"
-	"github.com/shimmer-llm/shimmer/grammar"
+	"math"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/shimmer-llm/shimmer/grammar"
+	"github.com/shimmer-llm/shimmer/sampling"
 )
 
 // GenerateOptions control one generation.
@@ -17,7 +21,13 @@ type GenerateOptions struct {
 	// Stop ends generation when the text contains one of these strings;
 	// the stop string and what follows are not emitted.
 	Stop []string
-	// IgnoreEOG keeps generating past end-of-generation tokens.
+	// PostSamplingProbs > 0 reports, with each token, that many of the
+	// likeliest tokens of the distribution it was drawn from (Token.Probs;
+	// llama-server's post_sampling_probs).
+	PostSamplingProbs int
+	// IgnoreEOG keeps generating: end-of-generation tokens get a logit
+	// bias of -Inf, as llama.cpp's ignore_eos (but under a Grammar, whose
+	// end such a token is).
 	IgnoreEOG bool
 	// NoSpecial encodes a text prompt without adding BOS/EOS and without
 	// turning special-token text into special tokens.
@@ -63,6 +73,18 @@ type Token struct {
 	// Logprob and Top are set when GenerateOptions.Logprobs is.
 	Logprob float32
 	Top     []TokenLogprob
+	// Probs, set when GenerateOptions.PostSamplingProbs is, are the most
+	// likely tokens of the distribution the token was drawn from (after
+	// the sampler chain), most likely first, none of probability 0.
+	Probs []TokenProb
+	// Prob is the chosen token's probability in that distribution.
+	Prob float32
+}
+
+// TokenProb is a token with its probability.
+type TokenProb struct {
+	ID   int32
+	Prob float32
 }
 
 // StopReason says why generation ended.
@@ -125,6 +147,12 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int32, opts Genera
 	if err := CheckSampleOptions(opts.SampleOptions); err != nil {
 		return Result{}, fmt.Errorf("engine: %w", err)
 	}
+	for _, b := range opts.LogitBias {
+		if b.ID < 0 || int(b.ID) >= vocab {
+			return Result{}, fmt.Errorf("engine: logit bias for token id %d, out of range [0, %d)", b.ID, vocab)
+		}
+	}
+	opts.LogitBias = e.EffectiveLogitBias(opts)
 	if onToken == nil {
 		onToken = func(Token) error { return nil }
 	}
@@ -144,6 +172,21 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int32, opts Genera
 		<-r.done
 	}
 	return r.res, r.err
+}
+
+// EffectiveLogitBias is the logit bias a generation runs with: the
+// options', and with IgnoreEOG (and no grammar, whose end is an
+// end-of-generation token) -Inf on every end-of-generation token, as
+// llama.cpp's ignore_eos.
+func (e *Engine) EffectiveLogitBias(opts GenerateOptions) []sampling.Bias {
+	if !opts.IgnoreEOG || opts.Grammar != nil {
+		return opts.LogitBias
+	}
+	out := slices.Clip(opts.LogitBias)
+	for _, id := range e.tok.EOG() {
+		out = append(out, sampling.Bias{ID: id, Bias: float32(math.Inf(-1))})
+	}
+	return out
 }
 
 // ContextError reports a prompt longer than the context.

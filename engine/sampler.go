@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/shimmer-llm/shimmer/sampling"
@@ -45,6 +46,9 @@ type SampleOptions struct {
 	// penalties, DRY, top-n-σ, top-k, typical, top-p, min-p, XTC,
 	// temperature).
 	Samplers []sampling.Kind
+	// LogitBias is added to the logits before the chain (-Inf bans a
+	// token), as llama.cpp's logit_bias sampler.
+	LogitBias []sampling.Bias
 	// Seed of the random generator: the same seed gives the same text,
 	// and the text llama-server gives for that seed (its low 32 bits:
 	// llama.cpp seeds std::mt19937 with a uint32).
@@ -106,12 +110,20 @@ func chainParams(o SampleOptions) sampling.Params {
 		p.MirostatEta = o.MirostatEta
 	}
 	p.Order = o.Samplers
+	p.LogitBias = o.LogitBias
 	return p
 }
 
 // CheckSampleOptions reports options the chain cannot take (a mirostat
-// other than 0, 1 or 2).
+// other than 0, 1 or 2, a NaN logit bias); GenerateTokens also checks the
+// biased ids against the vocabulary.
 func CheckSampleOptions(o SampleOptions) error {
+	for _, b := range o.LogitBias {
+		if b.Bias != b.Bias {
+			return fmt.Errorf("sampling: logit bias for token %d is NaN", b.ID)
+		}
+	}
+	o.LogitBias = nil
 	_, err := sampling.NewChain(chainParams(o), 1)
 	return err
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"context"
 	"fmt"
 	"math"
@@ -380,6 +381,16 @@ func (s *scheduler) produce(sl *slot, logits []float32) {
 	if r.opts.Logprobs {
 		lse = logSumExp(logits)
 	}
+	var distIDs []int32
+	var distProbs []float32
+	if n := r.opts.PostSamplingProbs; n > 0 {
+		distIDs, distProbs = sl.samp.distribution(logits)
+		for i := 0; i < len(distIDs) && len(tok.Probs) < n; i++ {
+			if distProbs[i] > 0 {
+				tok.Probs = append(tok.Probs, TokenProb{ID: distIDs[i], Prob: distProbs[i]})
+			}
+		}
+	}
 	var id int32
 	if sl.con != nil {
 		var ok bool
@@ -396,6 +407,9 @@ func (s *scheduler) produce(sl *slot, logits []float32) {
 	}
 	sl.samp.accept(id, true)
 	tok.ID = id
+	if i := slices.Index(distIDs, id); i >= 0 {
+		tok.Prob = distProbs[i]
+	}
 	if r.opts.Logprobs {
 		tok.Logprob = float32(float64(logits[id]) - lse)
 	}

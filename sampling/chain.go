@@ -175,6 +175,15 @@ type Params struct {
 	MirostatEta   float32
 	// Order is the chain without mirostat (nil: DefaultOrder).
 	Order []Kind
+	// LogitBias is added to the logits before the chain runs, as
+	// llama.cpp's logit_bias sampler at its head (-Inf bans a token).
+	LogitBias []Bias
+}
+
+// Bias is one token's logit bias.
+type Bias struct {
+	ID   int32
+	Bias float32
 }
 
 // DefaultParams are llama.cpp's defaults, with the seed given.
@@ -225,6 +234,14 @@ func NewChain(p Params, nVocab int) (*Chain, error) {
 	}
 	if nVocab <= 0 {
 		return nil, fmt.Errorf("sampling: vocabulary of %d tokens", nVocab)
+	}
+	for _, b := range p.LogitBias {
+		if b.ID < 0 || int(b.ID) >= nVocab {
+			return nil, fmt.Errorf("sampling: logit bias for token %d, outside the vocabulary of %d", b.ID, nVocab)
+		}
+		if b.Bias != b.Bias {
+			return nil, fmt.Errorf("sampling: logit bias for token %d is NaN", b.ID)
+		}
 	}
 	c := &Chain{p: p, nVocab: nVocab, order: order}
 	if p.PenaltyLastN > 0 {
@@ -291,6 +308,7 @@ func (c *Chain) filter(cand *Candidates) {
 // draw takes; mirostat's own truncation is not applied).
 func (c *Chain) Distribution(logits []float32) []Token {
 	c.cand.Reset(logits)
+	c.bias(&c.cand)
 	cand := &c.cand
 	if c.p.Mirostat != 0 {
 		c.temp(cand, c.p.Temp)
@@ -307,11 +325,21 @@ func (c *Chain) Distribution(logits []float32) []Token {
 // Sample runs the chain on logits and returns the token it selects.
 func (c *Chain) Sample(logits []float32) int32 {
 	c.cand.Reset(logits)
+	c.bias(&c.cand)
 	c.Apply(&c.cand)
 	return c.cand.Data[c.cand.Selected].ID
 }
 
-// Apply runs the chain on the candidates and sets Selected.
+// bias adds the logit biases to candidates fresh from Reset (indexed by
+// id).
+func (c *Chain) bias(cand *Candidates) {
+	for _, b := range c.p.LogitBias {
+		cand.Data[b.ID].Logit += b.Bias
+	}
+}
+
+// Apply runs the chain on the candidates and sets Selected (the logit
+// biases are the caller's: Sample and Distribution add them).
 func (c *Chain) Apply(cand *Candidates) {
 	p := &c.p
 	switch p.Mirostat {

@@ -2,6 +2,8 @@ package sampling
 
 import (
 	"encoding/json"
+	"math"
+	"slices"
 	"os"
 	"testing"
 
@@ -91,5 +93,52 @@ func TestMT19937(t *testing.T) {
 	}
 	if v != 4123659995 {
 		t.Fatalf("10000th output %d", v)
+	}
+}
+
+// A logit bias is llama.cpp's logit_bias sampler at the head of the chain:
+// the chain with a bias draws, seed for seed, what the chain without it
+// draws from logits with the bias added by hand; a bias of -Inf bans the
+// most likely token from every draw.
+func TestLogitBias(t *testing.T) {
+	const n = 64
+	logits := make([]float32, n)
+	for i := range logits {
+		logits[i] = float32(math.Sin(float64(i)*1.7)) * 3
+	}
+	top := 0
+	for i, l := range logits {
+		if l > logits[top] {
+			top = i
+		}
+	}
+	bias := []Bias{{ID: 5, Bias: 2.5}, {ID: 9, Bias: -1}, {ID: 5, Bias: 0.5}, {ID: int32(top), Bias: float32(math.Inf(-1))}}
+	by := slices.Clone(logits)
+	for _, b := range bias {
+		by[b.ID] += b.Bias
+	}
+	for _, seed := range []uint32{1, 42, 1234} {
+		p := DefaultParams(seed)
+		p.PenaltyLastN = 0
+		plain, err := NewChain(p, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.LogitBias = bias
+		biased, err := NewChain(p, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 1000; i++ {
+			a, b := biased.Sample(logits), plain.Sample(by)
+			if a != b || a == int32(top) {
+				t.Fatalf("seed %d draw %d: biased chain %d, chain on biased logits %d (banned %d)", seed, i, a, b, top)
+			}
+		}
+	}
+	p := DefaultParams(1)
+	p.LogitBias = []Bias{{ID: n, Bias: 1}}
+	if _, err := NewChain(p, n); err == nil {
+		t.Error("a bias outside the vocabulary was accepted")
 	}
 }

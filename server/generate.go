@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,8 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -125,9 +128,11 @@ func (s *backend) generateOptions(p *sampling) (engine.GenerateOptions, *apiErro
 			opts.Stop = append(opts.Stop, st)
 		}
 	}
-	if len(p.LogitBias) > 0 && string(p.LogitBias) != "null" && string(p.LogitBias) != "{}" {
-		return opts, invalid("logit_bias", "'logit_bias' is not supported")
+	bias, e := s.logitBias(p.LogitBias)
+	if e != nil {
+		return opts, e
 	}
+	so.LogitBias = bias
 	opts.IgnoreEOG = p.IgnoreEOS
 	switch {
 	case p.LoRA != nil:
@@ -242,6 +247,85 @@ func newID(prefix string) string {
 func makeUsage(r engine.Result) *usage {
 	return &usage{PromptTokens: r.PromptTokens, CompletionTokens: r.Tokens, TotalTokens: r.PromptTokens + r.Tokens,
 		PromptTokensDetails: &promptDetail{CachedTokens: r.CachedTokens}}
+}
+
+// maxLogitBias bounds the entries of a logit_bias (OpenAI allows 300; a
+// text key may stand for several tokens).
+const maxLogitBias = 4096
+
+// logitBias reads logit_bias as OpenAI writes it ({"ID": bias}) or as
+// llama-server also takes it: keys that are text (each of its tokens
+// gets the bias), or a list of [ID or text, bias] pairs; a bias of false
+// bans the token.
+func (s *backend) logitBias(raw json.RawMessage) ([]smp.Bias, *apiError) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var pairs [][2]json.RawMessage
+	if raw[0] == '{' {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, invalid("logit_bias", "'logit_bias' must map token ids to numbers")
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			kj, _ := json.Marshal(k)
+			pairs = append(pairs, [2]json.RawMessage{kj, m[k]})
+		}
+	} else if err := json.Unmarshal(raw, &pairs); err != nil {
+		return nil, invalid("logit_bias", "'logit_bias' must be an object {\"ID\": bias} or a list of [ID or text, bias] pairs")
+	}
+	vocab := s.e.Hyper().Vocab
+	var out []smp.Bias
+	for _, pr := range pairs {
+		var bias float32
+		var f float64
+		var ban bool
+		switch {
+		case json.Unmarshal(pr[1], &f) == nil && !math.IsNaN(f) && !math.IsInf(f, 0):
+			bias = float32(f)
+		case json.Unmarshal(pr[1], &ban) == nil && !ban:
+			bias = float32(math.Inf(-1))
+		default:
+			return nil, invalid("logit_bias", "logit_bias: the bias of %s must be a number or false", pr[0])
+		}
+		var ids []int32
+		var id int64
+		var text string
+		switch {
+		case json.Unmarshal(pr[0], &id) == nil:
+			ids = []int32{int32(id)}
+			if id < 0 || id >= int64(vocab) {
+				return nil, invalid("logit_bias", "logit_bias: token id %d is out of range [0, %d)", id, vocab)
+			}
+		case json.Unmarshal(pr[0], &text) == nil:
+			if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+				if n < 0 || n >= int64(vocab) {
+					return nil, invalid("logit_bias", "logit_bias: token id %d is out of range [0, %d)", n, vocab)
+				}
+				ids = []int32{int32(n)}
+			} else {
+				if len(text) > 1<<12 {
+					return nil, invalid("logit_bias", "logit_bias: a text key is at most 4096 bytes")
+				}
+				ids = s.e.Tokenizer().Encode(text, false, false)
+			}
+		default:
+			return nil, invalid("logit_bias", "logit_bias: %s is neither a token id nor a text", pr[0])
+		}
+		for _, id := range ids {
+			out = append(out, smp.Bias{ID: id, Bias: bias})
+		}
+		if len(out) > maxLogitBias {
+			return nil, invalid("logit_bias", "'logit_bias' stands for more than %d tokens", maxLogitBias)
+		}
+	}
+	return out, nil
 }
 
 // validateIDs checks token ids given by a client.

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shimmer-llm/shimmer/engine"
@@ -20,11 +22,14 @@ import (
 // nativeRequest is POST /completion's body.
 type nativeRequest struct {
 	sampling
-	Prompt       json.RawMessage `json:"prompt"`
-	NPredict     *int            `json:"n_predict"`
-	ReturnTokens bool            `json:"return_tokens"`
-	CachePrompt  *bool           `json:"cache_prompt"` // always on: prompts share cached prefixes
-	IDSlot       *int            `json:"id_slot"`      // any free slot is used
+	Prompt            json.RawMessage `json:"prompt"`
+	NPredict          *int            `json:"n_predict"`
+	ReturnTokens      bool            `json:"return_tokens"`
+	CachePrompt       *bool           `json:"cache_prompt"` // always on: prompts share cached prefixes
+	IDSlot            *int            `json:"id_slot"`      // any free slot is used
+	NProbs            int             `json:"n_probs"`
+	PostSamplingProbs bool            `json:"post_sampling_probs"`
+	ResponseFields    []string        `json:"response_fields"`
 }
 
 // nativeResult is a /completion response, or one streamed chunk of it.
@@ -45,7 +50,25 @@ type nativeResult struct {
 	StoppingWord    *string        `json:"stopping_word,omitempty"`
 	TokensCached    *int           `json:"tokens_cached,omitempty"`
 	Timings         map[string]any `json:"timings,omitempty"`
+	Probs           []nativeProb   `json:"completion_probabilities,omitempty"`
 }
+
+// nativeProb is one entry of completion_probabilities: a token with its
+// log-probability and the likeliest alternatives before sampling, or
+// (post_sampling_probs) its probability and the likeliest tokens of the
+// distribution it was drawn from.
+type nativeProb struct {
+	ID          int32        `json:"id"`
+	Token       string       `json:"token"`
+	Bytes       []int        `json:"bytes"`
+	Logprob     *float64     `json:"logprob,omitempty"`
+	Prob        *float64     `json:"prob,omitempty"`
+	TopLogprobs []nativeProb `json:"top_logprobs,omitempty"`
+	TopProbs    []nativeProb `json:"top_probs,omitempty"`
+}
+
+// maxNProbs bounds n_probs.
+const maxNProbs = 100
 
 // errNoDone ends a stream without OpenAI's [DONE] line (llama-server's
 // native streams have none).
@@ -76,80 +99,270 @@ func (s *Server) handleNative(w http.ResponseWriter, r *http.Request) {
 	if req.NPredict != nil && *req.NPredict < 0 {
 		opts.MaxTokens = 0 // -1: until the end of generation or the context
 	}
-	prompt, e := b.nativePrompt(r.Context(), req.Prompt)
+	if req.NProbs < 0 || req.NProbs > maxNProbs {
+		writeError(w, invalid("n_probs", "'n_probs' must be between 0 and %d", maxNProbs))
+		return
+	}
+	if req.NProbs > 0 {
+		if req.PostSamplingProbs {
+			opts.PostSamplingProbs = req.NProbs
+		} else {
+			opts.Logprobs, opts.TopLogprobs = true, req.NProbs
+		}
+	}
+	prompts, e := b.nativePrompts(r.Context(), req.Prompt)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
+	if len(prompts) > 1 {
+		if req.Stream {
+			writeError(w, invalid("stream", "several prompts cannot be streamed; send one request per prompt"))
+			return
+		}
+		if len(prompts) > maxPrompts {
+			writeError(w, invalid("prompt", "'prompt' holds %d prompts; at most %d are allowed", len(prompts), maxPrompts))
+			return
+		}
+	}
 	settings := b.generationSettings(opts, req.Stream)
-	final := func(res engine.Result, content string, ids []int32) nativeResult {
-		text := b.e.Tokenizer().Decode(prompt, false)
-		nl, trunc, word := strings.Contains(content, "\n"), false, ""
+	final := func(prompt []int32, res engine.Result, content string, toks []engine.Token) nativeResult {
+		text := b.e.Tokenizer().Decode(prompt, true)
+		nl, trunc, word := strings.Contains(content, "\n"), res.StopReason == engine.StopContext, ""
 		cached := res.PromptTokens + res.Tokens
-		out := nativeResult{Content: content, Tokens: ids, IDSlot: -1, Stop: true, Model: b.name,
+		out := nativeResult{Content: content, Tokens: b.nativeIDs(toks, req.ReturnTokens), IDSlot: -1, Stop: true, Model: b.name,
 			TokensPredicted: res.Tokens, TokensEvaluated: res.PromptTokens, Settings: settings, Prompt: &text,
 			HasNewLine: &nl, Truncated: &trunc, StopType: stopType(res.StopReason), StoppingWord: &word,
-			TokensCached: &cached, Timings: timings(res)}
-		if out.Tokens == nil {
-			out.Tokens = []int32{}
-		}
-		return out
-	}
-	if req.NPredict != nil && *req.NPredict == 0 {
-		// Nothing to predict: llama-server answers at once.
-		b.writeJSON(w, final(engine.Result{PromptTokens: len(prompt), StopReason: engine.StopLength}, "", nil))
-		return
-	}
-	ids := func(toks []engine.Token) []int32 {
-		out := []int32{}
-		if req.ReturnTokens {
-			for _, t := range toks {
-				if t.ID >= 0 {
-					out = append(out, t.ID)
-				}
-			}
-		}
+			TokensCached: &cached, Timings: timings(res), Probs: b.nativeProbs(toks, req.NProbs > 0)}
 		return out
 	}
 	if !req.Stream {
-		toks, res, err := b.collect(r.Context(), prompt, opts)
-		if err != nil {
-			b.failGeneration(w, r.Context(), err, "prompt")
+		outs := make([]any, len(prompts))
+		errs := make([]error, len(prompts))
+		var wg sync.WaitGroup
+		for i, prompt := range prompts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if req.NPredict != nil && *req.NPredict == 0 {
+					// Nothing to predict: llama-server answers at once.
+					outs[i] = fields(final(prompt, engine.Result{PromptTokens: len(prompt), StopReason: engine.StopLength}, "", nil), req.ResponseFields)
+					return
+				}
+				toks, res, err := b.collect(r.Context(), prompt, opts)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				o := final(prompt, res, joinText(toks), toks)
+				o.Index = i
+				outs[i] = fields(o, req.ResponseFields)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				b.failGeneration(w, r.Context(), err, "prompt")
+				return
+			}
+		}
+		if len(prompts) == 1 {
+			b.writeJSON(w, outs[0])
 			return
 		}
-		b.writeJSON(w, final(res, joinText(toks), ids(toks)))
+		b.writeJSON(w, outs)
+		return
+	}
+	prompt := prompts[0]
+	if req.NPredict != nil && *req.NPredict == 0 {
+		b.writeJSON(w, fields(final(prompt, engine.Result{PromptTokens: len(prompt), StopReason: engine.StopLength}, "", nil), req.ResponseFields))
 		return
 	}
 	predicted := 0
 	b.runStream(w, r, prompt, opts, "prompt",
 		func(*sse) error { return nil },
 		func(out *sse, toks []engine.Token) error {
-			for _, t := range toks {
+			// One chunk per token, with its id, as llama-server's; text
+			// held back (no id) goes with the next token.
+			start := 0
+			for i, t := range toks {
+				if t.ID < 0 && i < len(toks)-1 {
+					continue
+				}
+				part := toks[start : i+1]
+				start = i + 1
 				if t.ID >= 0 {
 					predicted++
 				}
+				if err := out.send(nativeResult{Content: joinText(part), Tokens: b.nativeIDs(part, true), IDSlot: -1,
+					TokensPredicted: predicted, TokensEvaluated: len(prompt), Probs: b.nativeProbs(part, req.NProbs > 0)}); err != nil {
+					return err
+				}
 			}
-			return out.send(nativeResult{Content: joinText(toks), Tokens: ids(toks), IDSlot: -1,
-				TokensPredicted: predicted, TokensEvaluated: len(prompt)})
+			return nil
 		},
 		func(out *sse, res engine.Result) error {
-			if err := out.send(final(res, "", nil)); err != nil {
+			if err := out.send(final(prompt, res, "", nil)); err != nil {
 				return err
 			}
 			return errNoDone
 		})
 }
 
-// nativePrompt reads /completion's prompt: what /v1/completions takes, or
-// an array mixing strings and token ids (the first string tokenized with
-// the vocabulary's special tokens, the others without).
+// maxPrompts bounds the prompts of one /completion request.
+const maxPrompts = 64
+
+// nativeIDs are the ids of the tokens (not the held-back text delivered
+// at the end), or none unless asked for.
+func (s *backend) nativeIDs(toks []engine.Token, want bool) []int32 {
+	out := []int32{}
+	if want {
+		for _, t := range toks {
+			if t.ID >= 0 {
+				out = append(out, t.ID)
+			}
+		}
+	}
+	return out
+}
+
+// nativeProbs lists completion_probabilities for the tokens.
+func (s *backend) nativeProbs(toks []engine.Token, want bool) []nativeProb {
+	if !want {
+		return nil
+	}
+	tok := s.e.Tokenizer()
+	entry := func(id int32) nativeProb {
+		p := tok.Piece(id, true)
+		return nativeProb{ID: id, Token: validText(p), Bytes: byteList(p)}
+	}
+	out := []nativeProb{}
+	for _, t := range toks {
+		if t.ID < 0 {
+			continue
+		}
+		e := entry(t.ID)
+		if t.Probs != nil {
+			p := float64(t.Prob)
+			e.TopProbs = []nativeProb{}
+			for _, a := range t.Probs {
+				x := entry(a.ID)
+				ap := float64(a.Prob)
+				x.Prob = &ap
+				e.TopProbs = append(e.TopProbs, x)
+			}
+			e.Prob = &p
+		} else {
+			lp := float64(t.Logprob)
+			e.Logprob = &lp
+			e.TopLogprobs = []nativeProb{}
+			for _, a := range t.Top {
+				x := entry(a.ID)
+				alp := float64(a.Logprob)
+				x.Logprob = &alp
+				e.TopLogprobs = append(e.TopLogprobs, x)
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// fields keeps only the response_fields of a result (paths such as
+// "generation_settings/n_predict" become keys of that name), or all of it.
+func fields(res nativeResult, want []string) any {
+	if len(want) == 0 {
+		return res
+	}
+	raw, _ := json.Marshal(res)
+	var all map[string]any
+	json.Unmarshal(raw, &all)
+	out := map[string]any{}
+	for _, f := range want {
+		var v any = all
+		for _, part := range strings.Split(f, "/") {
+			m, ok := v.(map[string]any)
+			if !ok {
+				v = nil
+				break
+			}
+			v = m[part]
+		}
+		if v != nil {
+			out[f] = v
+		}
+	}
+	return out
+}
+
+// nativePrompts reads /completion's prompt: a string, token ids, an array
+// mixing strings and ids (the first string tokenized with the
+// vocabulary's special tokens, the others without), {"prompt_string": …}
+// (multimodal data is refused: no model here reads images), or an array
+// of such prompts (each answered in turn, in a list).
+func (s *backend) nativePrompts(ctx context.Context, raw json.RawMessage) ([][]int32, *apiError) {
+	raw = bytes.TrimSpace(raw)
+	var list []json.RawMessage
+	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &list) != nil || isMixed(list) {
+		p, e := s.nativePrompt(ctx, raw)
+		if e != nil {
+			return nil, e
+		}
+		return [][]int32{p}, nil
+	}
+	if len(list) == 0 {
+		return nil, invalid("prompt", "'prompt' is empty")
+	}
+	out := make([][]int32, 0, len(list))
+	for _, m := range list {
+		p, e := s.nativePrompt(ctx, m)
+		if e != nil {
+			return nil, e
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// isMixed reports whether a prompt array is one prompt: only token ids,
+// or token ids and strings.
+func isMixed(list []json.RawMessage) bool {
+	ids := 0
+	for _, m := range list {
+		var id int32
+		var text string
+		switch {
+		case json.Unmarshal(m, &id) == nil:
+			ids++
+		case json.Unmarshal(m, &text) == nil:
+		default:
+			return false
+		}
+	}
+	return ids > 0
+}
+
+// nativePrompt reads one prompt (see nativePrompts).
 func (s *backend) nativePrompt(ctx context.Context, raw json.RawMessage) ([]int32, *apiError) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '{' {
+		var obj struct {
+			PromptString   *string         `json:"prompt_string"`
+			MultimodalData json.RawMessage `json:"multimodal_data"`
+		}
+		if json.Unmarshal(raw, &obj) != nil || obj.PromptString == nil {
+			return nil, invalid("prompt", "a prompt object must hold \"prompt_string\"")
+		}
+		if len(obj.MultimodalData) > 0 && string(obj.MultimodalData) != "null" && string(obj.MultimodalData) != "[]" {
+			return nil, invalid("prompt", "multimodal_data: image input is not supported by this model")
+		}
+		return s.encode(ctx, *obj.PromptString, "prompt")
+	}
 	var mixed []json.RawMessage
-	if json.Unmarshal(bytes.TrimSpace(raw), &mixed) != nil || len(mixed) < 2 {
+	if json.Unmarshal(raw, &mixed) != nil || !isMixed(mixed) {
 		return s.completionPrompt(ctx, raw)
 	}
 	var out []int32
-	hasText := false
 	for i, m := range mixed {
 		var id int32
 		var text string
@@ -157,7 +370,7 @@ func (s *backend) nativePrompt(ctx context.Context, raw json.RawMessage) ([]int3
 		case json.Unmarshal(m, &id) == nil:
 			out = append(out, id)
 		case json.Unmarshal(m, &text) == nil:
-			if !hasText && i == 0 {
+			if i == 0 {
 				ids, e := s.encode(ctx, text, "prompt")
 				if e != nil {
 					return nil, e
@@ -166,9 +379,6 @@ func (s *backend) nativePrompt(ctx context.Context, raw json.RawMessage) ([]int3
 			} else {
 				out = append(out, s.e.Tokenizer().Encode(text, false, true)...)
 			}
-			hasText = true
-		default:
-			return s.completionPrompt(ctx, raw)
 		}
 	}
 	if len(out) > s.e.Options().Context {
@@ -224,6 +434,14 @@ func (s *backend) generationSettings(o engine.GenerateOptions, stream bool) map[
 	if stop == nil {
 		stop = []string{}
 	}
+	bias := []map[string]any{}
+	for _, lb := range s.e.EffectiveLogitBias(o) {
+		var v any = lb.Bias // -Inf is null, as llama-server writes it
+		if math.IsInf(float64(lb.Bias), -1) {
+			v = nil
+		}
+		bias = append(bias, map[string]any{"token": lb.ID, "bias": v})
+	}
 	lora := []map[string]any{}
 	for _, l := range o.LoRA {
 		lora = append(lora, map[string]any{"id": l.ID, "scale": l.Scale})
@@ -233,8 +451,8 @@ func (s *backend) generationSettings(o engine.GenerateOptions, stream bool) map[
 		"presence_penalty": p.PenaltyPresent, "frequency_penalty": p.PenaltyFreq, "xtc_probability": p.XTCProbability,
 		"xtc_threshold": p.XTCThreshold, "top_n_sigma": p.TopNSigma, "dynatemp_range": p.DynatempRange,
 		"dynatemp_exponent": p.DynatempExponent, "mirostat": p.Mirostat, "mirostat_tau": p.MirostatTau, "mirostat_eta": p.MirostatEta,
-		"stop": stop, "max_tokens": np, "n_probs": 0, "min_keep": p.MinKeep, "ignore_eos": o.IgnoreEOG, "stream": stream,
-		"samplers": samplers, "lora": lora, "dry_multiplier": p.DRYMultiplier}
+		"stop": stop, "max_tokens": np, "n_probs": max(o.TopLogprobs, o.PostSamplingProbs), "min_keep": p.MinKeep, "ignore_eos": o.IgnoreEOG, "stream": stream,
+		"samplers": samplers, "lora": lora, "logit_bias": bias, "post_sampling_probs": o.PostSamplingProbs > 0, "dry_multiplier": p.DRYMultiplier}
 }
 
 // handleProps serves GET /props as llama-server's: the default

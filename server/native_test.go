@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -83,4 +84,96 @@ func TestNativeEndpoints(t *testing.T) {
 	if code, _, _ := post(t, f.ts.URL+"/props", `{}`); code != 403 {
 		t.Errorf("POST /props: %d", code)
 	}
+}
+
+// /completion's n_probs, post_sampling_probs, logit_bias (llama-server's
+// and OpenAI's forms), several prompts, response_fields and ignore_eos's
+// biases in generation_settings, checked against each other: the greedy
+// token is the top of n_probs' list; banning it gives the second of that
+// list; greedy post-sampling probabilities are 1.
+func TestNativeProbsAndBias(t *testing.T) {
+	f := newFixture(t, engine.Options{}, Options{})
+	type prob struct {
+		ID          int32   `json:"id"`
+		Token       string  `json:"token"`
+		Logprob     float64 `json:"logprob"`
+		Prob        float64 `json:"prob"`
+		TopLogprobs []prob  `json:"top_logprobs"`
+		TopProbs    []prob  `json:"top_probs"`
+	}
+	type result struct {
+		Content  string          `json:"content"`
+		Tokens   []int32         `json:"tokens"`
+		Probs    []prob          `json:"completion_probabilities"`
+		Settings json.RawMessage `json:"generation_settings"`
+	}
+	complete := func(extra string) result {
+		t.Helper()
+		code, _, out := post(t, f.ts.URL+"/completion", `{"prompt": "Once upon a time", "n_predict": 6, "temperature": 0, "return_tokens": true`+extra+`}`)
+		var r result
+		if code != 200 || json.Unmarshal([]byte(out), &r) != nil {
+			t.Fatalf("%s: %d %s", extra, code, out)
+		}
+		return r
+	}
+	base := complete(`, "n_probs": 5`)
+	if len(base.Probs) != 6 {
+		t.Fatalf("completion_probabilities: %+v", base.Probs)
+	}
+	for i, p := range base.Probs {
+		top := p.TopLogprobs
+		if p.ID != base.Tokens[i] || len(top) != 5 || top[0].ID != p.ID || top[0].Logprob != p.Logprob || p.Logprob > 0 ||
+			!slices.IsSortedFunc(top, func(a, b prob) int { return cmpDesc(a.Logprob, b.Logprob) }) {
+			t.Errorf("token %d: %+v", i, p)
+		}
+	}
+	first, second := base.Tokens[0], base.Probs[0].TopLogprobs[1].ID
+	for _, bias := range []string{fmt.Sprintf(`[[%d, false]]`, first), fmt.Sprintf(`{"%d": -100}`, first), fmt.Sprintf(`[[%q, false]]`, base.Probs[0].Token)} {
+		r := complete(`, "logit_bias": ` + bias)
+		if len(r.Tokens) == 0 || r.Tokens[0] != second {
+			t.Errorf("logit_bias %s: tokens %v, the second likeliest first token is %d", bias, r.Tokens, second)
+		}
+	}
+	post1 := complete(`, "n_probs": 3, "post_sampling_probs": true`)
+	for i, p := range post1.Probs {
+		if p.ID != post1.Tokens[i] || p.Prob != 1 || len(p.TopProbs) != 1 || p.TopProbs[0].ID != p.ID {
+			t.Errorf("greedy post-sampling token %d: %+v", i, p)
+		}
+	}
+	// Two prompts: a list of two answers.
+	code, _, out := post(t, f.ts.URL+"/completion", `{"prompt": ["Once upon a time", [1, 403]], "n_predict": 4, "temperature": 0}`)
+	var two []result
+	if code != 200 || json.Unmarshal([]byte(out), &two) != nil || len(two) != 2 || two[0].Content != base.Content[:len(two[0].Content)] {
+		t.Errorf("two prompts: %d %s", code, out)
+	}
+	code, _, out = post(t, f.ts.URL+"/completion", `{"prompt": "Once", "n_predict": 2, "response_fields": ["content", "generation_settings/n_predict"]}`)
+	var some map[string]any
+	if code != 200 || json.Unmarshal([]byte(out), &some) != nil || len(some) != 2 || some["generation_settings/n_predict"] != 2.0 {
+		t.Errorf("response_fields: %d %s", code, out)
+	}
+	var gs struct {
+		LogitBias []struct {
+			Token int32
+			Bias  *float64
+		} `json:"logit_bias"`
+	}
+	json.Unmarshal(complete(`, "ignore_eos": true`).Settings, &gs)
+	if eog := f.e.Tokenizer().EOG(); len(gs.LogitBias) != len(eog) || gs.LogitBias[0].Bias != nil || gs.LogitBias[0].Token != eog[0] {
+		t.Errorf("ignore_eos: logit_bias %+v, EOG tokens %v", gs.LogitBias, eog)
+	}
+	for _, bad := range []string{`{"1": "a"}`, `[[1, "a"]]`, `{"999999": 1}`, `[[[1], 1]]`} {
+		if code, _, out := post(t, f.ts.URL+"/completion", `{"prompt": "Once", "n_predict": 1, "logit_bias": `+bad+`}`); code != 400 {
+			t.Errorf("logit_bias %s: %d %s", bad, code, out)
+		}
+	}
+}
+
+func cmpDesc(a, b float64) int {
+	switch {
+	case a > b:
+		return -1
+	case a < b:
+		return 1
+	}
+	return 0
 }

@@ -30,7 +30,7 @@ var llamaIgnored = map[string]bool{
 	"--ctx-checkpoints": true, "-cram": true, "--cache-ram": true, "--slot-prompt-similarity": true, "-sps": true,
 	"--mlock": false, "--no-mmap": false, "--mmap": false, "--no-warmup": false, "--log-disable": false,
 	"-v": false, "--verbose": false, "--log-verbose": false, "--no-webui": false, "--webui": false,
-	"-kvu": false, "--kv-unified": false, "-nkvo": false, "--no-kv-offload": false, "--swa-full": false,
+"-nkvo": false, "--no-kv-offload": false, "--swa-full": false,
 	"--check-tensors": false, "--no-op-offload": false, "--context-shift": false, "--no-context-shift": false,
 	"-nr": false, "--no-repack": false, "--perf": false, "--no-perf": false, "--log-colors": false,
 	"--no-prefill-assistant": false, "-fa": false, "--flash-attn": false,
@@ -45,7 +45,7 @@ var llamaIgnored = map[string]bool{
 // shimmer flag of another name.
 var llamaAliases = map[string]string{
 	"-ctk": "--cache-type-k", "-ctv": "--cache-type-v", "-np": "--parallel", "-ub": "--ubatch-size",
-	"-cb": "--cont-batching", "-hf": "--hf-repo", "-hfr": "--hf-repo", "-hff": "--hf-file", "-s": "--seed", "-nocb": "--no-cont-batching",
+	"-cb": "--cont-batching", "-kvu": "--kv-unified", "-hf": "--hf-repo", "-hfr": "--hf-repo", "-hff": "--hf-file", "-s": "--seed", "-nocb": "--no-cont-batching",
 	"--embeddings": "--embedding", "--rerank": "--reranking",
 }
 
@@ -115,6 +115,7 @@ type llamaServeFlags struct {
 	metrics          bool
 	embedding        bool
 	reranking        bool
+	kvUnified        bool
 }
 
 func (l *llamaServeFlags) register(f *pflag.FlagSet) {
@@ -136,6 +137,7 @@ func (l *llamaServeFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&l.jinja, "jinja", true, "accepted for llama-server's command line: chat templates are always rendered as Jinja")
 	f.BoolVar(&l.metrics, "metrics", true, "accepted for llama-server's command line: GET /metrics is always served")
 	f.BoolVar(&l.embedding, "embedding", false, "accepted for llama-server's command line: /v1/embeddings is served whenever the model can embed (see --pooling; also --embeddings)")
+	f.BoolVar(&l.kvUnified, "kv-unified", false, "each of the --parallel sequences may use the whole --ctx-size (llama-server's one KV buffer for all slots; here each sequence gets its own, so the cache takes --parallel times the memory; also -kvu)")
 	f.BoolVar(&l.reranking, "reranking", false, "accepted for llama-server's command line: /v1/rerank is served whenever the model is a reranker (also --rerank)")
 }
 

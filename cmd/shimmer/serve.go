@@ -64,7 +64,7 @@ func newServeCmd() *cobra.Command {
 			}
 			// As llama-server's, serve's --ctx-size is the context of all
 			// the sequences together: each of --parallel gets an equal part.
-			if cmd.Flags().Changed("ctx-size") && mf.ctx > 0 {
+			if cmd.Flags().Changed("ctx-size") && mf.ctx > 0 && !ls.kvUnified {
 				if mf.ctx < parallel {
 					return fmt.Errorf("--ctx-size %d is shared by the %d sequences of --parallel: it must be at least %d", mf.ctx, parallel, parallel)
 				}
