@@ -1,10 +1,10 @@
 package engine
 
 import (
-	"slices"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"

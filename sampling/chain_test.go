@@ -3,8 +3,8 @@ package sampling
 import (
 	"encoding/json"
 	"math"
-	"slices"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/shimmer-llm/shimmer/internal/testdata"

@@ -30,7 +30,7 @@ var llamaIgnored = map[string]bool{
 	"--ctx-checkpoints": true, "-cram": true, "--cache-ram": true, "--slot-prompt-similarity": true, "-sps": true,
 	"--mlock": false, "--no-mmap": false, "--mmap": false, "--no-warmup": false, "--log-disable": false,
 	"-v": false, "--verbose": false, "--log-verbose": false, "--no-webui": false, "--webui": false,
-"-nkvo": false, "--no-kv-offload": false, "--swa-full": false,
+	"-nkvo": false, "--no-kv-offload": false, "--swa-full": false,
 	"--check-tensors": false, "--no-op-offload": false, "--context-shift": false, "--no-context-shift": false,
 	"-nr": false, "--no-repack": false, "--perf": false, "--no-perf": false, "--log-colors": false,
 	"--no-prefill-assistant": false, "-fa": false, "--flash-attn": false,
