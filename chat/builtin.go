@@ -47,6 +47,16 @@ var builtinSources = map[string]string{
 		"{% endfor %}" +
 		"{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}",
 
+	// Command R (Cohere): turns between <|START_OF_TURN_TOKEN|> and
+	// <|END_OF_TURN_TOKEN|>, contents trimmed, as llama.cpp's built-in.
+	"command-r": "{% for message in messages %}" +
+		"{% if message['role'] == 'system' %}{% set tag = '<|SYSTEM_TOKEN|>' %}" +
+		"{% elif message['role'] == 'user' %}{% set tag = '<|USER_TOKEN|>' %}" +
+		"{% else %}{% set tag = '<|CHATBOT_TOKEN|>' %}{% endif %}" +
+		"{{ '<|START_OF_TURN_TOKEN|>' + tag + message['content'] | trim + '<|END_OF_TURN_TOKEN|>' }}" +
+		"{% endfor %}" +
+		"{% if add_generation_prompt %}{{ '<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>' }}{% endif %}",
+
 	// Phi-3 instruct.
 	"phi3": "{% for message in messages %}" +
 		"{% if message['role'] == 'system' %}{{ '<|system|>\\n' + message['content'] + '<|end|>\\n' }}" +

@@ -163,10 +163,18 @@ func (t *Template) Render(msgs []Message, addGenerationPrompt bool, vars map[str
 // parsed, and a BOS the template wrote removed first when the tokenizer
 // adds its own (so the prompt does not begin with two).
 func (t *Template) Prompt(tok *tokenizer.Tokenizer, msgs []Message, vars map[string]any) ([]int32, error) {
-	text, err := t.Render(msgs, true, vars)
+	return t.PromptWith(tok, msgs, vars, true, "")
+}
+
+// PromptWith is Prompt with or without the generation prompt, and with
+// prefill appended to the rendered text: the beginning of the assistant's
+// reply, which generation continues (llama-server's assistant prefill).
+func (t *Template) PromptWith(tok *tokenizer.Tokenizer, msgs []Message, vars map[string]any, addGenerationPrompt bool, prefill string) ([]int32, error) {
+	text, err := t.Render(msgs, addGenerationPrompt, vars)
 	if err != nil {
 		return nil, err
 	}
+	text += prefill
 	if t.bos != "" && tok.AddBOS() {
 		text = strings.TrimPrefix(text, t.bos)
 	}

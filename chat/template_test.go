@@ -41,6 +41,10 @@ func TestBuiltins(t *testing.T) {
 			"<start_of_turn>user\nTell me a joke.<end_of_turn>\n<start_of_turn>model\n"},
 		{"phi3", sysUser, true, "<|system|>\nYou are helpful.<|end|>\n<|user|>\nHi there<|end|>\n<|assistant|>\n"},
 		{"phi3", []Message{{Role: "user", Content: "x"}}, false, "<|user|>\nx<|end|>\n</s>"},
+		// llama.cpp's server test suite (test_apply_chat_template) gives
+		// this rendering of its command-r template.
+		{"command-r", []Message{{Role: "system", Content: "You are a test."}, {Role: "user", Content: "Hi there"}}, true,
+			"<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>You are a test.<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|USER_TOKEN|>Hi there<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"},
 		{"mistral", multi, true, "<s>[INST] You are helpful.\n\nHi there [/INST]Hello! How can I help?</s>[INST] Tell me a joke. [/INST]"},
 	}
 	for _, c := range cases {
@@ -57,7 +61,7 @@ func TestBuiltins(t *testing.T) {
 			t.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
 		}
 	}
-	if got := Builtins(); strings.Join(got, ",") != "chatml,gemma,llama2,llama3,mistral,phi3" {
+	if got := Builtins(); strings.Join(got, ",") != "chatml,command-r,gemma,llama2,llama3,mistral,phi3" {
 		t.Errorf("Builtins() = %v", got)
 	}
 }

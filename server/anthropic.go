@@ -218,6 +218,9 @@ func anthropicTools(req *anthropicRequest) (*chatRequest, *apiError) {
 // writeAnthropicError writes e in Anthropic's error shape.
 func writeAnthropicError(w http.ResponseWriter, e *apiError) {
 	typ := e.Type
+	if typ == "exceed_context_size_error" {
+		typ = "invalid_request_error"
+	}
 	switch e.status {
 	case http.StatusNotFound:
 		typ = "not_found_error"

@@ -19,6 +19,10 @@ type apiError struct {
 	Type       string  `json:"type"`
 	Param      *string `json:"param"`
 	Code       *string `json:"code"`
+	// NPrompt and NCtx are llama-server's fields of a prompt too long for
+	// the context (exceed_context_size_error).
+	NPrompt int `json:"n_prompt_tokens,omitempty"`
+	NCtx    int `json:"n_ctx,omitempty"`
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -203,6 +207,15 @@ type chatRequest struct {
 	ToolChoice          json.RawMessage `json:"tool_choice"`
 	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
 	ChatTemplateKwargs  map[string]any  `json:"chat_template_kwargs"`
+	// llama-server's: the generation prompt (default true), or instead
+	// continuing the final assistant message (vLLM's spelling of the
+	// prefill a final assistant message gets anyway); __verbose in the
+	// response; timings in the stream's last chunks.
+	AddGenerationPrompt  *bool `json:"add_generation_prompt"`
+	ContinueFinalMessage bool  `json:"continue_final_message"`
+	Verbose              bool  `json:"verbose"`
+	TimingsPerToken      bool  `json:"timings_per_token"`
+	IDSlot               *int  `json:"id_slot"` // any free sequence is used
 }
 
 // responseFormat is OpenAI's response_format: text, json_object, or
@@ -266,6 +279,10 @@ type chatResponse struct {
 	SystemFingerprint string       `json:"system_fingerprint"`
 	Choices           []chatChoice `json:"choices"`
 	Usage             *usage       `json:"usage,omitempty"`
+	// Timings (timings_per_token) and Verbose (verbose, or the server's
+	// --verbose) are llama-server's.
+	Timings map[string]any `json:"timings,omitempty"`
+	Verbose map[string]any `json:"__verbose,omitempty"`
 }
 
 type chatChoice struct {
@@ -283,6 +300,20 @@ type chatOut struct {
 	// channel), as llama-server and DeepSeek's API return it.
 	ReasoningContent *string       `json:"reasoning_content,omitempty"`
 	ToolCalls        []toolCallOut `json:"tool_calls,omitempty"`
+	// NullContent writes "content": null (a stream's first delta, as
+	// llama-server's) where a nil Content is left out.
+	NullContent bool `json:"-"`
+}
+
+func (c chatOut) MarshalJSON() ([]byte, error) {
+	type plain chatOut
+	if !c.NullContent || c.Content != nil {
+		return json.Marshal(plain(c))
+	}
+	return json.Marshal(struct {
+		plain
+		Content *string `json:"content"`
+	}{plain: plain(c)})
 }
 
 type chatLogprobs struct {

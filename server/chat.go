@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/http"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shimmer-llm/shimmer/chat"
@@ -13,78 +16,196 @@ import (
 	"github.com/shimmer-llm/shimmer/grammar"
 )
 
-// handleChat serves POST /v1/chat/completions.
-func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
-	var req chatRequest
-	if e := s.readJSON(w, r, &req); e != nil {
+// maxChoices bounds a chat request's n.
+const maxChoices = 8
+
+// chatCall is a chat request read and rendered: its backend, options,
+// tools and prompt.
+type chatCall struct {
+	req    chatRequest
+	b      *backend
+	opts   engine.GenerateOptions
+	tools  []chat.Tool
+	prompt []int32
+	n      int
+}
+
+// chatSetup reads a chat request and renders its prompt (writing the
+// error itself when it fails); release frees the backend.
+func (s *Server) chatSetup(w http.ResponseWriter, r *http.Request) (c *chatCall, release func(), ok bool) {
+	c = &chatCall{n: 1}
+	if e := s.readJSON(w, r, &c.req); e != nil {
 		writeError(w, e)
-		return
+		return nil, nil, false
+	}
+	req := &c.req
+	if req.N != nil {
+		c.n, req.N = *req.N, nil
+		if c.n < 1 || c.n > maxChoices {
+			writeError(w, invalid("n", "'n' must be between 1 and %d", maxChoices))
+			return nil, nil, false
+		}
+		if c.n > 1 && req.Stream {
+			writeError(w, invalid("n", "'n' above 1 cannot be streamed; send several requests instead"))
+			return nil, nil, false
+		}
 	}
 	b, release, e := s.acquire(r.Context(), req.Model)
 	if e != nil {
 		writeError(w, e)
-		return
+		return nil, nil, false
 	}
-	defer release()
-	opts, e := b.chatOptions(&req)
-	if e != nil {
+	c.b = b
+	if e := c.setup(r); e != nil {
+		release()
 		writeError(w, e)
-		return
+		return nil, nil, false
+	}
+	return c, release, true
+}
+
+func (c *chatCall) setup(r *http.Request) *apiError {
+	req, b := &c.req, c.b
+	opts, e := b.chatOptions(req)
+	if e != nil {
+		return e
 	}
 	msgs, e := chatMessages(req.Messages)
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	tools, e := b.toolSetup(&req, &opts)
+	// A final assistant message is the beginning of the reply, which
+	// generation continues (llama-server's prefill, vLLM's
+	// continue_final_message).
+	addGen := req.AddGenerationPrompt == nil || *req.AddGenerationPrompt
+	if req.ContinueFinalMessage && req.AddGenerationPrompt != nil && *req.AddGenerationPrompt {
+		return invalid("continue_final_message", "'continue_final_message' and 'add_generation_prompt' cannot both be true")
+	}
+	prefill := ""
+	if last := len(msgs) - 1; msgs[last].Role == "assistant" && len(msgs[last].ToolCalls) == 0 && (addGen || req.ContinueFinalMessage) {
+		if last > 0 && msgs[last-1].Role == "assistant" {
+			return invalid("messages", "two or more assistant messages cannot end the list: the last one is continued")
+		}
+		prefill, e = messageContentSep(req.Messages[last].Content, fmt.Sprintf("messages[%d].content", last), "\n\n")
+		if e != nil {
+			return e
+		}
+		msgs, addGen = msgs[:last], true
+	} else if req.ContinueFinalMessage {
+		return invalid("continue_final_message", "'continue_final_message' needs a final assistant message")
+	}
+	tools, e := b.toolSetup(req, &opts)
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	vars := req.ChatTemplateKwargs
 	if tools != nil {
 		vars, msgs = b.withTools(tools, vars, msgs)
 	}
-	prompt, e := b.chatPrompt(r.Context(), msgs, vars)
+	prompt, e := b.chatPromptWith(r.Context(), msgs, vars, addGen, prefill)
 	if e != nil {
-		writeError(w, e)
+		return e
+	}
+	c.opts, c.tools, c.prompt = opts, tools, prompt
+	return nil
+}
+
+// verbose is llama-server's __verbose object, when the request or the
+// server asks for it.
+func (c *chatCall) verbose(s *Server) map[string]any {
+	if !c.req.Verbose && !s.opts.Verbose {
+		return nil
+	}
+	return map[string]any{"prompt": c.b.e.Tokenizer().Decode(c.prompt, true)}
+}
+
+// choice turns one generation into a chat choice.
+func (c *chatCall) choice(index int, toks []engine.Token, res engine.Result) chatChoice {
+	b, tools := c.b, c.tools
+	text := joinText(toks)
+	finish := finishReason(res.StopReason)
+	var reasoning string
+	content, calls := text, []chat.ToolCall(nil)
+	if chat.IsHarmony(b.tpl.Source()) {
+		h := chat.ParseHarmony(text, toolsOrNone(tools))
+		reasoning, content, calls = h.Reasoning, h.Content, h.ToolCalls
+	}
+	if tools != nil && len(calls) == 0 {
+		content, calls = readCalls(content, tools)
+	}
+	msg := &chatOut{Role: "assistant", Content: &content}
+	if reasoning != "" {
+		msg.ReasoningContent = &reasoning
+	}
+	if len(calls) > 0 {
+		msg.ToolCalls, finish = toolCallsOut(calls, false), strPtr("tool_calls")
+		if content == "" {
+			msg.Content = nil
+		}
+	}
+	ch := chatChoice{Index: index, Message: msg, FinishReason: finish}
+	if c.opts.Logprobs {
+		ch.Logprobs = b.chatLogprobs(toks)
+	}
+	return ch
+}
+
+// handleChatTokens serves POST /v1/chat/completions/input_tokens: the
+// prompt tokens a chat request would have (llama-server's).
+func (s *Server) handleChatTokens(w http.ResponseWriter, r *http.Request) {
+	c, release, ok := s.chatSetup(w, r)
+	if !ok {
 		return
 	}
+	defer release()
+	s.writeJSON(w, map[string]int{"input_tokens": len(c.prompt)})
+}
+
+// handleChat serves POST /v1/chat/completions.
+func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	c, release, ok := s.chatSetup(w, r)
+	if !ok {
+		return
+	}
+	defer release()
+	b, req, opts, prompt, tools := c.b, &c.req, c.opts, c.prompt, c.tools
 	id, created := newID("chatcmpl-"), time.Now().Unix()
 	// A harmony template (gpt-oss) gets its reply split by channel.
 	harmony := chat.IsHarmony(b.tpl.Source())
 	if !req.Stream {
-		toks, res, err := b.collect(r.Context(), prompt, opts)
-		if err != nil {
-			b.failGeneration(w, r.Context(), err, "messages")
-			return
+		// n choices generate together; without a seed each draws its own.
+		choices := make([]chatChoice, c.n)
+		results := make([]engine.Result, c.n)
+		errs := make([]error, c.n)
+		var wg sync.WaitGroup
+		for i := range c.n {
+			o := opts
+			if i > 0 && req.Seed == nil && !s.opts.DefaultSeed {
+				o.Seed = mrand.Uint64()
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				toks, res, err := b.collect(r.Context(), prompt, o)
+				choices[i], results[i], errs[i] = c.choice(i, toks, res), res, err
+			}()
 		}
-		text := joinText(toks)
-		finish := finishReason(res.StopReason)
-		var reasoning string
-		content, calls := text, []chat.ToolCall(nil)
-		if harmony {
-			h := chat.ParseHarmony(text, toolsOrNone(tools))
-			reasoning, content, calls = h.Reasoning, h.Content, h.ToolCalls
-		}
-		if tools != nil && len(calls) == 0 {
-			content, calls = readCalls(content, tools)
-		}
-		msg := &chatOut{Role: "assistant", Content: &content}
-		if reasoning != "" {
-			msg.ReasoningContent = &reasoning
-		}
-		if len(calls) > 0 {
-			msg.ToolCalls, finish = toolCallsOut(calls, false), strPtr("tool_calls")
-			if content == "" {
-				msg.Content = nil
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				b.failGeneration(w, r.Context(), err, "messages")
+				return
 			}
 		}
+		u := makeUsage(results[0])
+		for _, res := range results[1:] {
+			u.CompletionTokens += res.Tokens
+			u.TotalTokens += res.Tokens
+		}
 		resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: b.name, SystemFingerprint: fingerprint,
-			Choices: []chatChoice{{Message: msg, FinishReason: finish}},
-			Usage:   makeUsage(res)}
-		if opts.Logprobs {
-			resp.Choices[0].Logprobs = b.chatLogprobs(toks)
+			Choices: choices, Usage: u, Verbose: c.verbose(s)}
+		if req.TimingsPerToken {
+			resp.Timings = timings(results[0])
 		}
 		b.writeJSON(w, resp)
 		return
@@ -97,8 +218,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	b.runStream(w, r, prompt, opts, "messages",
 		func(out *sse) error {
-			empty := ""
-			return out.send(chunk(&chatOut{Role: "assistant", Content: &empty}, nil, nil))
+			// The first chunk names the role, with no content yet (as
+			// llama-server's).
+			return out.send(chunk(&chatOut{Role: "assistant", NullContent: true}, nil, nil))
 		},
 		func(out *sse, toks []engine.Token) error {
 			text := joinText(toks)
@@ -167,13 +289,20 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			if len(calls) > 0 {
 				finish = strPtr("tool_calls")
 			}
-			if err := out.send(chunk(&chatOut{}, nil, finish)); err != nil {
+			last := chunk(&chatOut{}, nil, finish)
+			if req.TimingsPerToken {
+				last.Timings = timings(res)
+			}
+			if err := out.send(last); err != nil {
 				return err
 			}
 			if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
 				u := chunk(nil, nil, nil)
 				u.Choices = []chatChoice{}
 				u.Usage = makeUsage(res)
+				if req.TimingsPerToken {
+					u.Timings = timings(res)
+				}
 				return out.send(u)
 			}
 			return nil
@@ -199,8 +328,20 @@ func toolsOrNone(tools []chat.Tool) []chat.Tool {
 	return tools
 }
 
-// fingerprint is the system_fingerprint of every response.
-const fingerprint = "shimmer"
+// fingerprint is the system_fingerprint of every response (and /props'
+// build_info): the build, as llama-server's "b<build>-<commit>" begins,
+// here "b-shimmer" and the commit when the binary records one.
+var fingerprint = func() string {
+	fp := "b-shimmer"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 7 {
+				fp += "-" + s.Value[:7]
+			}
+		}
+	}
+	return fp
+}()
 
 // chatOptions validates a chat request's generation options.
 func (s *backend) chatOptions(req *chatRequest) (engine.GenerateOptions, *apiError) {
@@ -340,6 +481,11 @@ func chatMessages(in []chatMessage) ([]chat.Message, *apiError) {
 // messageContent reads a content: a string, null, or an array of text
 // parts (joined by newlines).
 func messageContent(raw json.RawMessage, param string) (string, *apiError) {
+	return messageContentSep(raw, param, "\n")
+}
+
+// messageContentSep is messageContent with parts joined by sep.
+func messageContentSep(raw json.RawMessage, param, sep string) (string, *apiError) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return "", nil
@@ -362,7 +508,7 @@ func messageContent(raw json.RawMessage, param string) (string, *apiError) {
 		}
 		texts = append(texts, p.Text)
 	}
-	return strings.Join(texts, "\n"), nil
+	return strings.Join(texts, sep), nil
 }
 
 func joinText(toks []engine.Token) string {

@@ -213,8 +213,7 @@ func generationError(err error, promptParam string) *apiError {
 	var ce *engine.ContextError
 	switch {
 	case errors.As(err, &ce):
-		return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Param: strPtr(promptParam), Code: strPtr("context_length_exceeded"),
-			Message: strings.TrimPrefix(ce.Error(), "engine: ") + "; shorten it"}
+		return contextError(promptParam, ce)
 	case errors.Is(err, engine.ErrGrammarStuck):
 		return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Code: strPtr("grammar_stuck"),
 			Message: "the output constraint (grammar, json_schema or response_format) allows no token the model's vocabulary can express at this point"}
@@ -574,8 +573,16 @@ func (s *backend) runStreamAs(w http.ResponseWriter, r *http.Request, prompt []i
 
 // tooLong is the 400 for a prompt that cannot fit the context.
 func (s *backend) tooLong(param string, err *engine.ContextError) *apiError {
-	return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Param: strPtr(param), Code: strPtr("context_length_exceeded"),
-		Message: strings.TrimPrefix(err.Error(), "engine: ") + "; shorten it"}
+	return contextError(param, err)
+}
+
+// contextError is a prompt too long for the context: OpenAI's code
+// context_length_exceeded, llama-server's type exceed_context_size_error
+// with the prompt's tokens (at least) and the context.
+func contextError(param string, err *engine.ContextError) *apiError {
+	return &apiError{status: http.StatusBadRequest, Type: "exceed_context_size_error", Param: strPtr(param), Code: strPtr("context_length_exceeded"),
+		Message: strings.TrimPrefix(err.Error(), "engine: ") + "; the request exceeds the available context size, shorten it",
+		NPrompt: err.Tokens, NCtx: err.Context}
 }
 
 // tokenizeSlot waits for one of the slots that bound how many requests
@@ -609,6 +616,12 @@ func (s *backend) encode(ctx context.Context, text, param string) ([]int32, *api
 // chatPrompt renders and tokenizes chat messages, refusing messages whose
 // text alone cannot fit the context before rendering them.
 func (s *backend) chatPrompt(ctx context.Context, msgs []chat.Message, vars map[string]any) ([]int32, *apiError) {
+	return s.chatPromptWith(ctx, msgs, vars, true, "")
+}
+
+// chatPromptWith is chatPrompt with or without the generation prompt and
+// with the beginning of the reply appended (chat.Template.PromptWith).
+func (s *backend) chatPromptWith(ctx context.Context, msgs []chat.Message, vars map[string]any, addGen bool, prefill string) ([]int32, *apiError) {
 	tok, c := s.e.Tokenizer(), s.e.Options().Context
 	if n := tok.MinTokensOf(chat.ContentBytes(msgs)); n > c {
 		return nil, s.tooLong("messages", &engine.ContextError{Tokens: n, Context: c, AtLeast: true})
@@ -618,7 +631,10 @@ func (s *backend) chatPrompt(ctx context.Context, msgs []chat.Message, vars map[
 		return nil, e
 	}
 	defer release()
-	prompt, err := s.tpl.Prompt(tok, msgs, vars)
+	if n := tok.MinTokens(prefill); n > c {
+		return nil, s.tooLong("messages", &engine.ContextError{Tokens: n, Context: c, AtLeast: true})
+	}
+	prompt, err := s.tpl.PromptWith(tok, msgs, vars, addGen, prefill)
 	if err != nil {
 		return nil, invalid("messages", "the chat template cannot render these messages: %s", strings.TrimPrefix(err.Error(), "chat: "))
 	}

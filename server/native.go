@@ -482,7 +482,7 @@ func (s *Server) handleProps(w http.ResponseWriter, r *http.Request) {
 			"is_processing": false, "params": b.generationSettings(opts, false)},
 		"total_slots": b.e.Options().Sequences, "model_alias": b.name, "model_path": path,
 		"chat_template": b.tpl.Source(), "bos_token": tokenText(tok.BOS(), tok), "eos_token": tokenText(tok.EOS(), tok),
-		"build_info": "shimmer", "modalities": map[string]bool{"vision": false, "audio": false},
+		"build_info": fingerprint, "modalities": map[string]bool{"vision": false, "audio": false},
 	})
 }
 

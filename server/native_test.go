@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shimmer-llm/shimmer/chat"
 	"github.com/shimmer-llm/shimmer/engine"
 	"github.com/shimmer-llm/shimmer/gguf"
 	smodel "github.com/shimmer-llm/shimmer/model"
@@ -176,4 +177,73 @@ func cmpDesc(a, b float64) int {
 		return 1
 	}
 	return 0
+}
+
+// llama-server's chat fields: a final assistant message is continued (the
+// prompt is the template's rendering of the turns before it, with the
+// generation prompt, then that message's text, as __verbose shows);
+// continue_final_message with add_generation_prompt, or two final
+// assistant messages, are refused; /chat/completions/input_tokens counts
+// the prompt; a prompt over the context is exceed_context_size_error with
+// its sizes; timings_per_token puts timings on the stream's last chunks.
+func TestChatLlamaServerFields(t *testing.T) {
+	f := newFixture(t, engine.Options{Context: 128}, Options{ChatTemplate: mustBuiltin(t, "chatml")})
+	tpl := mustBuiltin(t, "chatml")
+	turns := `[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": [{"type": "text", "text": "Once"}, {"type": "text", "text": "upon"}]}]`
+	code, _, out := post(t, f.ts.URL+"/v1/chat/completions", `{"max_tokens": 2, "verbose": true, "messages": `+turns+`}`)
+	var res struct {
+		Verbose struct{ Prompt string } `json:"__verbose"`
+		Usage   struct {
+			PromptTokens int `json:"prompt_tokens"`
+		}
+	}
+	if code != 200 || json.Unmarshal([]byte(out), &res) != nil {
+		t.Fatalf("%d %s", code, out)
+	}
+	head, err := tpl.Render([]chat.Message{{Role: "user", Content: "Hi"}}, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := f.e.Tokenizer()
+	want := tok.Encode(head+"Once\n\nupon", true, true)
+	if res.Verbose.Prompt != tok.Decode(want, true) || res.Usage.PromptTokens != len(want) {
+		t.Errorf("prefilled prompt %q (%d tokens), want %q (%d)", res.Verbose.Prompt, res.Usage.PromptTokens, tok.Decode(want, true), len(want))
+	}
+	code, _, out = post(t, f.ts.URL+"/v1/chat/completions/input_tokens", `{"messages": `+turns+`}`)
+	if code != 200 || out != fmt.Sprintf("{\"input_tokens\":%d}\n", len(want)) {
+		t.Errorf("input_tokens: %d %s, want %d", code, out, len(want))
+	}
+	for _, body := range []string{
+		`{"messages": ` + turns + `, "continue_final_message": true, "add_generation_prompt": true}`,
+		`{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "a"}, {"role": "assistant", "content": "b"}]}`,
+	} {
+		if code, _, out := post(t, f.ts.URL+"/v1/chat/completions", body); code != 400 {
+			t.Errorf("%s: %d %s", body, code, out)
+		}
+	}
+	code, _, out = post(t, f.ts.URL+"/v1/chat/completions", `{"messages": [{"role": "user", "content": "`+strings.Repeat("story time ", 200)+`"}]}`)
+	var e struct {
+		Error struct {
+			Type    string
+			Code    string
+			NPrompt int `json:"n_prompt_tokens"`
+			NCtx    int `json:"n_ctx"`
+		}
+	}
+	if code != 400 || json.Unmarshal([]byte(out), &e) != nil || e.Error.Type != "exceed_context_size_error" || e.Error.Code != "context_length_exceeded" || e.Error.NPrompt <= 128 || e.Error.NCtx != 128 {
+		t.Errorf("too long: %d %s", code, out)
+	}
+	code, _, out = post(t, f.ts.URL+"/v1/chat/completions", `{"max_tokens": 3, "stream": true, "timings_per_token": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "Hi"}]}`)
+	if code != 200 || strings.Count(out, `"predicted_n":3`) != 2 || !strings.HasPrefix(out, `data: {"id"`) || !strings.Contains(strings.SplitN(out, "\n", 2)[0], `"delta":{"role":"assistant","content":null}`) {
+		t.Errorf("stream with timings: %d %s", code, out)
+	}
+}
+
+func mustBuiltin(t *testing.T, name string) *chat.Template {
+	t.Helper()
+	tpl, err := chat.Builtin(name, "<s>", "</s>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
 }

@@ -56,6 +56,9 @@ type Options struct {
 	ModelAliases []string
 	ModelTags    []string
 	ModelPath    string
+	// Verbose adds llama-server's __verbose object (the rendered prompt)
+	// to every chat response, as its --verbose does.
+	Verbose bool
 	// APIKey, when set, is required as "Authorization: Bearer KEY" on
 	// every endpoint but /health.
 	APIKey string
@@ -247,6 +250,8 @@ func (s *Server) routes() {
 	}
 	route("/v1/chat/completions", http.MethodPost, "chat", s.handleChat)
 	route("/chat/completions", http.MethodPost, "chat", s.handleChat)
+	route("/v1/chat/completions/input_tokens", http.MethodPost, "chat", s.handleChatTokens)
+	route("/chat/completions/input_tokens", http.MethodPost, "chat", s.handleChatTokens)
 	route("/v1/completions", http.MethodPost, "completions", s.handleCompletions)
 	route("/completion", http.MethodPost, "completion", s.handleNative)
 	route("/completions", http.MethodPost, "completion", s.handleNative)
@@ -517,8 +522,8 @@ func (s *Server) bodyLimitError(e *apiError) *apiError {
 	if e.status != http.StatusRequestEntityTooLarge || e.limit != s.promptLimit || s.promptLimit >= s.opts.MaxBodyBytes || s.single == nil {
 		return e
 	}
-	return &apiError{status: http.StatusBadRequest, Type: "invalid_request_error", Code: strPtr("context_length_exceeded"),
-		Message: fmt.Sprintf("the request body exceeds %d bytes, more than any prompt that fits the context of %d tokens can take; shorten it", s.promptLimit, s.single.e.Options().Context)}
+	return &apiError{status: http.StatusBadRequest, Type: "exceed_context_size_error", Code: strPtr("context_length_exceeded"), NCtx: s.single.e.Options().Context,
+		Message: fmt.Sprintf("the request body exceeds %d bytes, more than any prompt that fits the context of %d tokens can take: the request exceeds the available context size, shorten it", s.promptLimit, s.single.e.Options().Context)}
 }
 
 // isJSON reports whether a Content-Type is application/json (parameters

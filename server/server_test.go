@@ -392,7 +392,8 @@ func TestErrors(t *testing.T) {
 		status    int
 		param     string
 	}{
-		{chatURL, `{"messages":[{"role":"user","content":"hi"}],"n":2}`, 400, "n"},
+		{chatURL, `{"messages":[{"role":"user","content":"hi"}],"n":9}`, 400, "n"},
+		{chatURL, `{"messages":[{"role":"user","content":"hi"}],"n":2,"stream":true}`, 400, "n"},
 		{chatURL, `{"messages":[{"role":"user","content":"hi"}],"temperature":3}`, 400, "temperature"},
 		{chatURL, `{"messages":[{"role":"user","content":"hi"}],"temperature":"hot"}`, 400, "temperature"},
 		{chatURL, `{"messages":[{"role":"user","content":"hi"}],"max_tokens":0}`, 400, "max_tokens"},
@@ -436,13 +437,24 @@ func TestErrors(t *testing.T) {
 			t.Errorf("prompt too long: %s", body)
 		}
 	}
-	// Through the SDK: the error names the parameter.
+	// Through the SDK: the error names the parameter; n=3 gives three
+	// choices, generated together, each with its own draws.
 	params := chatParams(4, openai.UserMessage("hi"))
-	params.N = openai.Int(3)
+	params.N = openai.Int(9)
 	_, err := f.client.Chat.Completions.New(context.Background(), params)
 	var apierr *openai.Error
 	if !errors.As(err, &apierr) || apierr.StatusCode != 400 || apierr.Param != "n" {
-		t.Errorf("n=3: %v", err)
+		t.Errorf("n=9: %v", err)
+	}
+	params.N, params.Temperature = openai.Int(3), openai.Float(1)
+	res, err := f.client.Chat.Completions.New(context.Background(), params)
+	if err != nil || len(res.Choices) != 3 || res.Usage.CompletionTokens != 12 {
+		t.Fatalf("n=3: %v %+v", err, res)
+	}
+	for i, c := range res.Choices {
+		if c.Index != int64(i) || c.FinishReason != "length" {
+			t.Errorf("n=3 choice %d: %+v", i, c)
+		}
 	}
 	// Wrong method.
 	resp, err := http.Get(chatURL)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -88,7 +89,10 @@ func newChatCmd() *cobra.Command {
 }
 
 // modelTemplate returns the chat template of a loaded model.
-func modelTemplate(e *engine.Engine, name, file string) (*chat.Template, error) {
+//
+// A name that is not a built-in's is the Jinja source of a template when
+// jinja is set (llama-server's --chat-template with --jinja).
+func modelTemplate(e *engine.Engine, name, file string, jinja ...bool) (*chat.Template, error) {
 	tok := e.Tokenizer()
 	text := func(id int32) string {
 		if id < 0 {
@@ -105,6 +109,9 @@ func modelTemplate(e *engine.Engine, name, file string) (*chat.Template, error) 
 			return nil, fmt.Errorf("chat template: %w", err)
 		}
 		return chat.New(file, string(src), text(tok.BOS()), text(tok.EOS()))
+	}
+	if name != "" && len(jinja) > 0 && jinja[0] && !slices.Contains(chat.Builtins(), name) {
+		return chat.New("--chat-template", name, text(tok.BOS()), text(tok.EOS()))
 	}
 	return chat.ForModel(e.File(), name, text(tok.BOS()), text(tok.EOS()))
 }

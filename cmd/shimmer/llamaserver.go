@@ -29,7 +29,7 @@ var llamaIgnored = map[string]bool{
 	"-ot": true, "--override-tensor": true, "-lv": true, "--verbosity": true, "--log-file": true,
 	"--ctx-checkpoints": true, "-cram": true, "--cache-ram": true, "--slot-prompt-similarity": true, "-sps": true,
 	"--mlock": false, "--no-mmap": false, "--mmap": false, "--no-warmup": false, "--log-disable": false,
-	"-v": false, "--verbose": false, "--log-verbose": false, "--no-webui": false, "--webui": false,
+	"--no-webui": false, "--webui": false,
 	"-nkvo": false, "--no-kv-offload": false, "--swa-full": false,
 	"--check-tensors": false, "--no-op-offload": false, "--context-shift": false, "--no-context-shift": false,
 	"-nr": false, "--no-repack": false, "--perf": false, "--no-perf": false, "--log-colors": false,
@@ -45,7 +45,7 @@ var llamaIgnored = map[string]bool{
 // shimmer flag of another name.
 var llamaAliases = map[string]string{
 	"-ctk": "--cache-type-k", "-ctv": "--cache-type-v", "-np": "--parallel", "-ub": "--ubatch-size",
-	"-cb": "--cont-batching", "-kvu": "--kv-unified", "-hf": "--hf-repo", "-hfr": "--hf-repo", "-hff": "--hf-file", "-s": "--seed", "-nocb": "--no-cont-batching",
+	"-cb": "--cont-batching", "-kvu": "--kv-unified", "--log-verbose": "--verbose", "-hf": "--hf-repo", "-hfr": "--hf-repo", "-hff": "--hf-file", "-s": "--seed", "-nocb": "--no-cont-batching",
 	"--embeddings": "--embedding", "--rerank": "--reranking",
 }
 
@@ -116,6 +116,7 @@ type llamaServeFlags struct {
 	embedding        bool
 	reranking        bool
 	kvUnified        bool
+	verbose          bool
 }
 
 func (l *llamaServeFlags) register(f *pflag.FlagSet) {
@@ -138,6 +139,7 @@ func (l *llamaServeFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&l.metrics, "metrics", true, "accepted for llama-server's command line: GET /metrics is always served")
 	f.BoolVar(&l.embedding, "embedding", false, "accepted for llama-server's command line: /v1/embeddings is served whenever the model can embed (see --pooling; also --embeddings)")
 	f.BoolVar(&l.kvUnified, "kv-unified", false, "each of the --parallel sequences may use the whole --ctx-size (llama-server's one KV buffer for all slots; here each sequence gets its own, so the cache takes --parallel times the memory; also -kvu)")
+	f.BoolVarP(&l.verbose, "verbose", "v", false, "add llama-server's __verbose object (the rendered prompt) to every chat response")
 	f.BoolVar(&l.reranking, "reranking", false, "accepted for llama-server's command line: /v1/rerank is served whenever the model is a reranker (also --rerank)")
 }
 
@@ -153,6 +155,7 @@ func (l *llamaServeFlags) apply(mf *modelFlags, so *server.Options) error {
 		d.TopP = 1e-9 // llama.cpp's top-p 0 keeps one token
 	}
 	so.Defaults = &d
+	so.Verbose = l.verbose
 	if l.seed != -1 && uint32(l.seed) != 0xffffffff {
 		d.Seed, so.DefaultSeed = uint64(l.seed), true
 	}

@@ -76,6 +76,7 @@ func newServeCmd() *cobra.Command {
 			if apiKey == "" {
 				apiKey = os.Getenv("SHIMMER_API_KEY")
 			}
+			jinjaSource = ls.jinja && cmd.Flags().Changed("jinja")
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			if quiet {
 				log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -166,7 +167,7 @@ func newServeCmd() *cobra.Command {
 	f.StringSliceVar(&tags, "tags", nil, "with -m, tags /v1/models lists for the model (comma-separated, as llama-server's)")
 	f.BoolVar(&strict, "strict-model-name", false, "with -m, refuse requests that name another model (404 model_not_found) instead of answering them with this one, as llama-server does")
 	f.StringVar(&tplFile, "chat-template-file", "", templateFileFlag)
-	f.StringVar(&tplName, "chat-template", "", "built-in chat template to use instead of the model's: "+strings.Join(chat.Builtins(), ", ")+
+	f.StringVar(&tplName, "chat-template", "", "built-in chat template to use instead of the model's: "+strings.Join(chat.Builtins(), ", ")+" (with --jinja, also a template's Jinja source)"+
 		" (default: the model's, else "+chat.DefaultBuiltin+")")
 	f.DurationVar(&grace, "shutdown-grace", 10*time.Second, "on SIGTERM, how long running requests may finish before they are cancelled")
 	f.BoolVarP(&quiet, "quiet", "q", false, "log warnings and errors only, not every request")
@@ -231,13 +232,17 @@ func besideAdapters(m store.Model, adapters []store.Model) (names []string, lora
 	return names, loras
 }
 
+// jinjaSource says --chat-template may be a template's Jinja source (it
+// was given with --jinja, as llama-server takes it).
+var jinjaSource bool
+
 // serveOne serves the model -m names (or the demo model).
 func serveOne(mf *modelFlags, eo engine.Options, so server.Options, tplName, tplFile string) (*server.Server, func(), []any, error) {
 	e, err := mf.loadWith(eo)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	tpl, err := modelTemplate(e, tplName, tplFile)
+	tpl, err := modelTemplate(e, tplName, tplFile, jinjaSource)
 	if err != nil {
 		e.Close()
 		return nil, nil, nil, err
@@ -287,7 +292,7 @@ func serveMany(ms, adapters []store.Model, st *store.Store, mf *modelFlags, eo e
 				if err != nil {
 					return nil, nil, err
 				}
-				tpl, err := modelTemplate(e, tplName, tplFile)
+				tpl, err := modelTemplate(e, tplName, tplFile, jinjaSource)
 				if err != nil {
 					e.Close()
 					return nil, nil, err
