@@ -168,11 +168,12 @@ func TestPromptTooLong(t *testing.T) {
 }
 
 // Generation stops at an end-of-generation token (not emitted), never
-// draws one with IgnoreEOG, and stops at a full context, as llama.cpp's greedy ids say: a copy of stories260K whose
-// EOS is a token the reference continuation contains stops right before
-// its first occurrence, and with a context of 16 the text-once prompt (5
-// tokens) gets the first 12 reference tokens (the last is sampled from the
-// logits of position 15 and needs no cell of its own).
+// draws one with IgnoreEOG, and stops at a full context, as llama.cpp's
+// greedy ids say: a copy of stories260K whose EOS is a token the
+// reference continuation contains stops right before its first
+// occurrence, and with a context of 16 the text-once prompt (5 tokens)
+// gets the first 11 reference tokens (prompt and completion fill the
+// context, as llama-server's and OpenAI's context length count them).
 func TestStopAtEOGAndContext(t *testing.T) {
 	ref := testdata.LoadReference(t, "stories260K.text-once")
 	eos := ref.GreedyIDs[6]
@@ -227,7 +228,7 @@ func TestStopAtEOGAndContext(t *testing.T) {
 	}
 	small := load(t, "stories260K", engine.Options{Context: 16})
 	ids, res = gen(small, engine.GenerateOptions{MaxTokens: 100, IgnoreEOG: true})
-	if res.StopReason != engine.StopContext || !slices.Equal(ids, ref.GreedyIDs[:16-len(ref.PromptIDs)+1]) {
+	if res.StopReason != engine.StopContext || !slices.Equal(ids, ref.GreedyIDs[:16-len(ref.PromptIDs)]) {
 		t.Errorf("context 16: stop %s after %v", res.StopReason, ids)
 	}
 }

@@ -36,6 +36,11 @@ type GenerateOptions struct {
 	// the TopLogprobs most likely alternatives.
 	Logprobs    bool
 	TopLogprobs int
+	// OnPromptProgress, when set, is told how far the prompt's evaluation
+	// is: once when the request gets its sequence (the cached tokens
+	// counted as processed), then after each chunk of the prompt. It is
+	// called from the engine's loop and must return quickly.
+	OnPromptProgress func(PromptProgress)
 	// OnLogits, when set, receives the raw logits of every evaluated
 	// position: each prompt position (evaluated in chunks that do not
 	// change the numbers) and each generated token's successor. The slice
@@ -79,6 +84,14 @@ type Token struct {
 	Probs []TokenProb
 	// Prob is the chosen token's probability in that distribution.
 	Prob float32
+}
+
+// PromptProgress is how much of a prompt has been evaluated: Processed of
+// Total tokens, the first Cache of them reused from the cache, in Time
+// since the request got its sequence.
+type PromptProgress struct {
+	Total, Cache, Processed int
+	Time                    time.Duration
 }
 
 // TokenProb is a token with its probability.

@@ -47,6 +47,9 @@ type slot struct {
 	stop   stopFilter
 	start  time.Time
 	first  time.Time // when the first token was chosen
+	// progressed: prompt tokens were evaluated in this step (for
+	// OnPromptProgress).
+	progressed bool
 }
 
 // scheduler runs every forward pass of an engine: each step it admits
@@ -252,6 +255,16 @@ func (s *scheduler) admit(r *request) {
 	r.res.PromptTokens = len(r.prompt)
 	r.res.CachedTokens = reuse
 	s.stats.cachedTokens.Add(uint64(reuse))
+	s.progress(best)
+}
+
+// progress tells a request how far its prompt's evaluation is.
+func (s *scheduler) progress(sl *slot) {
+	r := sl.req
+	if f := r.opts.OnPromptProgress; f != nil {
+		p := PromptProgress{Total: len(r.prompt), Cache: r.res.CachedTokens, Processed: min(sl.n, len(r.prompt)), Time: time.Since(sl.start)}
+		safeCall(func() error { f(p); return nil })
+	}
 }
 
 func commonPrefix(a, b []int32) int {
@@ -320,6 +333,7 @@ func (s *scheduler) step() {
 		sl.n++
 		if sl.req != nil && sl.n <= len(sl.req.prompt) {
 			s.stats.promptTokens.Add(1)
+			sl.progressed = true
 		}
 		if !b.Logits[i] {
 			continue
@@ -335,8 +349,20 @@ func (s *scheduler) step() {
 				continue
 			}
 		}
+		if sl.progressed {
+			sl.progressed = false
+			s.progress(sl)
+		}
 		if sl.n >= len(sl.req.prompt) {
 			s.produce(sl, logits)
+		}
+	}
+	for _, sl := range s.slots {
+		if sl.progressed {
+			sl.progressed = false
+			if sl.req != nil {
+				s.progress(sl)
+			}
 		}
 	}
 	s.stats.steps.Add(1)
@@ -434,7 +460,9 @@ func (s *scheduler) produce(sl *slot, logits []float32) {
 	case r.opts.MaxTokens > 0 && r.res.Tokens >= r.opts.MaxTokens:
 		s.flushText(sl)
 		s.finish(sl, StopLength, nil)
-	case sl.n >= s.e.opts.Context:
+	case sl.n+1 >= s.e.opts.Context:
+		// The prompt and the tokens generated fill the context (the last
+		// one would need a cell of its own to be continued).
 		s.flushText(sl)
 		s.finish(sl, StopContext, nil)
 	default:

@@ -215,6 +215,7 @@ type chatRequest struct {
 	ContinueFinalMessage bool  `json:"continue_final_message"`
 	Verbose              bool  `json:"verbose"`
 	TimingsPerToken      bool  `json:"timings_per_token"`
+	ReturnProgress       bool  `json:"return_progress"`
 	IDSlot               *int  `json:"id_slot"` // any free sequence is used
 }
 
@@ -283,6 +284,8 @@ type chatResponse struct {
 	// --verbose) are llama-server's.
 	Timings map[string]any `json:"timings,omitempty"`
 	Verbose map[string]any `json:"__verbose,omitempty"`
+	// Progress is llama-server's prompt_progress (return_progress).
+	Progress map[string]any `json:"prompt_progress,omitempty"`
 }
 
 type chatChoice struct {

@@ -150,6 +150,19 @@ func (c *chatCall) choice(index int, toks []engine.Token, res engine.Result) cha
 	return ch
 }
 
+// progressChunks is the progress sender of a stream that asked for
+// return_progress (none otherwise): each report as llama-server's
+// prompt_progress, sent by send.
+func progressChunks(want bool, send func(*sse, map[string]any) error) []func(*sse, engine.PromptProgress) error {
+	if !want {
+		return nil
+	}
+	return []func(*sse, engine.PromptProgress) error{func(out *sse, p engine.PromptProgress) error {
+		return send(out, map[string]any{"total": p.Total, "cache": p.Cache, "processed": p.Processed,
+			"time_ms": float64(p.Time) / float64(time.Millisecond)})
+	}}
+}
+
 // handleChatTokens serves POST /v1/chat/completions/input_tokens: the
 // prompt tokens a chat request would have (llama-server's).
 func (s *Server) handleChatTokens(w http.ResponseWriter, r *http.Request) {
@@ -306,7 +319,11 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 				return out.send(u)
 			}
 			return nil
-		})
+		}, progressChunks(req.ReturnProgress, func(out *sse, p map[string]any) error {
+			c := chunk(nil, nil, nil)
+			c.Choices, c.Progress = []chatChoice{}, p
+			return out.send(c)
+		})...)
 }
 
 // readCalls reads tool calls of tools from text (a harmony reply's

@@ -400,8 +400,9 @@ func (w *cancelWatch) done(m *metrics) {
 // handed to the request's goroutine, so that a slow client never holds up
 // the scheduler (which would stall every sequence).
 type stream struct {
-	mu    sync.Mutex
-	toks  []engine.Token
+	mu       sync.Mutex
+	toks     []engine.Token
+	progress []engine.PromptProgress // reports not yet taken (when asked for)
 	ready chan struct{} // signalled when toks grows
 	done  chan struct{} // closed when res and err are final
 	res   engine.Result
@@ -413,6 +414,17 @@ func (s *backend) startStream(ctx context.Context, prompt []int32, opts engine.G
 	start := time.Now()
 	first := true
 	watch := watchCancel(ctx)
+	if opts.OnPromptProgress != nil {
+		opts.OnPromptProgress = func(p engine.PromptProgress) {
+			st.mu.Lock()
+			st.progress = append(st.progress, p)
+			st.mu.Unlock()
+			select {
+			case st.ready <- struct{}{}:
+			default:
+			}
+		}
+	}
 	go func() {
 		defer close(st.done)
 		defer func() {
@@ -510,15 +522,19 @@ func (e *sse) raw(data []byte) error {
 // once and each for every batch of tokens, and end at the finish. A write
 // error (the client went away) cancels the generation.
 func (s *backend) runStream(w http.ResponseWriter, r *http.Request, prompt []int32, opts engine.GenerateOptions, promptParam string,
-	begin func(*sse) error, each func(*sse, []engine.Token) error, end func(*sse, engine.Result) error) {
-	s.runStreamAs(w, r, prompt, opts, promptParam, false, begin, each, end)
+	begin func(*sse) error, each func(*sse, []engine.Token) error, end func(*sse, engine.Result) error, progress ...func(*sse, engine.PromptProgress) error) {
+	s.runStreamAs(w, r, prompt, opts, promptParam, false, begin, each, end, progress...)
 }
 
 // runStreamAs is runStream framed as server-sent events, or (ndjson) as
 // ollama streams.
 func (s *backend) runStreamAs(w http.ResponseWriter, r *http.Request, prompt []int32, opts engine.GenerateOptions, promptParam string, ndjson bool,
-	begin func(*sse) error, each func(*sse, []engine.Token) error, end func(*sse, engine.Result) error) {
+	begin func(*sse) error, each func(*sse, []engine.Token) error, end func(*sse, engine.Result) error, progress ...func(*sse, engine.PromptProgress) error) {
 	ctx, cancel := context.WithCancel(r.Context())
+	opts.OnPromptProgress = nil
+	if len(progress) > 0 {
+		opts.OnPromptProgress = func(engine.PromptProgress) {} // startStream gathers the reports
+	}
 	st := s.startStream(ctx, prompt, opts)
 	defer func() {
 		cancel()
@@ -538,6 +554,16 @@ func (s *backend) runStreamAs(w http.ResponseWriter, r *http.Request, prompt []i
 		return
 	}
 	for {
+		// Progress reports come before the tokens they precede.
+		st.mu.Lock()
+		reports := st.progress
+		st.progress = nil
+		st.mu.Unlock()
+		for _, p := range reports {
+			if err := progress[0](out, p); err != nil {
+				return
+			}
+		}
 		if len(toks) > 0 {
 			if err := each(out, toks); err != nil {
 				return

@@ -247,3 +247,49 @@ func mustBuiltin(t *testing.T, name string) *chat.Template {
 	}
 	return tpl
 }
+
+// return_progress streams llama-server's prompt_progress: one report when
+// the request gets its sequence (the cached tokens processed), then one
+// per prompt chunk of --batch-size tokens, the last at the whole prompt,
+// all before the first token.
+func TestChatPromptProgress(t *testing.T) {
+	f := newFixture(t, engine.Options{BatchSize: 16, Sequences: 1}, Options{})
+	msgs := `[{"role": "user", "content": "` + strings.Repeat("This is a test", 10) + `"}]`
+	_, _, out := post(t, f.ts.URL+"/v1/chat/completions/input_tokens", `{"messages": `+msgs+`}`)
+	var n struct {
+		InputTokens int `json:"input_tokens"`
+	}
+	json.Unmarshal([]byte(out), &n)
+	code, _, out := post(t, f.ts.URL+"/v1/chat/completions", `{"max_tokens": 2, "stream": true, "return_progress": true, "messages": `+msgs+`}`)
+	type report struct{ Total, Cache, Processed int }
+	var got []report
+	content := false
+	for _, line := range strings.Split(out, "\n") {
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok || data == "[DONE]" {
+			continue
+		}
+		var c struct {
+			Choices  []struct{ Delta struct{ Content *string } }
+			Progress *report `json:"prompt_progress"`
+		}
+		json.Unmarshal([]byte(data), &c)
+		if c.Progress != nil {
+			if content {
+				t.Errorf("progress after content: %s", data)
+			}
+			got = append(got, *c.Progress)
+		}
+		if len(c.Choices) > 0 && c.Choices[0].Delta.Content != nil && *c.Choices[0].Delta.Content != "" {
+			content = true
+		}
+	}
+	want := []report{{n.InputTokens, 0, 0}}
+	for p := 16; p < n.InputTokens; p += 16 {
+		want = append(want, report{n.InputTokens, 0, p})
+	}
+	want = append(want, report{n.InputTokens, 0, n.InputTokens})
+	if code != 200 || !slices.Equal(got, want) || n.InputTokens < 32 {
+		t.Errorf("progress %v, want %v (%d)", got, want, code)
+	}
+}
