@@ -403,10 +403,10 @@ type stream struct {
 	mu       sync.Mutex
 	toks     []engine.Token
 	progress []engine.PromptProgress // reports not yet taken (when asked for)
-	ready chan struct{} // signalled when toks grows
-	done  chan struct{} // closed when res and err are final
-	res   engine.Result
-	err   error
+	ready    chan struct{}           // signalled when toks grows
+	done     chan struct{}           // closed when res and err are final
+	res      engine.Result
+	err      error
 }
 
 func (s *backend) startStream(ctx context.Context, prompt []int32, opts engine.GenerateOptions) *stream {
