@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -130,5 +131,32 @@ func TestAnyModelNameServed(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("GET /v1/models/gpt-4o: %d", resp.StatusCode)
+	}
+}
+
+// GET / is the chat page, needing no API key (it asks for one) and taking
+// nothing from elsewhere; with NoUI it is a 404, as llama-server's
+// --no-webui.
+func TestChatPage(t *testing.T) {
+	f := newFixture(t, engine.Options{}, Options{APIKey: "k"})
+	resp, err := http.Get(f.ts.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(body)
+	if resp.StatusCode != 200 || !strings.HasPrefix(page, "<!doctype html>") || !strings.Contains(page, `fetch("/v1/chat/completions"`) ||
+		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") || strings.Contains(page, "http://") || strings.Contains(page, "https://") {
+		t.Errorf("GET /: %d %v", resp.StatusCode, resp.Header)
+	}
+	off := newFixture(t, engine.Options{}, Options{NoUI: true})
+	resp, err = http.Get(off.ts.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("GET / with NoUI: %d", resp.StatusCode)
 	}
 }

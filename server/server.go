@@ -18,6 +18,7 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +57,9 @@ type Options struct {
 	ModelAliases []string
 	ModelTags    []string
 	ModelPath    string
+	// NoUI turns off the chat page served at / (llama-server's --no-webui):
+	// / then answers 404.
+	NoUI bool
 	// Verbose adds llama-server's __verbose object (the rendered prompt)
 	// to every chat response, as its --verbose does.
 	Verbose bool
@@ -273,10 +277,15 @@ func (s *Server) routes() {
 		route(p, http.MethodPost, "rerank", s.handleRerank)
 	}
 	s.ollamaRoutes(route)
-	route("/{$}", http.MethodGet, "health", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "shimmer is running (OpenAI API at /v1, ollama's at /api)\n")
-	})
+	if s.opts.NoUI {
+		route("/{$}", http.MethodGet, "health", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, "shimmer is running (OpenAI API at /v1, ollama's at /api); its web page is off (--no-webui)\n")
+		})
+	} else {
+		route("/{$}", http.MethodGet, "ui", s.handleUI)
+	}
 	route("/lora-adapters", "", "lora-adapters", s.handleLoRAAdapters)
 	route("/slots", http.MethodGet, "slots", s.handleSlots)
 	route("/tokenize", http.MethodPost, "tokenize", s.handleTokenize)
@@ -342,6 +351,20 @@ func (w *statusWriter) Flush() {
 // clientGone marks a request whose client went away before the response.
 const clientGone = 499
 
+//go:embed ui/index.html
+var uiPage []byte
+
+// handleUI serves the chat page: a page of its own, with no script or
+// style from elsewhere, that talks to /v1/chat/completions (the API key,
+// when the server has one, is typed into it).
+func (s *Server) handleUI(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.Write(uiPage)
+}
+
 // wrap adds to h: the Host check, authentication, then the method and
 // Content-Type checks (so that no route can be mapped without a key), the
 // body limit, panic recovery, per-write deadlines, logging and metrics.
@@ -387,7 +410,7 @@ func (s *Server) wrap(name, method string, h func(http.ResponseWriter, *http.Req
 			return
 		}
 		// /health and the list of models need no key, as llama-server's.
-		public := name == "health" || (name == "models" && (r.URL.Path == "/v1/models" || r.URL.Path == "/models") && (r.Method == http.MethodGet || r.Method == http.MethodHead))
+		public := name == "health" || name == "ui" || (name == "models" && (r.URL.Path == "/v1/models" || r.URL.Path == "/models") && (r.Method == http.MethodGet || r.Method == http.MethodHead))
 		if s.opts.APIKey != "" && !public && !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="shimmer"`)
 			writeError(w, &apiError{status: http.StatusUnauthorized, Type: "authentication_error", Code: strPtr("invalid_api_key"),

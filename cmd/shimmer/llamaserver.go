@@ -29,12 +29,12 @@ var llamaIgnored = map[string]bool{
 	"-ot": true, "--override-tensor": true, "-lv": true, "--verbosity": true, "--log-file": true,
 	"--ctx-checkpoints": true, "-cram": true, "--cache-ram": true, "--slot-prompt-similarity": true, "-sps": true,
 	"--mlock": false, "--no-mmap": false, "--mmap": false, "--no-warmup": false, "--log-disable": false,
-	"--no-webui": false, "--webui": false,
-	"-nkvo": false, "--no-kv-offload": false, "--swa-full": false,
+	"--webui": false,
+	"-nkvo":   false, "--no-kv-offload": false, "--swa-full": false,
 	"--check-tensors": false, "--no-op-offload": false, "--context-shift": false, "--no-context-shift": false,
 	"-nr": false, "--no-repack": false, "--perf": false, "--no-perf": false, "--log-colors": false,
 	"--no-prefill-assistant": false, "-fa": false, "--flash-attn": false,
-	"--grp-attn-n": true, "-gan": true, "--grp-attn-w": true, "-gaw": true, "--no-ui": false, "--reasoning-format": true,
+	"--grp-attn-n": true, "-gan": true, "--grp-attn-w": true, "-gaw": true, "--reasoning-format": true,
 	"--media-path": true, "--sleep-idle-seconds": true, "--no-cache-idle-slots": false, "--ui-mcp-proxy": false,
 	"--backend_sampling": false, "--spec-draft-n-max": true, "--spec-draft-n-min": true,
 	"--no-models-autoload": false, "--models-max": true, "--models-preset": true,
@@ -45,7 +45,7 @@ var llamaIgnored = map[string]bool{
 // shimmer flag of another name.
 var llamaAliases = map[string]string{
 	"-ctk": "--cache-type-k", "-ctv": "--cache-type-v", "-np": "--parallel", "-ub": "--ubatch-size",
-	"-cb": "--cont-batching", "-kvu": "--kv-unified", "--log-verbose": "--verbose", "-hf": "--hf-repo", "-hfr": "--hf-repo", "-hff": "--hf-file", "-s": "--seed", "-nocb": "--no-cont-batching",
+	"-cb": "--cont-batching", "-kvu": "--kv-unified", "--log-verbose": "--verbose", "--no-ui": "--no-webui", "-hf": "--hf-repo", "-hfr": "--hf-repo", "-hff": "--hf-file", "-s": "--seed", "-nocb": "--no-cont-batching",
 	"--embeddings": "--embedding", "--rerank": "--reranking",
 }
 
@@ -117,6 +117,7 @@ type llamaServeFlags struct {
 	reranking        bool
 	kvUnified        bool
 	verbose          bool
+	noUI             bool
 }
 
 func (l *llamaServeFlags) register(f *pflag.FlagSet) {
@@ -139,6 +140,7 @@ func (l *llamaServeFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&l.metrics, "metrics", true, "accepted for llama-server's command line: GET /metrics is always served")
 	f.BoolVar(&l.embedding, "embedding", false, "accepted for llama-server's command line: /v1/embeddings is served whenever the model can embed (see --pooling; also --embeddings)")
 	f.BoolVar(&l.kvUnified, "kv-unified", false, "each of the --parallel sequences may use the whole --ctx-size (llama-server's one KV buffer for all slots; here each sequence gets its own, so the cache takes --parallel times the memory; also -kvu)")
+	f.BoolVar(&l.noUI, "no-webui", false, "do not serve the chat page at / (also --no-ui)")
 	f.BoolVarP(&l.verbose, "verbose", "v", false, "add llama-server's __verbose object (the rendered prompt) to every chat response")
 	f.BoolVar(&l.reranking, "reranking", false, "accepted for llama-server's command line: /v1/rerank is served whenever the model is a reranker (also --rerank)")
 }
@@ -155,7 +157,7 @@ func (l *llamaServeFlags) apply(mf *modelFlags, so *server.Options) error {
 		d.TopP = 1e-9 // llama.cpp's top-p 0 keeps one token
 	}
 	so.Defaults = &d
-	so.Verbose = l.verbose
+	so.Verbose, so.NoUI = l.verbose, l.noUI
 	if l.seed != -1 && uint32(l.seed) != 0xffffffff {
 		d.Seed, so.DefaultSeed = uint64(l.seed), true
 	}
