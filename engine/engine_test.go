@@ -363,3 +363,47 @@ func TestMemoryBudget(t *testing.T) {
 	}
 	e.Close()
 }
+
+// With ContextShift a full context makes room instead of stopping: the
+// BOS stays, half of the rest goes, and the text goes on as a fresh
+// generation from the kept tokens would (the kept sequence, evaluated in
+// a context of its own, gives the same next tokens).
+func TestContextShift(t *testing.T) {
+	const ctx = 32
+	e := load(t, "stories260K", engine.Options{Context: ctx})
+	prompt := e.Tokenizer().Encode("Once upon a time", true, true)
+	gen := func(e *engine.Engine, prompt []int32, o engine.GenerateOptions) ([]int32, engine.Result) {
+		var ids []int32
+		res, err := e.GenerateTokens(context.Background(), prompt, o, func(tok engine.Token) error {
+			if tok.ID >= 0 {
+				ids = append(ids, tok.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids, res
+	}
+	ids, res := gen(e, prompt, engine.GenerateOptions{MaxTokens: 60, IgnoreEOG: true, ContextShift: true})
+	if len(ids) != 60 || res.StopReason != engine.StopLength || res.ContextShifts < 2 {
+		t.Fatalf("%d tokens, stop %s, %d shifts", len(ids), res.StopReason, res.ContextShifts)
+	}
+	// The first shift comes when prompt and completion fill the context:
+	// the sequence holds ctx-1 tokens and the last one drawn waits.
+	first := ctx - len(prompt)
+	held := append(slices.Clone(prompt), ids[:first-1]...)
+	discard := (len(held) - 1) / 2
+	kept := append(append([]int32{held[0]}, held[1+discard:]...), ids[first-1])
+	big := load(t, "stories260K", engine.Options{Context: 128})
+	next := ctx - len(kept) // tokens until the second shift
+	want, _ := gen(big, kept, engine.GenerateOptions{MaxTokens: next, IgnoreEOG: true})
+	if !slices.Equal(ids[first:first+next], want) {
+		t.Errorf("after the shift %v, a fresh generation from the kept tokens gives %v", ids[first:first+next], want)
+	}
+	// Without it the same request stops at the full context.
+	ids, res = gen(e, prompt, engine.GenerateOptions{MaxTokens: 60, IgnoreEOG: true})
+	if len(ids) != first || res.StopReason != engine.StopContext {
+		t.Errorf("no shift: %d tokens, stop %s", len(ids), res.StopReason)
+	}
+}

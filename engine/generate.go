@@ -36,6 +36,13 @@ type GenerateOptions struct {
 	// the TopLogprobs most likely alternatives.
 	Logprobs    bool
 	TopLogprobs int
+	// ContextShift makes room when prompt and completion fill the
+	// context instead of stopping, as llama-server's --context-shift: the
+	// first Keep tokens of the sequence (-1: the whole prompt) and its BOS
+	// stay, half of the others go, and generation goes on (MaxTokens then
+	// bounds it).
+	ContextShift bool
+	Keep         int
 	// OnPromptProgress, when set, is told how far the prompt's evaluation
 	// is: once when the request gets its sequence (the cached tokens
 	// counted as processed), then after each chunk of the prompt. It is
@@ -117,8 +124,10 @@ const (
 type Result struct {
 	PromptTokens int // tokens in the prompt
 	CachedTokens int // prompt tokens reused from the cache, not evaluated
-	Tokens       int // generated tokens
-	StopReason   StopReason
+	// ContextShifts counts the times ContextShift made room.
+	ContextShifts int
+	Tokens        int // generated tokens
+	StopReason    StopReason
 	// PromptTime is the time spent evaluating the prompt (until the first
 	// token was chosen); GenTime the time from then to the end.
 	PromptTime time.Duration

@@ -16,8 +16,11 @@ import (
 
 // request is one Generate call travelling through the scheduler.
 type request struct {
-	ctx     context.Context
-	prompt  []int32
+	ctx    context.Context
+	prompt []int32
+	// feed is what the sequence evaluates: the prompt, or after a context
+	// shift what was kept of prompt and completion, then the last token.
+	feed    []int32
 	opts    GenerateOptions
 	lora    []float32 // the scale of each adapter
 	onToken func(Token) error
@@ -30,8 +33,8 @@ type request struct {
 // slot is one sequence of the KV cache. Its states:
 //
 //	free:    req == nil; cached holds what its cache range still contains
-//	prefill: req != nil, n < len(req.prompt): prompt tokens remain to evaluate
-//	decode:  req != nil, n ≥ len(req.prompt): next feeds the last sampled token
+//	prefill: req != nil, n < len(req.feed): prompt tokens remain to evaluate
+//	decode:  req != nil, n ≥ len(req.feed): next feeds the last sampled token
 //
 // Only the scheduler goroutine touches slots.
 type slot struct {
@@ -254,6 +257,7 @@ func (s *scheduler) admit(r *request) {
 	r.order = s.admits
 	r.res.PromptTokens = len(r.prompt)
 	r.res.CachedTokens = reuse
+	r.feed = r.prompt
 	s.stats.cachedTokens.Add(uint64(reuse))
 	s.progress(best)
 }
@@ -261,7 +265,7 @@ func (s *scheduler) admit(r *request) {
 // progress tells a request how far its prompt's evaluation is.
 func (s *scheduler) progress(sl *slot) {
 	r := sl.req
-	if f := r.opts.OnPromptProgress; f != nil {
+	if f := r.opts.OnPromptProgress; f != nil && r.res.ContextShifts == 0 {
 		p := PromptProgress{Total: len(r.prompt), Cache: r.res.CachedTokens, Processed: min(sl.n, len(r.prompt)), Time: time.Since(sl.start)}
 		safeCall(func() error { f(p); return nil })
 	}
@@ -288,7 +292,7 @@ func (s *scheduler) step() {
 	}
 	// Decoding sequences first: one token each.
 	for _, sl := range s.slots {
-		if sl.req == nil || sl.n < len(sl.req.prompt) || budget == 0 {
+		if sl.req == nil || sl.n < len(sl.req.feed) || budget == 0 {
 			continue
 		}
 		b.Add(sl.next, int32(sl.n), int32(sl.id), true)
@@ -298,13 +302,13 @@ func (s *scheduler) step() {
 	// Then prompt chunks, first come first served.
 	for _, sl := range s.prefillOrder() {
 		all := sl.req.opts.OnLogits != nil
-		for p := sl.n; p < len(sl.req.prompt) && budget > 0; p++ {
-			last := p == len(sl.req.prompt)-1
+		for p := sl.n; p < len(sl.req.feed) && budget > 0; p++ {
+			last := p == len(sl.req.feed)-1
 			want := all || last
 			if want && rows == s.rows {
 				break
 			}
-			b.Add(sl.req.prompt[p], int32(p), int32(sl.id), want)
+			b.Add(sl.req.feed[p], int32(p), int32(sl.id), want)
 			budget--
 			if want {
 				rows++
@@ -331,7 +335,7 @@ func (s *scheduler) step() {
 		sl := s.slots[b.Seq[i]]
 		sl.cached = append(sl.cached, b.Tokens[i])
 		sl.n++
-		if sl.req != nil && sl.n <= len(sl.req.prompt) {
+		if sl.req != nil && sl.n <= len(sl.req.feed) {
 			s.stats.promptTokens.Add(1)
 			sl.progressed = true
 		}
@@ -353,7 +357,7 @@ func (s *scheduler) step() {
 			sl.progressed = false
 			s.progress(sl)
 		}
-		if sl.n >= len(sl.req.prompt) {
+		if sl.n >= len(sl.req.feed) {
 			s.produce(sl, logits)
 		}
 	}
@@ -374,7 +378,7 @@ func (s *scheduler) step() {
 func (s *scheduler) prefillOrder() []*slot {
 	var out []*slot
 	for _, sl := range s.slots {
-		if sl.req != nil && sl.n < len(sl.req.prompt) {
+		if sl.req != nil && sl.n < len(sl.req.feed) {
 			out = append(out, sl)
 		}
 	}
@@ -460,7 +464,7 @@ func (s *scheduler) produce(sl *slot, logits []float32) {
 	case r.opts.MaxTokens > 0 && r.res.Tokens >= r.opts.MaxTokens:
 		s.flushText(sl)
 		s.finish(sl, StopLength, nil)
-	case sl.n+1 >= s.e.opts.Context:
+	case sl.n+1 >= s.e.opts.Context && !(r.opts.ContextShift && s.shift(sl, id)):
 		// The prompt and the tokens generated fill the context (the last
 		// one would need a cell of its own to be continued).
 		s.flushText(sl)
@@ -468,6 +472,37 @@ func (s *scheduler) produce(sl *slot, logits []float32) {
 	default:
 		sl.next = id
 	}
+}
+
+// shift makes room in a full context, as llama-server's context shift:
+// the first Keep tokens stay (and the BOS), half of the rest goes, and the
+// sequence evaluates what is left, then id, anew (a sliding-window
+// model's from the start: its ring cannot be rewound). It reports false
+// when nothing can go.
+func (s *scheduler) shift(sl *slot, id int32) bool {
+	r := sl.req
+	keep := r.opts.Keep
+	if keep < 0 {
+		keep = len(r.prompt)
+	}
+	if len(sl.cached) > 0 && s.e.tok.AddBOS() && sl.cached[0] == s.e.tok.BOS() {
+		keep++
+	}
+	keep = max(0, min(keep, s.e.opts.Context-4, len(sl.cached)))
+	discard := (len(sl.cached) - keep) / 2
+	if discard <= 0 || len(sl.cached) != sl.n {
+		return false
+	}
+	feed := make([]int32, 0, len(sl.cached)-discard+1)
+	feed = append(feed, sl.cached[:keep]...)
+	feed = append(feed, sl.cached[keep+discard:]...)
+	r.feed = append(feed, id)
+	if s.e.Hyper().Window > 0 {
+		keep = 0
+	}
+	sl.n, sl.cached = keep, sl.cached[:keep]
+	r.res.ContextShifts++
+	return true
 }
 
 // flushText delivers the bytes the decoder and the stop filter hold back.

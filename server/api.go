@@ -164,6 +164,7 @@ type sampling struct {
 	Stream           bool            `json:"stream"`
 	StreamOptions    *streamOptions  `json:"stream_options"`
 	IgnoreEOS        bool            `json:"ignore_eos"`
+	NKeep            *int            `json:"n_keep"` // tokens a context shift keeps`
 	LogitBias        json.RawMessage `json:"logit_bias"`
 	// Constrained output: llama-server's grammar (GBNF) and json_schema,
 	// and OpenAI's response_format.

@@ -134,6 +134,13 @@ func (s *backend) generateOptions(p *sampling) (engine.GenerateOptions, *apiErro
 	}
 	so.LogitBias = bias
 	opts.IgnoreEOG = p.IgnoreEOS
+	opts.ContextShift = s.opts.ContextShift
+	if p.NKeep != nil {
+		if *p.NKeep < -1 {
+			return opts, invalid("n_keep", "'n_keep' must be -1 (the whole prompt) or more")
+		}
+		opts.Keep = *p.NKeep
+	}
 	switch {
 	case p.LoRA != nil:
 		l, e := s.loraList(p.LoRA, "lora")

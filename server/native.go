@@ -128,7 +128,7 @@ func (s *Server) handleNative(w http.ResponseWriter, r *http.Request) {
 	settings := b.generationSettings(opts, req.Stream)
 	final := func(prompt []int32, res engine.Result, content string, toks []engine.Token) nativeResult {
 		text := b.e.Tokenizer().Decode(prompt, true)
-		nl, trunc, word := strings.Contains(content, "\n"), res.StopReason == engine.StopContext, ""
+		nl, trunc, word := strings.Contains(content, "\n"), res.StopReason == engine.StopContext || res.ContextShifts > 0, ""
 		cached := res.PromptTokens + res.Tokens
 		out := nativeResult{Content: content, Tokens: b.nativeIDs(toks, req.ReturnTokens), IDSlot: -1, Stop: true, Model: b.name,
 			TokensPredicted: res.Tokens, TokensEvaluated: res.PromptTokens, Settings: settings, Prompt: &text,

@@ -293,3 +293,23 @@ func TestChatPromptProgress(t *testing.T) {
 		t.Errorf("progress %v, want %v (%d)", got, want, code)
 	}
 }
+
+// With ContextShift (--context-shift) a completion longer than the
+// context goes on, truncated; without it, it stops at the full context.
+func TestNativeContextShift(t *testing.T) {
+	for _, shift := range []bool{true, false} {
+		f := newFixture(t, engine.Options{Context: 32}, Options{ContextShift: shift})
+		code, _, out := post(t, f.ts.URL+"/completion", `{"prompt": "Once upon a time", "n_predict": 50, "ignore_eos": true}`)
+		var res nativeResult
+		if code != 200 || json.Unmarshal([]byte(out), &res) != nil {
+			t.Fatalf("%d %s", code, out)
+		}
+		want := 50
+		if !shift {
+			want = 32 - res.TokensEvaluated
+		}
+		if res.TokensPredicted != want || res.Truncated == nil || !*res.Truncated {
+			t.Errorf("context shift %v: %d tokens, truncated %v (want %d, truncated)", shift, res.TokensPredicted, res.Truncated, want)
+		}
+	}
+}

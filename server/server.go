@@ -57,6 +57,9 @@ type Options struct {
 	ModelAliases []string
 	ModelTags    []string
 	ModelPath    string
+	// ContextShift makes room in a full context instead of stopping, for
+	// every request (llama-server's --context-shift; engine.GenerateOptions).
+	ContextShift bool
 	// NoUI turns off the chat page served at / (llama-server's --no-webui):
 	// / then answers 404.
 	NoUI bool

@@ -31,7 +31,7 @@ var llamaIgnored = map[string]bool{
 	"--mlock": false, "--no-mmap": false, "--mmap": false, "--no-warmup": false, "--log-disable": false,
 	"--webui": false,
 	"-nkvo":   false, "--no-kv-offload": false, "--swa-full": false,
-	"--check-tensors": false, "--no-op-offload": false, "--context-shift": false, "--no-context-shift": false,
+	"--check-tensors": false, "--no-op-offload": false,
 	"-nr": false, "--no-repack": false, "--perf": false, "--no-perf": false, "--log-colors": false,
 	"--no-prefill-assistant": false, "-fa": false, "--flash-attn": false,
 	"--grp-attn-n": true, "-gan": true, "--grp-attn-w": true, "-gaw": true, "--reasoning-format": true,
@@ -118,6 +118,8 @@ type llamaServeFlags struct {
 	kvUnified        bool
 	verbose          bool
 	noUI             bool
+	ctxShift         bool
+	noCtxShift       bool
 }
 
 func (l *llamaServeFlags) register(f *pflag.FlagSet) {
@@ -140,6 +142,8 @@ func (l *llamaServeFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&l.metrics, "metrics", true, "accepted for llama-server's command line: GET /metrics is always served")
 	f.BoolVar(&l.embedding, "embedding", false, "accepted for llama-server's command line: /v1/embeddings is served whenever the model can embed (see --pooling; also --embeddings)")
 	f.BoolVar(&l.kvUnified, "kv-unified", false, "each of the --parallel sequences may use the whole --ctx-size (llama-server's one KV buffer for all slots; here each sequence gets its own, so the cache takes --parallel times the memory; also -kvu)")
+	f.BoolVar(&l.ctxShift, "context-shift", false, "when prompt and completion fill a sequence's context, drop half of its tokens after the first n_keep (a request's field; default: the BOS only) and go on, instead of stopping")
+	f.BoolVar(&l.noCtxShift, "no-context-shift", false, "stop when the context is full (the default)")
 	f.BoolVar(&l.noUI, "no-webui", false, "do not serve the chat page at / (also --no-ui)")
 	f.BoolVarP(&l.verbose, "verbose", "v", false, "add llama-server's __verbose object (the rendered prompt) to every chat response")
 	f.BoolVar(&l.reranking, "reranking", false, "accepted for llama-server's command line: /v1/rerank is served whenever the model is a reranker (also --rerank)")
@@ -158,6 +162,7 @@ func (l *llamaServeFlags) apply(mf *modelFlags, so *server.Options) error {
 	}
 	so.Defaults = &d
 	so.Verbose, so.NoUI = l.verbose, l.noUI
+	so.ContextShift = l.ctxShift && !l.noCtxShift
 	if l.seed != -1 && uint32(l.seed) != 0xffffffff {
 		d.Seed, so.DefaultSeed = uint64(l.seed), true
 	}
