@@ -30,6 +30,14 @@ type nativeRequest struct {
 	NProbs            int             `json:"n_probs"`
 	PostSamplingProbs bool            `json:"post_sampling_probs"`
 	ResponseFields    []string        `json:"response_fields"`
+	// /infill's: the text before and after the hole (strings, or
+	// strings and token ids mixed), other files of the project.
+	InputPrefix json.RawMessage `json:"input_prefix"`
+	InputSuffix json.RawMessage `json:"input_suffix"`
+	InputExtra  []struct {
+		Text     *string `json:"text"`
+		Filename *string `json:"filename"`
+	} `json:"input_extra"`
 }
 
 // nativeResult is a /completion response, or one streamed chunk of it.
@@ -75,7 +83,13 @@ const maxNProbs = 100
 var errNoDone = errors.New("no [DONE]")
 
 // handleNative serves POST /completion and /completions.
-func (s *Server) handleNative(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleNative(w http.ResponseWriter, r *http.Request) { s.native(w, r, false) }
+
+// handleInfill serves POST /infill: fill-in-the-middle with the model's
+// FIM tokens (infillPrompt), answered as /completion.
+func (s *Server) handleInfill(w http.ResponseWriter, r *http.Request) { s.native(w, r, true) }
+
+func (s *Server) native(w http.ResponseWriter, r *http.Request, infill bool) {
 	var req nativeRequest
 	if e := s.readJSON(w, r, &req); e != nil {
 		writeError(w, e)
@@ -110,10 +124,20 @@ func (s *Server) handleNative(w http.ResponseWriter, r *http.Request) {
 			opts.Logprobs, opts.TopLogprobs = true, req.NProbs
 		}
 	}
-	prompts, e := b.nativePrompts(r.Context(), req.Prompt)
-	if e != nil {
-		writeError(w, e)
-		return
+	var prompts [][]int32
+	if infill {
+		p, e := b.infillPrompt(r.Context(), &req)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		prompts = [][]int32{p}
+	} else {
+		prompts, e = b.nativePrompts(r.Context(), req.Prompt)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
 	}
 	if len(prompts) > 1 {
 		if req.Stream {

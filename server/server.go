@@ -60,6 +60,9 @@ type Options struct {
 	// ContextShift makes room in a full context instead of stopping, for
 	// every request (llama-server's --context-shift; engine.GenerateOptions).
 	ContextShift bool
+	// SPMInfill puts /infill's suffix before its prefix (llama-server's
+	// --spm-infill, for models trained that way).
+	SPMInfill bool
 	// NoUI turns off the chat page served at / (llama-server's --no-webui):
 	// / then answers 404.
 	NoUI bool
@@ -262,6 +265,7 @@ func (s *Server) routes() {
 	route("/v1/completions", http.MethodPost, "completions", s.handleCompletions)
 	route("/completion", http.MethodPost, "completion", s.handleNative)
 	route("/completions", http.MethodPost, "completion", s.handleNative)
+	route("/infill", http.MethodPost, "completion", s.handleInfill)
 	route("/props", "", "props", s.handleProps)
 	route("/v1/messages", http.MethodPost, "messages", s.handleAnthropic)
 	route("/v1/responses", http.MethodPost, "responses", s.handleResponses)

@@ -132,6 +132,7 @@ func New(f *gguf.File) (*Tokenizer, error) {
 
 	t.detectSpecials(&fimPre, &fimSuf, &fimMid, &fimPad, &fimRep, &fimSep)
 	t.buildEOG(fimPad, fimRep, fimSep)
+	t.fim = FIM{Pre: fimPre, Suf: fimSuf, Mid: fimMid, Pad: fimPad, Rep: fimRep, Sep: fimSep}
 
 	for id := range t.tokens {
 		if t.attrs[id]&(attrControl|attrUserDefined|attrUnknown) != 0 {

@@ -72,6 +72,7 @@ type Tokenizer struct {
 	ids    *idTable
 
 	bos, eos, eot, eom, unk, sep, pad int32
+	fim                               FIM
 	eog                               map[int32]bool
 
 	addBOS, addEOS, addSep bool
@@ -215,6 +216,17 @@ func (t *Tokenizer) AddSEP() bool { return t.addSep }
 
 // IsEOG reports whether id ends generation (EOS, EOT, <|im_end|>, …).
 func (t *Tokenizer) IsEOG(id int32) bool { return t.eog[id] }
+
+// FIM are a vocabulary's fill-in-the-middle tokens (-1: none): prefix,
+// suffix and middle, and the repository-level ones (pad, repository name,
+// file separator).
+type FIM struct {
+	Pre, Suf, Mid, Pad, Rep, Sep int32
+}
+
+// FIM returns the vocabulary's fill-in-the-middle tokens, from its
+// metadata or found by their texts as llama.cpp finds them.
+func (t *Tokenizer) FIM() FIM { return t.fim }
 
 // EOG returns the end-of-generation tokens in increasing order.
 func (t *Tokenizer) EOG() []int32 {

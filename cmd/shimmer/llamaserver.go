@@ -118,6 +118,7 @@ type llamaServeFlags struct {
 	kvUnified        bool
 	verbose          bool
 	noUI             bool
+	spmInfill        bool
 	ctxShift         bool
 	noCtxShift       bool
 }
@@ -144,6 +145,7 @@ func (l *llamaServeFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&l.kvUnified, "kv-unified", false, "each of the --parallel sequences may use the whole --ctx-size (llama-server's one KV buffer for all slots; here each sequence gets its own, so the cache takes --parallel times the memory; also -kvu)")
 	f.BoolVar(&l.ctxShift, "context-shift", false, "when prompt and completion fill a sequence's context, drop half of its tokens after the first n_keep (a request's field; default: the BOS only) and go on, instead of stopping")
 	f.BoolVar(&l.noCtxShift, "no-context-shift", false, "stop when the context is full (the default)")
+	f.BoolVar(&l.spmInfill, "spm-infill", false, "POST /infill puts the suffix before the prefix (suffix/prefix/middle), for models trained that way")
 	f.BoolVar(&l.noUI, "no-webui", false, "do not serve the chat page at / (also --no-ui)")
 	f.BoolVarP(&l.verbose, "verbose", "v", false, "add llama-server's __verbose object (the rendered prompt) to every chat response")
 	f.BoolVar(&l.reranking, "reranking", false, "accepted for llama-server's command line: /v1/rerank is served whenever the model is a reranker (also --rerank)")
@@ -163,6 +165,7 @@ func (l *llamaServeFlags) apply(mf *modelFlags, so *server.Options) error {
 	so.Defaults = &d
 	so.Verbose, so.NoUI = l.verbose, l.noUI
 	so.ContextShift = l.ctxShift && !l.noCtxShift
+	so.SPMInfill = l.spmInfill
 	if l.seed != -1 && uint32(l.seed) != 0xffffffff {
 		d.Seed, so.DefaultSeed = uint64(l.seed), true
 	}
