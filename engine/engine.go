@@ -23,6 +23,7 @@ import (
 	"github.com/shimmer-llm/shimmer/gguf"
 	"github.com/shimmer-llm/shimmer/lora"
 	"github.com/shimmer-llm/shimmer/model"
+	"github.com/shimmer-llm/shimmer/sampling"
 	"github.com/shimmer-llm/shimmer/tokenizer"
 
 	// The supported architectures register themselves.
@@ -98,6 +99,10 @@ var ErrClosed = errors.New("engine: closed")
 // Engine is a loaded model ready to generate.
 type Engine struct {
 	vocabCache // the vocabulary trie for grammars, built on first use
+	// dryDefault are DRY's default sequence breakers over the vocabulary,
+	// processed on first use.
+	dryOnce    sync.Once
+	dryDefault sampling.Breakers
 	file       *gguf.File
 	model      model.Model
 	tok        *tokenizer.Tokenizer

@@ -46,6 +46,16 @@ type SampleOptions struct {
 	// penalties, DRY, top-n-σ, top-k, typical, top-p, min-p, XTC,
 	// temperature).
 	Samplers []sampling.Kind
+	// DRY penalises tokens that would extend a repeat of earlier text by
+	// DRYMultiplier × DRYBase^(length − DRYAllowedLength) (multiplier 0:
+	// off; base 0: llama.cpp's 1.75), looking at the last DRYPenaltyLastN
+	// tokens (≤ 0: the whole context); DRYBreakers (nil: llama.cpp's "\n",
+	// ":", "\"", "*") end the repeats it looks at.
+	DRYMultiplier    float32
+	DRYBase          float32
+	DRYAllowedLength int
+	DRYPenaltyLastN  int
+	DRYBreakers      []string
 	// LogitBias is added to the logits before the chain (-Inf bans a
 	// token), as llama.cpp's logit_bias sampler.
 	LogitBias []sampling.Bias
@@ -57,7 +67,8 @@ type SampleOptions struct {
 
 // DefaultSampleOptions are llama.cpp's defaults.
 func DefaultSampleOptions() SampleOptions {
-	return SampleOptions{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1, RepeatLastN: 64}
+	return SampleOptions{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1, RepeatLastN: 64,
+		DRYBase: sampling.DefaultDRYBase, DRYAllowedLength: sampling.DefaultDRYAllowedLength}
 }
 
 // sampler is one sequence's llama.cpp sampler chain (sampling.Chain):
@@ -111,6 +122,13 @@ func chainParams(o SampleOptions) sampling.Params {
 	}
 	p.Order = o.Samplers
 	p.LogitBias = o.LogitBias
+	p.DRYMultiplier, p.DRYAllowedLength, p.DRYPenaltyLastN = o.DRYMultiplier, o.DRYAllowedLength, o.DRYPenaltyLastN
+	if o.DRYBase != 0 {
+		p.DRYBase = o.DRYBase
+	}
+	if p.DRYPenaltyLastN <= 0 {
+		p.DRYPenaltyLastN = -1
+	}
 	return p
 }
 
@@ -129,12 +147,52 @@ func CheckSampleOptions(o SampleOptions) error {
 }
 
 func newSampler(vocab int, opts SampleOptions) *sampler {
-	ch, err := sampling.NewChain(chainParams(opts), vocab)
+	return newSamplerWith(vocab, opts, chainParams(opts))
+}
+
+func newSamplerWith(vocab int, opts SampleOptions, p sampling.Params) *sampler {
+	ch, err := sampling.NewChain(p, vocab)
 	if err != nil {
 		// chainParams asks for nothing NewChain refuses.
 		panic(err)
 	}
 	return &sampler{opts: opts, chain: ch}
+}
+
+// chainParamsFor is chainParams with what DRY needs of the engine: the
+// sequence's context (a last n of -1; llama-server's n_ctx_slot), the
+// model's training context (llama.cpp's total_context_size) and the
+// breakers processed over the vocabulary (the defaults' once).
+func (e *Engine) chainParamsFor(o SampleOptions) sampling.Params {
+	p := chainParams(o)
+	if p.DRYMultiplier == 0 {
+		return p
+	}
+	if p.DRYPenaltyLastN == -1 {
+		p.DRYPenaltyLastN = e.opts.Context
+	}
+	p.DRYContext = e.Hyper().CtxTrain
+	if p.DRYContext <= 0 {
+		p.DRYContext = e.opts.Context
+	}
+	p.DRYBreakers = e.dryBreakers(o.DRYBreakers)
+	return p
+}
+
+// dryBreakers processes breakers over the vocabulary (nil: the
+// defaults, processed once).
+func (e *Engine) dryBreakers(breakers []string) sampling.Breakers {
+	process := func(b []string) sampling.Breakers {
+		tok := e.tok
+		return sampling.ProcessBreakers(b, e.Hyper().Vocab,
+			func(id int32) string { return tok.Detokenize([]int32{id}, true) },
+			func(s string) []int32 { return tok.Encode(s, false, false) })
+	}
+	if breakers == nil {
+		e.dryOnce.Do(func() { e.dryDefault = process(sampling.DefaultDRYBreakers) })
+		return e.dryDefault
+	}
+	return process(breakers)
 }
 
 // accept records a token that is now part of the sequence (prompt or

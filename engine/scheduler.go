@@ -241,7 +241,7 @@ func (s *scheduler) admit(r *request) {
 	best.lora = r.lora
 	s.e.state.SetSequenceLoRA(best.id, r.lora)
 	best.n = reuse
-	best.samp = newSampler(s.e.Hyper().Vocab, r.opts.SampleOptions)
+	best.samp = newSamplerWith(s.e.Hyper().Vocab, r.opts.SampleOptions, s.e.chainParamsFor(r.opts.SampleOptions))
 	best.con = nil
 	if r.opts.Grammar != nil {
 		best.con = s.e.newConstraint(r.opts.Grammar)

@@ -167,9 +167,16 @@ type Params struct {
 	XTCProbability       float32
 	XTCThreshold         float32
 	TopNSigma            float32
-	// DRY: multiplier 0 disables it; shimmer does not implement it and
-	// refuses a non-zero multiplier (NewChain).
-	DRYMultiplier float32
+	// DRY: multiplier 0 disables it; DRYPenaltyLastN -1 stands for
+	// DRYContext, the model's training context (llama.cpp's
+	// total_context_size), which also bounds the tokens scanned;
+	// DRYBreakers are the processed sequence breakers (ProcessBreakers).
+	DRYMultiplier    float32
+	DRYBase          float32
+	DRYAllowedLength int
+	DRYPenaltyLastN  int
+	DRYContext       int
+	DRYBreakers      Breakers
 	Mirostat      int // 0 off, 1 or 2
 	MirostatTau   float32
 	MirostatEta   float32
@@ -189,7 +196,8 @@ type Bias struct {
 // DefaultParams are llama.cpp's defaults, with the seed given.
 func DefaultParams(seed uint32) Params {
 	return Params{Seed: seed, TopK: 40, TopP: 0.95, MinP: 0.05, TypicalP: 1, Temp: 0.8, DynatempExponent: 1,
-		PenaltyLastN: 64, PenaltyRepeat: 1, XTCThreshold: 0.1, TopNSigma: -1, MirostatTau: 5, MirostatEta: 0.1}
+		PenaltyLastN: 64, PenaltyRepeat: 1, XTCThreshold: 0.1, TopNSigma: -1, MirostatTau: 5, MirostatEta: 0.1,
+		DRYBase: DefaultDRYBase, DRYAllowedLength: DefaultDRYAllowedLength, DRYPenaltyLastN: -1}
 }
 
 // Chain is one sequence's sampler chain: llama.cpp's samplers in order,
@@ -211,12 +219,13 @@ type Chain struct {
 	sigma  []float32 // scratch of typical sampling's scores
 	order2 []int32   // scratch of typical sampling's order
 	kept   []Token   // scratch of typical sampling's result
+	dry    dryState
 }
 
 // NewChain builds the chain of p for a vocabulary of nVocab tokens.
 func NewChain(p Params, nVocab int) (*Chain, error) {
-	if p.DRYMultiplier != 0 {
-		return nil, fmt.Errorf("sampling: the DRY sampler is not supported")
+	if p.DRYMultiplier != p.DRYMultiplier || p.DRYPenaltyLastN < -1 || p.DRYAllowedLength < 0 || p.DRYContext > 1<<24 || p.DRYPenaltyLastN > 1<<24 {
+		return nil, fmt.Errorf("sampling: DRY multiplier %g, last n %d, allowed length %d, context %d", p.DRYMultiplier, p.DRYPenaltyLastN, p.DRYAllowedLength, p.DRYContext)
 	}
 	if p.Mirostat < 0 || p.Mirostat > 2 {
 		return nil, fmt.Errorf("sampling: mirostat %d (0, 1 or 2)", p.Mirostat)
@@ -244,6 +253,9 @@ func NewChain(p Params, nVocab int) (*Chain, error) {
 		}
 	}
 	c := &Chain{p: p, nVocab: nVocab, order: order}
+	if c.dryEnabled() {
+		c.dry.ring = make([]int32, c.dryLastN())
+	}
 	if p.PenaltyLastN > 0 {
 		c.counts = make([]int32, nVocab)
 		c.prev = make([]int32, 0, p.PenaltyLastN)
@@ -260,11 +272,13 @@ func (c *Chain) Reset() {
 	c.mu = 2 * c.p.MirostatTau
 	c.prev, c.head = c.prev[:0], 0
 	clear(c.counts)
+	c.dry.head, c.dry.full = 0, false
 }
 
 // Accept records a token of the sequence (prompt or generated), as
 // llama_sampler_accept: the penalties count the last PenaltyLastN.
 func (c *Chain) Accept(id int32) {
+	c.dryAccept(id)
 	n := c.p.PenaltyLastN
 	if n <= 0 || id < 0 || int(id) >= c.nVocab {
 		return
@@ -285,6 +299,8 @@ func (c *Chain) filter(cand *Candidates) {
 		switch k {
 		case Penalties:
 			c.penalties(cand)
+		case DRY:
+			c.dryApply(cand)
 		case TopNSigma:
 			c.topNSigma(cand)
 		case TopK:

@@ -7,7 +7,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/shimmer-llm/shimmer/gguf"
 	"github.com/shimmer-llm/shimmer/internal/testdata"
+	"github.com/shimmer-llm/shimmer/tokenizer"
 )
 
 // caseParams are the parameters of each case of
@@ -34,8 +36,47 @@ func caseParams(name string, seed uint32) Params {
 		p.Mirostat = 2
 	case "greedy":
 		p.Temp = 0
+	case "dry":
+		p.DRYMultiplier, p.DRYPenaltyLastN = 0.8, 64
+	case "dry-all":
+		p.DRYMultiplier, p.DRYBase, p.DRYAllowedLength, p.DRYPenaltyLastN = 1.5, 2, 1, -1
+	case "dry-breakers":
+		p.DRYMultiplier, p.DRYPenaltyLastN = 0.8, 200
+	case "dry-penalties":
+		p.DRYMultiplier, p.DRYAllowedLength, p.DRYPenaltyLastN, p.PenaltyRepeat = 0.5, 3, 32, 1.1
 	}
 	return p
+}
+
+// dryVocab gives the DRY cases what llama.cpp's dry sampler takes from
+// stories260K: its training context and its breakers processed over its
+// vocabulary (pieces as llama_detokenize writes one token, tails
+// tokenized without special tokens).
+func dryVocab(t *testing.T, p *Params, name string) {
+	if p.DRYMultiplier == 0 {
+		return
+	}
+	f, err := gguf.Open(testdata.Path(t, "models", "stories260K.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tok, err := tokenizer.New(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := f.GetInt("llama.context_length", 0)
+	if err != nil || ctx == 0 {
+		t.Fatalf("context length %d %v", ctx, err)
+	}
+	p.DRYContext = int(ctx)
+	breakers := DefaultDRYBreakers
+	if name == "dry-breakers" {
+		breakers = []string{"the", " and", "ily"}
+	}
+	p.DRYBreakers = ProcessBreakers(breakers, tok.NumTokens(),
+		func(id int32) string { return tok.Detokenize([]int32{id}, true) },
+		func(s string) []int32 { return tok.Encode(s, false, false) })
 }
 
 // The chain draws, token for token, the 1000 tokens llama.cpp's chain
@@ -60,12 +101,14 @@ func TestMatchesLlamaCpp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cases) < 30 {
+	if len(cases) < 42 {
 		t.Fatalf("%d cases", len(cases))
 	}
 	logits := make([]float32, 512)
 	for _, c := range cases {
-		ch, err := NewChain(caseParams(c.Case, c.Seed), 512)
+		p := caseParams(c.Case, c.Seed)
+		dryVocab(t, &p, c.Case)
+		ch, err := NewChain(p, 512)
 		if err != nil {
 			t.Fatal(err)
 		}

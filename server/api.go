@@ -376,11 +376,17 @@ type completionLogprobs struct {
 // implement: a request that sets one to anything but its neutral value
 // gets a 400 naming it, rather than output that silently ignores it.
 type unsupportedSamplers struct {
-	TfsZ            *float64        `json:"tfs_z"`
-	DryMultiplier   *float64        `json:"dry_multiplier"`
-	GrammarLazy     *bool           `json:"grammar_lazy"`
-	GrammarTriggers json.RawMessage `json:"grammar_triggers"`
-	NProbs          *float64        `json:"n_probs"`
+	TfsZ *float64 `json:"tfs_z"`
+	// DRY (sampling's dry sampler): multiplier 0 is off, last n 0 too,
+	// -1 the whole context.
+	DryMultiplier     *float64        `json:"dry_multiplier"`
+	DryBase           *float64        `json:"dry_base"`
+	DryAllowedLength  *int            `json:"dry_allowed_length"`
+	DryPenaltyLastN   *int            `json:"dry_penalty_last_n"`
+	DrySequenceBreaks *[]string       `json:"dry_sequence_breakers"`
+	GrammarLazy       *bool           `json:"grammar_lazy"`
+	GrammarTriggers   json.RawMessage `json:"grammar_triggers"`
+	NProbs            *float64        `json:"n_probs"`
 	// llama-server's samplers beyond OpenAI's, all implemented
 	// (sampling.Chain).
 	Mirostat         *int            `json:"mirostat"`
@@ -401,7 +407,7 @@ func (u *unsupportedSamplers) check() *apiError {
 		name    string
 		v       *float64
 		neutral float64
-	}{{"tfs_z", u.TfsZ, 1}, {"dry_multiplier", u.DryMultiplier, 0}, {"n_probs", u.NProbs, 0}}
+	}{{"tfs_z", u.TfsZ, 1}, {"n_probs", u.NProbs, 0}}
 	for _, f := range num {
 		if f.v != nil && *f.v != f.neutral {
 			return invalid(f.name, "'%s' is not supported by this server (leave it out, or at %g)", f.name, f.neutral)

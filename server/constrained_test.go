@@ -108,15 +108,15 @@ func TestStructuredOutput(t *testing.T) {
 	}
 }
 
-// llama-server sampler fields shimmer lacks (tfs_z, DRY, lazy grammars,
-// n_probs, the infill sampler) are refused by name when they ask for
+// llama-server sampler fields shimmer lacks (tfs_z, lazy grammars,
+// n_probs outside /completion, the infill sampler) are refused by name when they ask for
 // something; at their neutral values they pass. The samplers shimmer has
 // reach the chain: with a seed, each request gives what the engine gives
 // with those options, and the strong ones change the text.
 func TestSamplerFields(t *testing.T) {
 	f := newFixture(t, engine.Options{}, Options{})
 	for _, c := range []struct{ field, value string }{
-		{"tfs_z", "0.9"}, {"dry_multiplier", "0.8"}, {"grammar_lazy", "true"}, {"n_probs", "3"},
+		{"tfs_z", "0.9"}, {"dry_multiplier", "-1"}, {"dry_penalty_last_n", "-2"}, {"dry_sequence_breakers", "[]"}, {"grammar_lazy", "true"}, {"n_probs", "3"},
 		{"samplers", `["top_k", "infill"]`}, {"mirostat", "3"}, {"samplers", "7"},
 	} {
 		status, _, body := post(t, f.ts.URL+"/v1/completions", `{"prompt":"Once","max_tokens":1,"`+c.field+`":`+c.value+`}`)
@@ -163,6 +163,9 @@ func TestSamplerFields(t *testing.T) {
 		{`,"typical_p":0.5`, func(o *engine.SampleOptions) { o.TypicalP = 0.5 }, false},
 		{`,"xtc_probability":1,"xtc_threshold":0.05`, func(o *engine.SampleOptions) { o.XTCProbability, o.XTCThreshold = 1, 0.05 }, true},
 		{`,"dynatemp_range":0.5`, func(o *engine.SampleOptions) { o.DynatempRange = 0.5 }, false},
+		{`,"dry_multiplier":3,"dry_base":2,"dry_allowed_length":1,"dry_penalty_last_n":-1,"dry_sequence_breakers":["\n"]`, func(o *engine.SampleOptions) {
+			o.DRYMultiplier, o.DRYBase, o.DRYAllowedLength, o.DRYPenaltyLastN, o.DRYBreakers = 3, 2, 1, 0, []string{"\n"}
+		}, false},
 		{`,"samplers":["temperature","top_k"]`, func(o *engine.SampleOptions) { o.Samplers = []smp.Kind{smp.Temperature, smp.TopK} }, false},
 		{`,"samplers":"tk"`, func(o *engine.SampleOptions) { o.Samplers = []smp.Kind{smp.Temperature, smp.TopK} }, false},
 	} {
@@ -173,5 +176,19 @@ func TestSamplerFields(t *testing.T) {
 		if c.change && got == base {
 			t.Errorf("%s: the same text as without it: %q", c.extra, got)
 		}
+	}
+	// DRY changes a text that repeats itself: greedy, the model goes on
+	// with the repeat; DRY stops it.
+	rep := "The dog said hi. The dog said hi. The dog said hi. He was very happy. He wanted to play with the dog."
+	greedy := func(extra string) string {
+		status, _, body := post(t, f.ts.URL+"/v1/completions", `{"prompt":"`+rep+`","max_tokens":8,"temperature":0`+extra+`}`)
+		var r struct{ Choices []struct{ Text string } }
+		if status != 200 || json.Unmarshal([]byte(body), &r) != nil {
+			t.Fatalf("%s: %d %s", extra, status, body)
+		}
+		return r.Choices[0].Text
+	}
+	if plain, dry := greedy(""), greedy(`,"dry_multiplier":2`); !strings.HasPrefix(plain, " He wanted to play") || strings.HasPrefix(dry, " He wanted to play") {
+		t.Errorf("repeating prompt: %q, with DRY %q", plain, dry)
 	}
 }

@@ -49,16 +49,6 @@ func (s *backend) generateOptions(p *sampling) (engine.GenerateOptions, *apiErro
 		}
 		opts.MaxTokens = *p.MaxTokens
 	}
-	inRange := func(name string, v *float64, lo, hi float64, dst *float32) *apiError {
-		if v == nil {
-			return nil
-		}
-		if math.IsNaN(*v) || *v < lo || *v > hi {
-			return invalid(name, "'%s' must be between %g and %g", name, lo, hi)
-		}
-		*dst = float32(*v)
-		return nil
-	}
 	for _, c := range []struct {
 		name   string
 		v      *float64
@@ -98,6 +88,9 @@ func (s *backend) generateOptions(p *sampling) (engine.GenerateOptions, *apiErro
 			return opts, invalid("repeat_last_n", "'repeat_last_n' must be between 0 and the context size %d", s.e.Options().Context)
 		}
 		so.RepeatLastN = *p.RepeatLastN
+	}
+	if e := dryOptions(&p.unsupportedSamplers, so, s.e.Options().Context); e != nil {
+		return opts, e
 	}
 	if p.Mirostat != nil {
 		if *p.Mirostat < 0 || *p.Mirostat > 2 {
@@ -253,6 +246,58 @@ func newID(prefix string) string {
 func makeUsage(r engine.Result) *usage {
 	return &usage{PromptTokens: r.PromptTokens, CompletionTokens: r.Tokens, TotalTokens: r.PromptTokens + r.Tokens,
 		PromptTokensDetails: &promptDetail{CachedTokens: r.CachedTokens}}
+}
+
+// inRange sets *dst to a field's value, refusing one outside [lo, hi].
+func inRange(name string, v *float64, lo, hi float64, dst *float32) *apiError {
+	if v == nil {
+		return nil
+	}
+	if math.IsNaN(*v) || *v < lo || *v > hi {
+		return invalid(name, "'%s' must be between %g and %g", name, lo, hi)
+	}
+	*dst = float32(*v)
+	return nil
+}
+
+// dryOptions reads llama-server's DRY fields.
+func dryOptions(u *unsupportedSamplers, so *engine.SampleOptions, ctx int) *apiError {
+	for _, c := range []struct {
+		name   string
+		v      *float64
+		lo, hi float64
+		dst    *float32
+	}{
+		{"dry_multiplier", u.DryMultiplier, 0, 100, &so.DRYMultiplier},
+		{"dry_base", u.DryBase, 1, 100, &so.DRYBase},
+	} {
+		if e := inRange(c.name, c.v, c.lo, c.hi, c.dst); e != nil {
+			return e
+		}
+	}
+	if v := u.DryAllowedLength; v != nil {
+		if *v < 0 || *v > ctx {
+			return invalid("dry_allowed_length", "'dry_allowed_length' must be between 0 and the context size %d", ctx)
+		}
+		so.DRYAllowedLength = *v
+	}
+	if v := u.DryPenaltyLastN; v != nil {
+		switch {
+		case *v < -1 || *v > ctx:
+			return invalid("dry_penalty_last_n", "'dry_penalty_last_n' must be -1 (the context), 0 (off) or up to the context size %d", ctx)
+		case *v == 0:
+			so.DRYMultiplier = 0
+		default:
+			so.DRYPenaltyLastN = max(*v, 0)
+		}
+	}
+	if b := u.DrySequenceBreaks; b != nil {
+		if len(*b) == 0 || len(*b) > 64 {
+			return invalid("dry_sequence_breakers", "'dry_sequence_breakers' must be a list of 1 to 64 strings")
+		}
+		so.DRYBreakers = *b
+	}
+	return nil
 }
 
 // maxLogitBias bounds the entries of a logit_bias (OpenAI allows 300; a

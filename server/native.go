@@ -458,6 +458,14 @@ func (s *backend) generationSettings(o engine.GenerateOptions, stream bool) map[
 	if stop == nil {
 		stop = []string{}
 	}
+	dryLastN := o.DRYPenaltyLastN
+	if dryLastN <= 0 {
+		dryLastN = s.e.Options().Context // -1 is the sequence's context, as llama-server reports it
+	}
+	breakers := o.DRYBreakers
+	if breakers == nil {
+		breakers = smp.DefaultDRYBreakers
+	}
 	bias := []map[string]any{}
 	for _, lb := range s.e.EffectiveLogitBias(o) {
 		var v any = lb.Bias // -Inf is null, as llama-server writes it
@@ -476,7 +484,9 @@ func (s *backend) generationSettings(o engine.GenerateOptions, stream bool) map[
 		"xtc_threshold": p.XTCThreshold, "top_n_sigma": p.TopNSigma, "dynatemp_range": p.DynatempRange,
 		"dynatemp_exponent": p.DynatempExponent, "mirostat": p.Mirostat, "mirostat_tau": p.MirostatTau, "mirostat_eta": p.MirostatEta,
 		"stop": stop, "max_tokens": np, "n_probs": max(o.TopLogprobs, o.PostSamplingProbs), "min_keep": p.MinKeep, "ignore_eos": o.IgnoreEOG, "stream": stream,
-		"samplers": samplers, "lora": lora, "logit_bias": bias, "post_sampling_probs": o.PostSamplingProbs > 0, "dry_multiplier": p.DRYMultiplier}
+		"samplers": samplers, "lora": lora, "logit_bias": bias, "post_sampling_probs": o.PostSamplingProbs > 0,
+		"dry_multiplier": p.DRYMultiplier, "dry_base": p.DRYBase, "dry_allowed_length": p.DRYAllowedLength,
+		"dry_penalty_last_n": dryLastN, "dry_sequence_breakers": breakers}
 }
 
 // handleProps serves GET /props as llama-server's: the default
