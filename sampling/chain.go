@@ -177,9 +177,9 @@ type Params struct {
 	DRYPenaltyLastN  int
 	DRYContext       int
 	DRYBreakers      Breakers
-	Mirostat      int // 0 off, 1 or 2
-	MirostatTau   float32
-	MirostatEta   float32
+	Mirostat         int // 0 off, 1 or 2
+	MirostatTau      float32
+	MirostatEta      float32
 	// Order is the chain without mirostat (nil: DefaultOrder).
 	Order []Kind
 	// LogitBias is added to the logits before the chain runs, as
