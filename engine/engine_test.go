@@ -202,18 +202,9 @@ func TestStopAtEOGAndContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
+	prompt := e.Tokenizer().Encode(ref.PromptText, true, true)
 	gen := func(e *engine.Engine, o engine.GenerateOptions) ([]int32, engine.Result) {
-		var ids []int32
-		res, err := e.Generate(context.Background(), ref.PromptText, o, func(tok engine.Token) error {
-			if tok.ID >= 0 {
-				ids = append(ids, tok.ID)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ids, res
+		return generateIDs(t, e, prompt, o)
 	}
 	ids, res := gen(e, engine.GenerateOptions{MaxTokens: ref.NGen})
 	if res.StopReason != engine.StopEOG || !slices.Equal(ids, ref.GreedyIDs[:first]) || res.Tokens != first {
@@ -373,17 +364,7 @@ func TestContextShift(t *testing.T) {
 	e := load(t, "stories260K", engine.Options{Context: ctx})
 	prompt := e.Tokenizer().Encode("Once upon a time", true, true)
 	gen := func(e *engine.Engine, prompt []int32, o engine.GenerateOptions) ([]int32, engine.Result) {
-		var ids []int32
-		res, err := e.GenerateTokens(context.Background(), prompt, o, func(tok engine.Token) error {
-			if tok.ID >= 0 {
-				ids = append(ids, tok.ID)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ids, res
+		return generateIDs(t, e, prompt, o)
 	}
 	ids, res := gen(e, prompt, engine.GenerateOptions{MaxTokens: 60, IgnoreEOG: true, ContextShift: true})
 	if len(ids) != 60 || res.StopReason != engine.StopLength || res.ContextShifts < 2 {
@@ -406,4 +387,20 @@ func TestContextShift(t *testing.T) {
 	if len(ids) != first || res.StopReason != engine.StopContext {
 		t.Errorf("no shift: %d tokens, stop %s", len(ids), res.StopReason)
 	}
+}
+
+// generateIDs generates from prompt and returns the ids drawn.
+func generateIDs(t *testing.T, e *engine.Engine, prompt []int32, o engine.GenerateOptions) ([]int32, engine.Result) {
+	t.Helper()
+	var ids []int32
+	res, err := e.GenerateTokens(context.Background(), prompt, o, func(tok engine.Token) error {
+		if tok.ID >= 0 {
+			ids = append(ids, tok.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids, res
 }

@@ -105,13 +105,8 @@ func TestUnknownModel(t *testing.T) {
 			t.Errorf("%s: %d %s", name, code, body)
 		}
 	}
-	resp, err := http.Get(f.ts.URL + "/v1/models/gpt-4o")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 404 {
-		t.Errorf("GET /v1/models/gpt-4o: %d", resp.StatusCode)
+	if code := getStatus(t, f.ts.URL+"/v1/models/gpt-4o"); code != 404 {
+		t.Errorf("GET /v1/models/gpt-4o: %d", code)
 	}
 }
 
@@ -124,13 +119,8 @@ func TestAnyModelNameServed(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"model":"`+model+`"`) {
 		t.Errorf("chat naming gpt-4o: %d %s", code, body)
 	}
-	resp, err := http.Get(f.ts.URL + "/v1/models/gpt-4o")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 404 {
-		t.Errorf("GET /v1/models/gpt-4o: %d", resp.StatusCode)
+	if code := getStatus(t, f.ts.URL+"/v1/models/gpt-4o"); code != 404 {
+		t.Errorf("GET /v1/models/gpt-4o: %d", code)
 	}
 }
 
@@ -151,12 +141,18 @@ func TestChatPage(t *testing.T) {
 		t.Errorf("GET /: %d %v", resp.StatusCode, resp.Header)
 	}
 	off := newFixture(t, engine.Options{}, Options{NoUI: true})
-	resp, err = http.Get(off.ts.URL + "/")
+	if code := getStatus(t, off.ts.URL+"/"); code != 404 {
+		t.Errorf("GET / with NoUI: %d", code)
+	}
+}
+
+// getStatus GETs url and returns the status.
+func getStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 404 {
-		t.Errorf("GET / with NoUI: %d", resp.StatusCode)
-	}
+	return resp.StatusCode
 }

@@ -68,6 +68,8 @@ func (s *backend) generateOptions(p *sampling) (engine.GenerateOptions, *apiErro
 		{"dynatemp_range", p.DynatempRange, 0, 10, &so.DynatempRange},
 		{"dynatemp_exponent", p.DynatempExponent, 0, 100, &so.DynatempExponent},
 		{"mirostat_tau", p.MirostatTau, 0, 100, &so.MirostatTau},
+		{"dry_multiplier", p.DryMultiplier, 0, 100, &so.DRYMultiplier},
+		{"dry_base", p.DryBase, 1, 100, &so.DRYBase},
 		{"mirostat_eta", p.MirostatEta, 0, 10, &so.MirostatEta},
 	} {
 		if e := inRange(c.name, c.v, c.lo, c.hi, c.dst); e != nil {
@@ -260,21 +262,9 @@ func inRange(name string, v *float64, lo, hi float64, dst *float32) *apiError {
 	return nil
 }
 
-// dryOptions reads llama-server's DRY fields.
+// dryOptions reads llama-server's DRY fields but the multiplier and
+// base.
 func dryOptions(u *unsupportedSamplers, so *engine.SampleOptions, ctx int) *apiError {
-	for _, c := range []struct {
-		name   string
-		v      *float64
-		lo, hi float64
-		dst    *float32
-	}{
-		{"dry_multiplier", u.DryMultiplier, 0, 100, &so.DRYMultiplier},
-		{"dry_base", u.DryBase, 1, 100, &so.DRYBase},
-	} {
-		if e := inRange(c.name, c.v, c.lo, c.hi, c.dst); e != nil {
-			return e
-		}
-	}
 	if v := u.DryAllowedLength; v != nil {
 		if *v < 0 || *v > ctx {
 			return invalid("dry_allowed_length", "'dry_allowed_length' must be between 0 and the context size %d", ctx)

@@ -256,35 +256,34 @@ func (s *backend) nativeProbs(toks []engine.Token, want bool) []nativeProb {
 		return nil
 	}
 	tok := s.e.Tokenizer()
-	entry := func(id int32) nativeProb {
+	// entry is a token with its probability (prob) or log-probability.
+	entry := func(id int32, v float32, prob bool) nativeProb {
 		p := tok.Piece(id, true)
-		return nativeProb{ID: id, Token: validText(p), Bytes: byteList(p)}
+		e, x := nativeProb{ID: id, Token: validText(p), Bytes: byteList(p)}, float64(v)
+		if prob {
+			e.Prob = &x
+		} else {
+			e.Logprob = &x
+		}
+		return e
 	}
 	out := []nativeProb{}
 	for _, t := range toks {
 		if t.ID < 0 {
 			continue
 		}
-		e := entry(t.ID)
+		var e nativeProb
 		if t.Probs != nil {
-			p := float64(t.Prob)
+			e = entry(t.ID, t.Prob, true)
 			e.TopProbs = []nativeProb{}
 			for _, a := range t.Probs {
-				x := entry(a.ID)
-				ap := float64(a.Prob)
-				x.Prob = &ap
-				e.TopProbs = append(e.TopProbs, x)
+				e.TopProbs = append(e.TopProbs, entry(a.ID, a.Prob, true))
 			}
-			e.Prob = &p
 		} else {
-			lp := float64(t.Logprob)
-			e.Logprob = &lp
+			e = entry(t.ID, t.Logprob, false)
 			e.TopLogprobs = []nativeProb{}
 			for _, a := range t.Top {
-				x := entry(a.ID)
-				alp := float64(a.Logprob)
-				x.Logprob = &alp
-				e.TopLogprobs = append(e.TopLogprobs, x)
+				e.TopLogprobs = append(e.TopLogprobs, entry(a.ID, a.Logprob, false))
 			}
 		}
 		out = append(out, e)
