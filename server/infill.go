@@ -36,7 +36,7 @@ func (s *backend) infillPrompt(ctx context.Context, req *nativeRequest) ([]int32
 	}
 	if len(missing) > 0 {
 		return nil, &apiError{status: http.StatusNotImplemented, Type: "not_supported_error",
-			Message: "infill is not supported by this model: its vocabulary has no fill-in-the-middle " + strings.Join(missing, ", ") + " token"}
+			Message: "infill is not supported by this model: its vocabulary lacks the fill-in-the-middle tokens (" + strings.Join(missing, ", ") + ")"}
 	}
 	if len(req.InputPrefix) == 0 || len(req.InputSuffix) == 0 {
 		return nil, invalid("input_prefix", "'input_prefix' and 'input_suffix' are required")
