@@ -169,10 +169,8 @@ func (e *Engine) GenerateTokens(ctx context.Context, prompt []int32, opts Genera
 	if err := CheckSampleOptions(opts.SampleOptions); err != nil {
 		return Result{}, fmt.Errorf("engine: %w", err)
 	}
-	for _, b := range opts.LogitBias {
-		if b.ID < 0 || int(b.ID) >= vocab {
-			return Result{}, fmt.Errorf("engine: logit bias for token id %d, out of range [0, %d)", b.ID, vocab)
-		}
+	if err := sampling.CheckBias(opts.LogitBias, vocab); err != nil {
+		return Result{}, fmt.Errorf("engine: %w", err)
 	}
 	opts.LogitBias = e.EffectiveLogitBias(opts)
 	if onToken == nil {

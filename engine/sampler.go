@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/shimmer-llm/shimmer/sampling"
@@ -133,14 +132,9 @@ func chainParams(o SampleOptions) sampling.Params {
 }
 
 // CheckSampleOptions reports options the chain cannot take (a mirostat
-// other than 0, 1 or 2, a NaN logit bias); GenerateTokens also checks the
-// biased ids against the vocabulary.
+// other than 0, 1 or 2); the logit bias, which needs the vocabulary, is
+// checked by GenerateTokens (sampling.CheckBias).
 func CheckSampleOptions(o SampleOptions) error {
-	for _, b := range o.LogitBias {
-		if b.Bias != b.Bias {
-			return fmt.Errorf("sampling: logit bias for token %d is NaN", b.ID)
-		}
-	}
 	o.LogitBias = nil
 	_, err := sampling.NewChain(chainParams(o), 1)
 	return err

@@ -50,9 +50,9 @@ type slot struct {
 	stop   stopFilter
 	start  time.Time
 	first  time.Time // when the first token was chosen
-	// progressed: prompt tokens were evaluated in this step (for
-	// OnPromptProgress).
-	progressed bool
+	// evaluated: prompt tokens were evaluated in this step, not yet
+	// reported to OnPromptProgress.
+	evaluated bool
 }
 
 // scheduler runs every forward pass of an engine: each step it admits
@@ -262,6 +262,14 @@ func (s *scheduler) admit(r *request) {
 	s.progress(best)
 }
 
+// progressed reports the prompt tokens evaluated in this step, once.
+func (s *scheduler) progressed(sl *slot) {
+	if sl.evaluated && sl.req != nil {
+		s.progress(sl)
+	}
+	sl.evaluated = false
+}
+
 // progress tells a request how far its prompt's evaluation is.
 func (s *scheduler) progress(sl *slot) {
 	r := sl.req
@@ -337,7 +345,7 @@ func (s *scheduler) step() {
 		sl.n++
 		if sl.req != nil && sl.n <= len(sl.req.feed) {
 			s.stats.promptTokens.Add(1)
-			sl.progressed = true
+			sl.evaluated = true
 		}
 		if !b.Logits[i] {
 			continue
@@ -353,21 +361,13 @@ func (s *scheduler) step() {
 				continue
 			}
 		}
-		if sl.progressed {
-			sl.progressed = false
-			s.progress(sl)
-		}
 		if sl.n >= len(sl.req.feed) {
+			s.progressed(sl) // the whole prompt, before its first token
 			s.produce(sl, logits)
 		}
 	}
 	for _, sl := range s.slots {
-		if sl.progressed {
-			sl.progressed = false
-			if sl.req != nil {
-				s.progress(sl)
-			}
-		}
+		s.progressed(sl)
 	}
 	s.stats.steps.Add(1)
 	s.publish()

@@ -187,6 +187,20 @@ type Params struct {
 	LogitBias []Bias
 }
 
+// CheckBias reports a bias for a token outside a vocabulary of nVocab
+// tokens, or a NaN one.
+func CheckBias(bias []Bias, nVocab int) error {
+	for _, b := range bias {
+		if b.ID < 0 || int(b.ID) >= nVocab {
+			return fmt.Errorf("sampling: logit bias for token %d, outside the vocabulary of %d", b.ID, nVocab)
+		}
+		if b.Bias != b.Bias {
+			return fmt.Errorf("sampling: logit bias for token %d is NaN", b.ID)
+		}
+	}
+	return nil
+}
+
 // Bias is one token's logit bias.
 type Bias struct {
 	ID   int32
@@ -244,13 +258,8 @@ func NewChain(p Params, nVocab int) (*Chain, error) {
 	if nVocab <= 0 {
 		return nil, fmt.Errorf("sampling: vocabulary of %d tokens", nVocab)
 	}
-	for _, b := range p.LogitBias {
-		if b.ID < 0 || int(b.ID) >= nVocab {
-			return nil, fmt.Errorf("sampling: logit bias for token %d, outside the vocabulary of %d", b.ID, nVocab)
-		}
-		if b.Bias != b.Bias {
-			return nil, fmt.Errorf("sampling: logit bias for token %d is NaN", b.ID)
-		}
+	if err := CheckBias(p.LogitBias, nVocab); err != nil {
+		return nil, err
 	}
 	c := &Chain{p: p, nVocab: nVocab, order: order}
 	if c.dryEnabled() {
