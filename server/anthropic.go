@@ -336,19 +336,6 @@ func toolUse(c chat.ToolCall) map[string]any {
 	return map[string]any{"type": "tool_use", "id": newID("toolu_"), "name": c.Name, "input": input}
 }
 
-// anthropicReply splits a reply into reasoning, text and tool calls.
-func (c *anthropicCall) reply(text string) (reasoning, content string, calls []chat.ToolCall) {
-	content = text
-	if chat.IsHarmony(c.b.tpl.Source()) {
-		h := chat.ParseHarmony(text, toolsOrNone(c.tools))
-		reasoning, content, calls = h.Reasoning, h.Content, h.ToolCalls
-	}
-	if c.tools != nil && len(calls) == 0 {
-		content, calls = readCalls(content, c.tools)
-	}
-	return
-}
-
 // handleAnthropic serves POST /v1/messages.
 func (s *Server) handleAnthropic(w http.ResponseWriter, r *http.Request) {
 	c, ok := s.anthropicSetup(w, r, false)
@@ -364,7 +351,7 @@ func (s *Server) handleAnthropic(w http.ResponseWriter, r *http.Request) {
 			b.failGeneration(w, r.Context(), err, "messages")
 			return
 		}
-		reasoning, text, calls := c.reply(joinText(toks))
+		reasoning, text, calls := b.splitReply(joinText(toks), c.tools)
 		content := []any{}
 		if reasoning != "" {
 			content = append(content, map[string]string{"type": "thinking", "thinking": reasoning, "signature": ""})

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/shimmer-llm/shimmer/chat"
@@ -121,18 +120,9 @@ func (c *chatCall) verbose(s *Server) map[string]any {
 
 // choice turns one generation into a chat choice.
 func (c *chatCall) choice(index int, toks []engine.Token, res engine.Result) chatChoice {
-	b, tools := c.b, c.tools
-	text := joinText(toks)
+	b := c.b
 	finish := finishReason(res.StopReason)
-	var reasoning string
-	content, calls := text, []chat.ToolCall(nil)
-	if chat.IsHarmony(b.tpl.Source()) {
-		h := chat.ParseHarmony(text, toolsOrNone(tools))
-		reasoning, content, calls = h.Reasoning, h.Content, h.ToolCalls
-	}
-	if tools != nil && len(calls) == 0 {
-		content, calls = readCalls(content, tools)
-	}
+	reasoning, content, calls := b.splitReply(joinText(toks), c.tools)
 	msg := &chatOut{Role: "assistant", Content: &content}
 	if reasoning != "" {
 		msg.ReasoningContent = &reasoning
@@ -187,28 +177,21 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	harmony := chat.IsHarmony(b.tpl.Source())
 	if !req.Stream {
 		// n choices generate together; without a seed each draws its own.
-		choices := make([]chatChoice, c.n)
-		results := make([]engine.Result, c.n)
-		errs := make([]error, c.n)
-		var wg sync.WaitGroup
+		prompts, each := make([][]int32, c.n), make([]engine.GenerateOptions, c.n)
 		for i := range c.n {
-			o := opts
+			prompts[i], each[i] = prompt, opts
 			if i > 0 && req.Seed == nil && !s.opts.DefaultSeed {
-				o.Seed = mrand.Uint64()
+				each[i].Seed = mrand.Uint64()
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				toks, res, err := b.collect(r.Context(), prompt, o)
-				choices[i], results[i], errs[i] = c.choice(i, toks, res), res, err
-			}()
 		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				b.failGeneration(w, r.Context(), err, "messages")
-				return
-			}
+		toks, results, err := b.collectAll(r.Context(), prompts, each)
+		if err != nil {
+			b.failGeneration(w, r.Context(), err, "messages")
+			return
+		}
+		choices := make([]chatChoice, c.n)
+		for i := range choices {
+			choices[i] = c.choice(i, toks[i], results[i])
 		}
 		u := makeUsage(results[0])
 		for _, res := range results[1:] {

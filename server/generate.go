@@ -399,6 +399,44 @@ func (s *backend) collect(ctx context.Context, prompt []int32, opts engine.Gener
 	return toks, res, err
 }
 
+// collectAll runs generations together (several prompts, or several
+// choices of one) and gathers each one's tokens; it returns the first
+// error.
+func (s *backend) collectAll(ctx context.Context, prompts [][]int32, opts []engine.GenerateOptions) ([][]engine.Token, []engine.Result, error) {
+	toks := make([][]engine.Token, len(prompts))
+	res := make([]engine.Result, len(prompts))
+	errs := make([]error, len(prompts))
+	var wg sync.WaitGroup
+	for i := range prompts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			toks[i], res[i], errs[i] = s.collect(ctx, prompts[i], opts[i])
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return toks, res, err
+		}
+	}
+	return toks, res, nil
+}
+
+// splitReply splits a chat reply into reasoning (a harmony template's
+// analysis channel), content and the calls of tools it holds.
+func (s *backend) splitReply(text string, tools []chat.Tool) (reasoning, content string, calls []chat.ToolCall) {
+	content = text
+	if chat.IsHarmony(s.tpl.Source()) {
+		h := chat.ParseHarmony(text, toolsOrNone(tools))
+		reasoning, content, calls = h.Reasoning, h.Content, h.ToolCalls
+	}
+	if tools != nil && len(calls) == 0 {
+		content, calls = readCalls(content, tools)
+	}
+	return reasoning, content, calls
+}
+
 // cancelWatch counts the tokens a generation produces after its context
 // is cancelled: at most one (the step under way) when the scheduler frees
 // the sequence as it should.

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/shimmer-llm/shimmer/engine"
@@ -160,35 +159,30 @@ func (s *Server) native(w http.ResponseWriter, r *http.Request, infill bool) {
 			TokensCached: &cached, Timings: timings(res), Probs: b.nativeProbs(toks, req.NProbs > 0)}
 		return out
 	}
-	if !req.Stream {
-		outs := make([]any, len(prompts))
-		errs := make([]error, len(prompts))
-		var wg sync.WaitGroup
-		for i, prompt := range prompts {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if req.NPredict != nil && *req.NPredict == 0 {
-					// Nothing to predict: llama-server answers at once.
-					outs[i] = fields(final(prompt, engine.Result{PromptTokens: len(prompt), StopReason: engine.StopLength}, "", nil), req.ResponseFields)
-					return
-				}
-				toks, res, err := b.collect(r.Context(), prompt, opts)
-				if err != nil {
-					errs[i] = err
-					return
-				}
-				o := final(prompt, res, joinText(toks), toks)
-				o.Index = i
-				outs[i] = fields(o, req.ResponseFields)
-			}()
-		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
+	if req.NPredict != nil && *req.NPredict == 0 || !req.Stream {
+		toks := make([][]engine.Token, len(prompts))
+		results := make([]engine.Result, len(prompts))
+		if req.NPredict != nil && *req.NPredict == 0 {
+			// Nothing to predict: llama-server answers at once.
+			for i, p := range prompts {
+				results[i] = engine.Result{PromptTokens: len(p), StopReason: engine.StopLength}
+			}
+		} else {
+			each := make([]engine.GenerateOptions, len(prompts))
+			for i := range each {
+				each[i] = opts
+			}
+			var err error
+			if toks, results, err = b.collectAll(r.Context(), prompts, each); err != nil {
 				b.failGeneration(w, r.Context(), err, "prompt")
 				return
 			}
+		}
+		outs := make([]any, len(prompts))
+		for i, p := range prompts {
+			o := final(p, results[i], joinText(toks[i]), toks[i])
+			o.Index = i
+			outs[i] = fields(o, req.ResponseFields)
 		}
 		if len(prompts) == 1 {
 			b.writeJSON(w, outs[0])
@@ -198,10 +192,6 @@ func (s *Server) native(w http.ResponseWriter, r *http.Request, infill bool) {
 		return
 	}
 	prompt := prompts[0]
-	if req.NPredict != nil && *req.NPredict == 0 {
-		b.writeJSON(w, fields(final(prompt, engine.Result{PromptTokens: len(prompt), StopReason: engine.StopLength}, "", nil), req.ResponseFields))
-		return
-	}
 	predicted := 0
 	b.runStream(w, r, prompt, opts, "prompt",
 		func(*sse) error { return nil },
