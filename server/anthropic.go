@@ -370,9 +370,7 @@ func (s *Server) handleAnthropic(w http.ResponseWriter, r *http.Request) {
 	}
 	// Blocks are opened as their content comes: thinking (a harmony
 	// template's analysis channel), then text, then each tool call.
-	var held chat.ToolStream
-	var hs chat.HarmonyStream
-	harmony := chat.IsHarmony(b.tpl.Source())
+	split := b.replyStream(c.tools)
 	index, open := -1, ""
 	block := func(out *sse, typ string, start map[string]any) error {
 		if open != "" {
@@ -416,29 +414,11 @@ func (s *Server) handleAnthropic(w http.ResponseWriter, r *http.Request) {
 				"stop_reason": nil, "stop_sequence": nil, "usage": map[string]int{"input_tokens": len(c.prompt), "output_tokens": 0}}})
 		},
 		func(out *sse, toks []engine.Token) error {
-			text, reasoning := joinText(toks), ""
-			if harmony {
-				reasoning, text = hs.Push(text)
-			}
-			if c.tools != nil {
-				text = held.Push(text) // text that may be a tool call is held until the end
-			}
+			reasoning, text := split.Push(joinText(toks))
 			return send(out, reasoning, text)
 		},
 		func(out *sse, res engine.Result) error {
-			var reasoning, text string
-			var calls []chat.ToolCall
-			if harmony {
-				reasoning, text, calls = hs.Finish(toolsOrNone(c.tools))
-				if c.tools != nil {
-					text = held.Push(text) + held.Held()
-				}
-			} else if c.tools != nil {
-				text = held.Held()
-			}
-			if c.tools != nil && len(calls) == 0 {
-				text, calls = readCalls(text, c.tools)
-			}
+			reasoning, text, calls := split.Finish()
 			if err := send(out, reasoning, text); err != nil {
 				return err
 			}

@@ -173,8 +173,6 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	b, req, opts, prompt, tools := c.b, &c.req, c.opts, c.prompt, c.tools
 	id, created := newID("chatcmpl-"), time.Now().Unix()
-	// A harmony template (gpt-oss) gets its reply split by channel.
-	harmony := chat.IsHarmony(b.tpl.Source())
 	if !req.Stream {
 		// n choices generate together; without a seed each draws its own.
 		prompts, each := make([][]int32, c.n), make([]engine.GenerateOptions, c.n)
@@ -206,8 +204,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		b.writeJSON(w, resp)
 		return
 	}
-	var held chat.ToolStream
-	var hs chat.HarmonyStream
+	split := b.replyStream(tools)
 	chunk := func(delta *chatOut, lp *chatLogprobs, finish *string) chatResponse {
 		return chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: b.name, SystemFingerprint: fingerprint,
 			Choices: []chatChoice{{Delta: delta, Logprobs: lp, FinishReason: finish}}}
@@ -219,20 +216,13 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			return out.send(chunk(&chatOut{Role: "assistant", NullContent: true}, nil, nil))
 		},
 		func(out *sse, toks []engine.Token) error {
-			text := joinText(toks)
+			r, text := split.Push(joinText(toks))
 			var reasoning *string
-			if harmony {
-				r, c := hs.Push(text)
-				if r != "" {
-					reasoning = &r
-				}
-				text = c
+			if r != "" {
+				reasoning = &r
 			}
-			if tools != nil {
-				// Text that may be a tool call is held until the end.
-				if text = held.Push(text); text == "" && reasoning == nil {
-					return nil
-				}
+			if tools != nil && text == "" && reasoning == nil {
+				return nil // held text that may be a tool call
 			}
 			var lp *chatLogprobs
 			if opts.Logprobs {
@@ -252,19 +242,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		},
 		func(out *sse, res engine.Result) error {
 			finish := finishReason(res.StopReason)
-			var r, c string
-			var calls []chat.ToolCall
-			if harmony {
-				r, c, calls = hs.Finish(toolsOrNone(tools))
-				if tools != nil {
-					c = held.Push(c) + held.Held()
-				}
-			} else if tools != nil {
-				c = held.Held()
-			}
-			if tools != nil && len(calls) == 0 {
-				c, calls = readCalls(c, tools)
-			}
+			r, c, calls := split.Finish()
 			if r != "" || c != "" {
 				delta := &chatOut{}
 				if r != "" {

@@ -437,6 +437,46 @@ func (s *backend) splitReply(text string, tools []chat.Tool) (reasoning, content
 	return reasoning, content, calls
 }
 
+// replyStream is splitReply for a stream: Push splits each piece of text
+// as it comes (reasoning, and content, of which text that may begin a
+// tool call is held back), Finish gives what was held and the calls.
+type replyStream struct {
+	harmony bool
+	tools   []chat.Tool
+	hs      chat.HarmonyStream
+	held    chat.ToolStream
+}
+
+func (s *backend) replyStream(tools []chat.Tool) *replyStream {
+	return &replyStream{harmony: chat.IsHarmony(s.tpl.Source()), tools: tools}
+}
+
+func (rs *replyStream) Push(text string) (reasoning, content string) {
+	content = text
+	if rs.harmony {
+		reasoning, content = rs.hs.Push(text)
+	}
+	if rs.tools != nil {
+		content = rs.held.Push(content)
+	}
+	return reasoning, content
+}
+
+func (rs *replyStream) Finish() (reasoning, content string, calls []chat.ToolCall) {
+	if rs.harmony {
+		reasoning, content, calls = rs.hs.Finish(toolsOrNone(rs.tools))
+		if rs.tools != nil {
+			content = rs.held.Push(content) + rs.held.Held()
+		}
+	} else if rs.tools != nil {
+		content = rs.held.Held()
+	}
+	if rs.tools != nil && len(calls) == 0 {
+		content, calls = readCalls(content, rs.tools)
+	}
+	return reasoning, content, calls
+}
+
 // cancelWatch counts the tokens a generation produces after its context
 // is cancelled: at most one (the step under way) when the scheduler frees
 // the sequence as it should.

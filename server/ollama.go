@@ -643,14 +643,7 @@ func (s *Server) handleOllamaChat(w http.ResponseWriter, r *http.Request) {
 	finish := func(text string) ollamaMessage {
 		var m ollamaMessage
 		var calls []chat.ToolCall
-		m.Content = text
-		if harmony {
-			h := chat.ParseHarmony(text, toolsOrNone(tools))
-			m.Thinking, m.Content, calls = h.Reasoning, h.Content, h.ToolCalls
-		}
-		if tools != nil && len(calls) == 0 {
-			m.Content, calls = readCalls(m.Content, tools)
-		}
+		m.Thinking, m.Content, calls = b.splitReply(text, tools)
 		m.ToolCalls = ollamaCalls(calls)
 		return m
 	}
