@@ -1,6 +1,10 @@
 package sampling
 
-import "math"
+import (
+	"math"
+	"slices"
+	"strings"
+)
 
 // DRY ("don't repeat yourself", as llama.cpp's dry sampler): a token that
 // would extend a sequence of the recent tokens already seen earlier gets
@@ -45,7 +49,7 @@ func ProcessBreakers(breakers []string, n int, piece func(int32) string, encode 
 		}
 		for id := int32(0); id < int32(n); id++ {
 			word := piece(id)
-			if containsString(word, br) {
+			if strings.Contains(word, br) {
 				out[id] = append(out[id], []int32{})
 				continue
 			}
@@ -67,41 +71,13 @@ func ProcessBreakers(breakers []string, n int, piece func(int32) string, encode 
 				if len(tail) > maxBreakerTail {
 					tail = tail[:maxBreakerTail]
 				}
-				dup := false
-				for _, t := range out[id] {
-					if equalIDs(t, tail) {
-						dup = true
-						break
-					}
-				}
-				if !dup {
+				if !slices.ContainsFunc(out[id], func(t []int32) bool { return slices.Equal(t, tail) }) {
 					out[id] = append(out[id], tail)
 				}
 			}
 		}
 	}
 	return out
-}
-
-func containsString(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
-}
-
-func equalIDs(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // dryState is the DRY sampler's memory: the last tokens accepted, in a
@@ -253,20 +229,16 @@ func (c *Chain) dryApply(cand *Candidates) {
 	if p.DRYBase > 1.000001 {
 		maxExp = int(float32(floatMaxLog) / float32(math.Log(float64(p.DRYBase))))
 	}
-	for i := range cand.Data {
-		rep, ok := d.maxRep[cand.Data[i].ID]
-		if !ok {
-			continue
+	// The tokens to penalise are few: find each among the candidates
+	// (still in id order in the default chain) instead of looking up every
+	// candidate.
+	for id, rep := range d.maxRep {
+		i := int(id)
+		if i >= len(cand.Data) || cand.Data[i].ID != id {
+			i = slices.IndexFunc(cand.Data, func(t Token) bool { return t.ID == id })
 		}
-		single := false
-		for _, tail := range p.DRYBreakers[cand.Data[i].ID] {
-			if len(tail) == 0 {
-				single = true
-				break
-			}
-		}
-		if single {
-			continue
+		if i < 0 || slices.ContainsFunc(p.DRYBreakers[id], func(tail []int32) bool { return len(tail) == 0 }) {
+			continue // not a candidate, or a single-token breaker
 		}
 		exp := rep - p.DRYAllowedLength
 		if maxExp > 0 && exp > maxExp {
