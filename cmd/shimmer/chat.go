@@ -45,7 +45,7 @@ func newChatCmd() *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			tpl, err := modelTemplate(e, tplName, tplFile)
+			tpl, err := modelTemplate(e, tplName, tplFile, false)
 			if err != nil {
 				return err
 			}
@@ -92,7 +92,7 @@ func newChatCmd() *cobra.Command {
 //
 // A name that is not a built-in's is the Jinja source of a template when
 // jinja is set (llama-server's --chat-template with --jinja).
-func modelTemplate(e *engine.Engine, name, file string, jinja ...bool) (*chat.Template, error) {
+func modelTemplate(e *engine.Engine, name, file string, jinja bool) (*chat.Template, error) {
 	tok := e.Tokenizer()
 	text := func(id int32) string {
 		if id < 0 {
@@ -110,7 +110,7 @@ func modelTemplate(e *engine.Engine, name, file string, jinja ...bool) (*chat.Te
 		}
 		return chat.New(file, string(src), text(tok.BOS()), text(tok.EOS()))
 	}
-	if name != "" && len(jinja) > 0 && jinja[0] && !slices.Contains(chat.Builtins(), name) {
+	if name != "" && jinja && !slices.Contains(chat.Builtins(), name) {
 		return chat.New("--chat-template", name, text(tok.BOS()), text(tok.EOS()))
 	}
 	return chat.ForModel(e.File(), name, text(tok.BOS()), text(tok.EOS()))

@@ -76,7 +76,8 @@ func newServeCmd() *cobra.Command {
 			if apiKey == "" {
 				apiKey = os.Getenv("SHIMMER_API_KEY")
 			}
-			jinjaSource = ls.jinja && cmd.Flags().Changed("jinja")
+			// With --jinja, --chat-template may be a template's source.
+			jinja := ls.jinja && cmd.Flags().Changed("jinja")
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			if quiet {
 				log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -121,7 +122,7 @@ func newServeCmd() *cobra.Command {
 				if len(mf.loras) > 0 {
 					return fmt.Errorf("--lora applies to the model of -m; without -m, the adapters beside each model are found and requested as MODEL+ADAPTER")
 				}
-				s, what, err = serveMany(models, adapters, st, &mf, eo, so, tplName, tplFile, server.PoolOptions{KeepAlive: keep, MaxLoaded: maxLoad})
+				s, what, err = serveMany(models, adapters, st, &mf, eo, so, tplName, tplFile, jinja, server.PoolOptions{KeepAlive: keep, MaxLoaded: maxLoad})
 				cleanup = func() {
 					if s != nil {
 						s.Close()
@@ -131,7 +132,7 @@ func newServeCmd() *cobra.Command {
 				if mf.path == "" {
 					log.Info("no models found (shimmer list shows where it looks); serving the built-in demo model")
 				}
-				s, cleanup, what, err = serveOne(&mf, eo, so, tplName, tplFile)
+				s, cleanup, what, err = serveOne(&mf, eo, so, tplName, tplFile, jinja)
 			}
 			if err != nil {
 				return err
@@ -232,17 +233,13 @@ func besideAdapters(m store.Model, adapters []store.Model) (names []string, lora
 	return names, loras
 }
 
-// jinjaSource says --chat-template may be a template's Jinja source (it
-// was given with --jinja, as llama-server takes it).
-var jinjaSource bool
-
 // serveOne serves the model -m names (or the demo model).
-func serveOne(mf *modelFlags, eo engine.Options, so server.Options, tplName, tplFile string) (*server.Server, func(), []any, error) {
+func serveOne(mf *modelFlags, eo engine.Options, so server.Options, tplName, tplFile string, jinja bool) (*server.Server, func(), []any, error) {
 	e, err := mf.loadWith(eo)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	tpl, err := modelTemplate(e, tplName, tplFile, jinjaSource)
+	tpl, err := modelTemplate(e, tplName, tplFile, jinja)
 	if err != nil {
 		e.Close()
 		return nil, nil, nil, err
@@ -263,7 +260,7 @@ func serveOne(mf *modelFlags, eo engine.Options, so server.Options, tplName, tpl
 }
 
 // serveMany serves the models found, loading each on demand.
-func serveMany(ms, adapters []store.Model, st *store.Store, mf *modelFlags, eo engine.Options, so server.Options, tplName, tplFile string, po server.PoolOptions) (*server.Server, []any, error) {
+func serveMany(ms, adapters []store.Model, st *store.Store, mf *modelFlags, eo engine.Options, so server.Options, tplName, tplFile string, jinja bool, po server.PoolOptions) (*server.Server, []any, error) {
 	if so.ModelName != "" {
 		return nil, nil, fmt.Errorf("--alias names the one model of -m; without -m the models keep the names 'shimmer list' shows")
 	}
@@ -292,7 +289,7 @@ func serveMany(ms, adapters []store.Model, st *store.Store, mf *modelFlags, eo e
 				if err != nil {
 					return nil, nil, err
 				}
-				tpl, err := modelTemplate(e, tplName, tplFile, jinjaSource)
+				tpl, err := modelTemplate(e, tplName, tplFile, jinja)
 				if err != nil {
 					e.Close()
 					return nil, nil, err

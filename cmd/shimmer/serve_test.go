@@ -118,7 +118,7 @@ func TestChatSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	tpl, err := modelTemplate(e, "", "")
+	tpl, err := modelTemplate(e, "", "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
