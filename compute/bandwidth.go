@@ -1,9 +1,6 @@
 package compute
 
-import (
-	"time"
-	"unsafe"
-)
+import "time"
 
 // ReadBandwidth measures how fast the pool's threads read memory: a
 // buffer of size bytes (huge pages where the kernel gives them, touched
@@ -12,13 +9,9 @@ import (
 // and combines them cheaply (vector XOR on amd64), as decode reads its
 // weights. It returns the best rate of the reps in bytes per second.
 func ReadBandwidth(p *Pool, size int, reps int) float64 {
-	const piece = 2 << 20
-	size = max(piece, size/piece*piece)
-	buf := make([]byte, size+piece)
-	// Align to a 2 MiB page so huge pages can back all of it.
-	off := (piece - int(uintptrOf(buf))%piece) % piece
-	b := buf[off : off+size]
-	adviseHugePages(b)
+	const piece = hugePage
+	size = max(2*piece, size/piece*piece)
+	b := hugeBytes(size) // whole huge pages: size is a multiple of them
 	for i := range b {
 		b[i] = byte(i)
 	}
@@ -33,8 +26,6 @@ func ReadBandwidth(p *Pool, size int, reps int) float64 {
 	}
 	return best
 }
-
-func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }
 
 type readJob struct {
 	b     []byte

@@ -74,8 +74,7 @@ func (p *Pool) pack(w *Matrix) {
 		src = make([]byte, n*w.k.rows*w.rowBytes)
 		copy(src, w.Data)
 	}
-	j := &packJob{w: w, src: src, dst: make([]byte, n*packedGroupBytes(w))}
-	adviseHugePages(j.dst)
+	j := &packJob{w: w, src: src, dst: hugeBytes(n * packedGroupBytes(w))}
 	p.runLocked(j, n, 0)
 	w.packed = j.dst
 }
