@@ -38,6 +38,9 @@ type tileKernel struct {
 	kquant     int   // K-quant kernels: 4 (Q4_K, Q5_K) or 6 (Q6_K); Q8_K activations
 	maxT       int   // most tokens per tile (float kernels: 0 means 4)
 	fileLayout bool  // float kernels: the weights are read as the file lays them out (F32), not repacked
+	// dual multiplies two packed groups (int8: of rows rows, float: 4
+	// rows) with one token, reading each as its own stream, or is nil.
+	dual func(*gemmArgs)
 }
 
 // gemmArgs is the argument block of a tile kernel; its layout is known to
@@ -54,6 +57,8 @@ type gemmArgs struct {
 	out     unsafe.Pointer // out[token 0][row 0]
 	ldo     uintptr        // bytes between tokens' output rows
 	cstride uintptr        // K-quants: bytes between tokens' per-16 values
+	w2      unsafe.Pointer // dual tiles: the second group's weights
+	out2    unsafe.Pointer // dual tiles: the second group's out[0][row 0]
 }
 
 // kernelFor returns the tiled kernel for weight type t and a matrix of

@@ -28,6 +28,11 @@ func gemmQ4_0x16_7(a *gemmArgs)
 //go:noescape
 func gemmQ4_0x16_8(a *gemmArgs)
 
+//go:noescape
+func gemmQ4_0x16_1d(a *gemmArgs)
+
+var dualQ4_0x16 = gemmQ4_0x16_1d
+
 var tilesQ4_0x16 = [8]func(*gemmArgs){gemmQ4_0x16_1, gemmQ4_0x16_2, gemmQ4_0x16_3, gemmQ4_0x16_4, gemmQ4_0x16_5, gemmQ4_0x16_6, gemmQ4_0x16_7, gemmQ4_0x16_8}
 
 //go:noescape
@@ -53,6 +58,11 @@ func gemmQ8_0x16_7(a *gemmArgs)
 
 //go:noescape
 func gemmQ8_0x16_8(a *gemmArgs)
+
+//go:noescape
+func gemmQ8_0x16_1d(a *gemmArgs)
+
+var dualQ8_0x16 = gemmQ8_0x16_1d
 
 var tilesQ8_0x16 = [8]func(*gemmArgs){gemmQ8_0x16_1, gemmQ8_0x16_2, gemmQ8_0x16_3, gemmQ8_0x16_4, gemmQ8_0x16_5, gemmQ8_0x16_6, gemmQ8_0x16_7, gemmQ8_0x16_8}
 
@@ -128,6 +138,11 @@ var tilesF16 = [2][4]func(*gemmArgs){
 }
 
 //go:noescape
+func gemmF16_4x1d(a *gemmArgs)
+
+var dualF16 = gemmF16_4x1d
+
+//go:noescape
 func gemmBF16_4x1(a *gemmArgs)
 
 //go:noescape
@@ -155,6 +170,11 @@ var tilesBF16 = [2][4]func(*gemmArgs){
 	{gemmBF16_1x1, gemmBF16_1x2, gemmBF16_1x3, gemmBF16_1x4},
 	{gemmBF16_4x1, gemmBF16_4x2, gemmBF16_4x3, gemmBF16_4x4},
 }
+
+//go:noescape
+func gemmBF16_4x1d(a *gemmArgs)
+
+var dualBF16 = gemmBF16_4x1d
 
 //go:noescape
 func gemmF32_4x1(a *gemmArgs)

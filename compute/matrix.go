@@ -376,7 +376,20 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 			g.x = unsafe.Pointer(&j.a.q[t0*cols])
 			g.xd = unsafe.Pointer(&j.a.d[t0*dn])
 			g.xc = unsafe.Pointer(&j.a.c[t0*cn])
-			for r := lo; r < hi; r += k.rows {
+			r := lo
+			if T == 1 && k.dual != nil {
+				// Decode: the range's first and second halves of whole
+				// groups in pairs, as two streams.
+				half := (min(hi, w.Rows) - lo) / k.rows / 2
+				for i := 0; i < half; i++ {
+					a, b := lo+i*k.rows, lo+(half+i)*k.rows
+					g.w, g.w2 = unsafe.Pointer(&w.packed[a/k.rows*gb]), unsafe.Pointer(&w.packed[b/k.rows*gb])
+					g.out, g.out2 = unsafe.Pointer(&out[t0*ldo+a]), unsafe.Pointer(&out[t0*ldo+b])
+					k.dual(g)
+				}
+				r = lo + 2*half*k.rows
+			}
+			for ; r < hi; r += k.rows {
 				g.w = unsafe.Pointer(&w.packed[r/k.rows*gb])
 				if r+k.rows <= w.Rows {
 					g.out = unsafe.Pointer(&out[t0*ldo+r])
@@ -410,6 +423,17 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 		T := min(maxT, j.n-t0)
 		g.x = unsafe.Pointer(&j.a.f[t0*cols])
 		r := lo
+		if T == 1 && k.dual != nil && !k.fileLayout {
+			// Decode: pairs of 4-row groups from the range's two halves.
+			half := (hi - lo) / 8
+			for i := 0; i < half; i++ {
+				a, b := lo+4*i, lo+4*(half+i)
+				g.w, g.w2 = unsafe.Pointer(&packed[a*w.rowBytes]), unsafe.Pointer(&packed[b*w.rowBytes])
+				g.out, g.out2 = unsafe.Pointer(&out[t0*ldo+a]), unsafe.Pointer(&out[t0*ldo+b])
+				k.dual(g)
+			}
+			r = lo + 8*half
+		}
 		for ; r+4 <= hi; r += 4 {
 			g.w = unsafe.Pointer(&packed[r*w.rowBytes])
 			g.out = unsafe.Pointer(&out[t0*ldo+r])
