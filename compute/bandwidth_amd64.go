@@ -12,6 +12,12 @@ import (
 //go:noescape
 func readXorAVX2(p *byte, n int) uint64
 
+// readXor2AVX2 does the same for n bytes at p and n bytes at q (n a
+// multiple of 128), reading the two as concurrent streams.
+//
+//go:noescape
+func readXor2AVX2(p, q *byte, n int) uint64
+
 var haveAVX2Read = cpu.X86.HasAVX2
 
 func readSum(b []byte) uint64 {
@@ -20,4 +26,13 @@ func readSum(b []byte) uint64 {
 		return readSumGeneric(b)
 	}
 	return readXorAVX2(&b[0], n) ^ readSumGeneric(b[n:])
+}
+
+// readSum2 folds a and b (of equal length) as two concurrent streams.
+func readSum2(a, b []byte) uint64 {
+	n := len(a) &^ 127
+	if !haveAVX2Read || n == 0 || len(b) != len(a) {
+		return readSum(a) ^ readSum(b)
+	}
+	return readXor2AVX2(&a[0], &b[0], n) ^ readSumGeneric(a[n:]) ^ readSumGeneric(b[n:])
 }

@@ -24,7 +24,21 @@ func TestReadSumMatchesGeneric(t *testing.T) {
 		if got := readSumGeneric(b); got != want {
 			t.Errorf("generic n=%d: %x, want %x", n, got, want)
 		}
+		if h := n / 2 &^ 31; h > 0 { // the generic twin folds whole 32-byte runs
+			if got := readSum2(b[:h], b[h:2*h]); got != want^foldTail(b[2*h:]) {
+				t.Errorf("two streams n=%d: %x, want %x", n, got, want^foldTail(b[2*h:]))
+			}
+		}
 	}
+}
+
+// foldTail is the XOR of b's whole 8-byte words.
+func foldTail(b []byte) uint64 {
+	var x uint64
+	for i := 0; i+8 <= len(b); i += 8 {
+		x ^= le64(b[i:])
+	}
+	return x
 }
 
 func TestReadBandwidth(t *testing.T) {
