@@ -747,6 +747,181 @@ func (g *gen) k45Kernel(T int, q5 bool, R int) string {
 	return name
 }
 
+// kDualPrologue loads a dual K-quant tile's arguments: weights SI (group
+// A) and R9 (group B), x DI, d BX, c CX, superblocks DX.
+func (g *gen) kDualPrologue(name string) {
+	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
+	g.i("MOVQ a+0(FP), AX")
+	g.i("MOVQ %d(AX), SI", argW)
+	g.i("MOVQ %d(AX), R9", argW2)
+	g.i("MOVQ %d(AX), DI", argX)
+	g.i("MOVQ %d(AX), BX", argXD)
+	g.i("MOVQ %d(AX), CX", argXC)
+	g.i("MOVQ %d(AX), DX", argN)
+	g.i("VPXORD Z0, Z0, Z0")
+	g.i("VPXORD Z1, Z1, Z1")
+}
+
+// kDualEpilogue stores group A's Z0 to out and group B's Z1 to out2.
+func (g *gen) kDualEpilogue() {
+	g.i("MOVQ a+0(FP), AX")
+	g.i("MOVQ %d(AX), DX", argOut)
+	g.i("VMOVUPS Z0, (DX)")
+	g.i("MOVQ %d(AX), DX", argOut2)
+	g.i("VMOVUPS Z1, (DX)")
+	g.i("VZEROUPPER")
+	g.i("RET")
+}
+
+// q4kDualKernel is the 16-row Q4_K tile for one token (k45Kernel with T
+// = 1), twice: group A at SI (superblock start R15; accumulator Z0,
+// superblock sum Z4, chains Z8/Z12), group B at R9 (R14; Z1, Z5,
+// Z9/Z13). The temporaries are shared: each group's use of them is
+// complete before the other's begins, and the CPU renames them.
+func (g *gen) q4kDualKernel() string {
+	const R, pair = 16, 34 * 16
+	name := "gemmQ4_Kx16_1d"
+	g.kDualPrologue(name)
+	g.i("MOVL $0x0f0f0f0f, AX")
+	g.i("VPBROADCASTD AX, Z30")
+	type group struct {
+		p, sb            string
+		acc, isum, c0, c1 int
+	}
+	groups := []group{{"SI", "R15", 0, 4, 8, 12}, {"R9", "R14", 1, 5, 9, 13}}
+	outer, inner := name+"_sb", name+"_pair"
+	g.label(outer)
+	for _, gr := range groups {
+		g.i("MOVQ %s, %s", gr.p, gr.sb)
+		g.i("ADDQ $%d, %s", 12*R, gr.p)
+		g.i("VPXORD Z%d, Z%d, Z%d", gr.isum, gr.isum, gr.isum)
+	}
+	g.i("MOVQ $4, AX")
+	g.label(inner)
+	ins, dist := prefetchFor("Q4_K")
+	for _, gr := range groups {
+		for off := 0; off < pair; off += 64 {
+			g.i("%s %d(%s)", ins, dist+off, gr.p)
+		}
+	}
+	for _, gr := range groups {
+		g.i("VPMOVZXBD (%s), Z24", gr.p)
+		g.i("VPMOVZXBD %d(%s), Z25", R, gr.p)
+		g.i("VPXORD Z%d, Z%d, Z%d", gr.c0, gr.c0, gr.c0)
+		g.i("VPXORD Z%d, Z%d, Z%d", gr.c1, gr.c1, gr.c1)
+		for h := 0; h < 2; h++ {
+			for i := 0; i < 4; i++ {
+				c := 4*h + i
+				g.i("VPANDD %d(%s), Z30, Z%d", 2*R+4*R*c, gr.p, 16+i)
+				g.i("VPSRLW $4, %d(%s), Z%d", 2*R+4*R*c, gr.p, 20+i)
+				g.i("VPANDD Z30, Z%d, Z%d", 20+i, 20+i)
+			}
+			for i := 0; i < 4; i++ {
+				c := 4*h + i
+				g.i("VPDPBUSD.BCST %d(DI), Z%d, Z%d", 4*c, 16+i, gr.c0)
+				g.i("VPDPBUSD.BCST %d(DI), Z%d, Z%d", 32+4*c, 20+i, gr.c1)
+			}
+		}
+		g.i("VPMULLD Z24, Z%d, Z%d", gr.c0, gr.c0)
+		g.i("VPMULLD Z25, Z%d, Z%d", gr.c1, gr.c1)
+		g.i("VPADDD Z%d, Z%d, Z%d", gr.c0, gr.isum, gr.isum)
+		g.i("VPADDD Z%d, Z%d, Z%d", gr.c1, gr.isum, gr.isum)
+		g.i("ADDQ $%d, %s", pair, gr.p)
+	}
+	g.i("ADDQ $64, DI")
+	g.i("DECQ AX")
+	g.i("JNZ %s", inner)
+	for _, gr := range groups {
+		for j := 0; j < 8; j++ {
+			g.i("VPMOVZXBD %d(%s), Z%d", 4*R+R*j, gr.sb, 16+j)
+		}
+		g.i("VCVTPH2PS (%s), Z28", gr.sb)
+		g.i("VCVTPH2PS %d(%s), Z29", 2*R, gr.sb)
+		g.i("VPXORD Z%d, Z%d, Z%d", gr.c0, gr.c0, gr.c0)
+		for j := 0; j < 8; j++ {
+			g.i("VPMULLD.BCST %d(CX), Z%d, Z26", 8*j, 16+j)
+			g.i("VPADDD Z26, Z%d, Z%d", gr.c0, gr.c0)
+		}
+		g.i("VMULPS.BCST (BX), Z28, Z25")
+		g.i("VCVTDQ2PS Z%d, Z%d", gr.isum, gr.isum)
+		g.i("VMULPS Z%d, Z25, Z25", gr.isum)
+		g.i("VMULPS.BCST (BX), Z29, Z26")
+		g.i("VCVTDQ2PS Z%d, Z%d", gr.c0, gr.c0)
+		g.i("VMULPS Z%d, Z26, Z26", gr.c0)
+		g.i("VSUBPS Z26, Z25, Z25")
+		g.i("VADDPS Z25, Z%d, Z%d", gr.acc, gr.acc)
+	}
+	g.i("ADDQ $64, CX")
+	g.i("ADDQ $4, BX")
+	g.i("DECQ DX")
+	g.i("JNZ %s", outer)
+	g.kDualEpilogue()
+	return name
+}
+
+// q6kDualKernel is the 16-row Q6_K tile for one token (q6kKernel with T
+// = 1), twice: group A at SI (accumulator Z0, group sum Z4, chains
+// Z8/Z12, superblock scales Z28), group B at R9 (Z1, Z5, Z9/Z13, Z26).
+func (g *gen) q6kDualKernel() string {
+	const R = 16
+	name := "gemmQ6_Kx16_1d"
+	g.kDualPrologue(name)
+	type group struct {
+		p                     string
+		acc, isum, sa, sb, d int
+	}
+	groups := []group{{"SI", 0, 4, 8, 12, 28}, {"R9", 1, 5, 9, 13, 26}}
+	outer, inner := name+"_sb", name+"_grp"
+	g.label(outer)
+	for _, gr := range groups {
+		g.i("VCVTPH2PS (%s), Z%d", gr.p, gr.d)
+		g.i("ADDQ $%d, %s", 2*R, gr.p)
+		g.i("VPXORD Z%d, Z%d, Z%d", gr.isum, gr.isum, gr.isum)
+	}
+	g.i("MOVQ $16, AX")
+	g.label(inner)
+	ins, dist := prefetchFor("Q6_K")
+	for _, gr := range groups {
+		for off := 0; off < 17*R; off += 64 {
+			g.i("%s %d(%s)", ins, dist+off, gr.p)
+		}
+	}
+	for _, gr := range groups {
+		g.i("VPMOVSXBD (%s), Z27", gr.p)
+		for c := 0; c < 4; c++ {
+			g.i("VMOVDQU64 %d(%s), Z%d", R+4*R*c, gr.p, 16+c)
+		}
+		g.i("VPBROADCASTD (CX), Z%d", gr.sa)
+		g.i("VPXORD Z%d, Z%d, Z%d", gr.sb, gr.sb, gr.sb)
+		for c := 0; c < 4; c++ {
+			dst := gr.sa
+			if c%2 == 1 {
+				dst = gr.sb
+			}
+			g.i("VPDPBUSD.BCST %d(DI), Z%d, Z%d", 4*c, 16+c, dst)
+		}
+		g.i("VPADDD Z%d, Z%d, Z%d", gr.sb, gr.sa, gr.sa)
+		g.i("VPMULLD Z27, Z%d, Z%d", gr.sa, gr.sa)
+		g.i("VPADDD Z%d, Z%d, Z%d", gr.sa, gr.isum, gr.isum)
+		g.i("ADDQ $%d, %s", 17*R, gr.p)
+	}
+	g.i("ADDQ $16, DI")
+	g.i("ADDQ $4, CX")
+	g.i("DECQ AX")
+	g.i("JNZ %s", inner)
+	for _, gr := range groups {
+		g.i("VMULPS.BCST (BX), Z%d, Z29", gr.d)
+		g.i("VCVTDQ2PS Z%d, Z%d", gr.isum, gr.isum)
+		g.i("VMULPS Z%d, Z29, Z29", gr.isum)
+		g.i("VADDPS Z29, Z%d, Z%d", gr.acc, gr.acc)
+	}
+	g.i("ADDQ $4, BX")
+	g.i("DECQ DX")
+	g.i("JNZ %s", outer)
+	g.kDualEpilogue()
+	return name
+}
+
 // AVX2 kernels, for CPUs without AVX-512 (VEX encodings, Y0-Y15 only).
 // Integer: weights repacked by 8 rows as for the 8-row layout of the
 // AVX-512 kernels (16-byte scale header, 32-byte chunks), 1-4 tokens.
@@ -961,6 +1136,10 @@ func main() {
 		}
 		fmt.Fprintf(&g.g, "\nvar tiles%sx%d = [8]func(*gemmArgs){%s, %s, %s, %s}\n", k.name, k.rows, names[0], names[1], names[2], names[3])
 	}
+	for _, dn := range []string{g.q4kDualKernel(), g.q6kDualKernel()} {
+		fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n", dn)
+	}
+	g.g.WriteString("\nvar dualQ4_Kx16, dualQ6_Kx16 = gemmQ4_Kx16_1d, gemmQ6_Kx16_1d\n")
 	shapes := [][2]int{{4, 1}, {4, 2}, {4, 3}, {4, 4}, {1, 1}, {1, 2}, {1, 3}, {1, 4}}
 	for _, kind := range []string{"F16", "BF16", "F32"} {
 		var names []string

@@ -109,6 +109,14 @@ func gemmQ6_Kx16_4(a *gemmArgs)
 var tilesQ6_Kx16 = [8]func(*gemmArgs){gemmQ6_Kx16_1, gemmQ6_Kx16_2, gemmQ6_Kx16_3, gemmQ6_Kx16_4}
 
 //go:noescape
+func gemmQ4_Kx16_1d(a *gemmArgs)
+
+//go:noescape
+func gemmQ6_Kx16_1d(a *gemmArgs)
+
+var dualQ4_Kx16, dualQ6_Kx16 = gemmQ4_Kx16_1d, gemmQ6_Kx16_1d
+
+//go:noescape
 func gemmF16_4x1(a *gemmArgs)
 
 //go:noescape
