@@ -785,7 +785,7 @@ func (g *gen) q4kDualKernel() string {
 	g.i("MOVL $0x0f0f0f0f, AX")
 	g.i("VPBROADCASTD AX, Z30")
 	type group struct {
-		p, sb            string
+		p, sb             string
 		acc, isum, c0, c1 int
 	}
 	groups := []group{{"SI", "R15", 0, 4, 8, 12}, {"R9", "R14", 1, 5, 9, 13}}
@@ -867,7 +867,7 @@ func (g *gen) q6kDualKernel() string {
 	name := "gemmQ6_Kx16_1d"
 	g.kDualPrologue(name)
 	type group struct {
-		p                     string
+		p                    string
 		acc, isum, sa, sb, d int
 	}
 	groups := []group{{"SI", 0, 4, 8, 12, 28}, {"R9", 1, 5, 9, 13, 26}}
