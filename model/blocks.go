@@ -122,7 +122,7 @@ func (s *State) Attention(l int, b *Batch, q, k, v, out, sinks []float32) {
 		scale = 1
 	}
 	s.att = attentionJob{s: s, l: l, b: b, q: q, out: out, sinks: sinks, window: window, scale: scale}
-	// One task per (entry, KV head).
+	// One task per (KV head, entry).
 	work := 0
 	for _, pos := range b.Pos {
 		span := int(pos) + 1
@@ -146,7 +146,11 @@ type attentionJob struct {
 	scale  float32
 }
 
-// Run handles tasks [lo, hi): task = entry·KVHeads + KV head. The query
+// Run handles tasks [lo, hi): task = KV head·entries + entry, so the
+// threads take the entries of one KV head in turn while its cached keys
+// and values stay in their caches (taking each entry's KV heads in turn
+// instead re-read all of a layer's cache per entry: at depth 4096 that is
+// 4 MB, twice the L2 of the Xeon measured). The query
 // heads that share the KV head are computed together, a block of 64
 // cached positions at a time (the block's keys read once for all of them):
 // scores, then an online softmax (the running maximum m and sum l of each
@@ -164,7 +168,7 @@ func (j *attentionJob) Run(worker, lo, hi int) {
 	scores := s.scores[worker][:group*blk]
 	ms, ls := s.softmax[worker][:group], s.softmax[worker][group:2*group]
 	for task := lo; task < hi; task++ {
-		i, kvh := task/h.KVHeads, task%h.KVHeads
+		kvh, i := task/j.b.Len(), task%j.b.Len()
 		seq, pos := int(j.b.Seq[i]), int(j.b.Pos[i])
 		first := 0
 		if j.window > 0 {
