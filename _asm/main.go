@@ -436,16 +436,7 @@ func (g *gen) floatDualKernel(kind string) string {
 // chains are independent of each other.
 func (g *gen) int8DualKernel(k int8Kind) string {
 	name := fmt.Sprintf("gemm%sx16_1d", k.name)
-	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
-	g.i("MOVQ a+0(FP), AX")
-	g.i("MOVQ %d(AX), SI", argW)
-	g.i("MOVQ %d(AX), R9", argW2)
-	g.i("MOVQ %d(AX), DI", argX)
-	g.i("MOVQ %d(AX), BX", argXD)
-	g.i("MOVQ %d(AX), CX", argXC)
-	g.i("MOVQ %d(AX), DX", argN)
-	g.i("VPXORD Z0, Z0, Z0")
-	g.i("VPXORD Z1, Z1, Z1")
+	g.kDualPrologue(name) // the same registers as the K-quant dual tiles
 	if k.name == "Q4_0" {
 		g.i("VMOVDQU64 nibbleMask<>(SB), Y27")
 		g.i("VINSERTI64X4 $1, Y27, Z27, Z27")
@@ -508,13 +499,7 @@ func (g *gen) int8DualKernel(k int8Kind) string {
 	g.i("ADDQ $4, CX")
 	g.i("DECQ DX")
 	g.i("JNZ %s", loop)
-	g.i("MOVQ a+0(FP), AX")
-	g.i("MOVQ %d(AX), DX", argOut)
-	g.i("VMOVUPS Z0, (DX)")
-	g.i("MOVQ %d(AX), DX", argOut2)
-	g.i("VMOVUPS Z1, (DX)")
-	g.i("VZEROUPPER")
-	g.i("RET")
+	g.kDualEpilogue()
 	return name
 }
 
@@ -747,8 +732,9 @@ func (g *gen) k45Kernel(T int, q5 bool, R int) string {
 	return name
 }
 
-// kDualPrologue loads a dual K-quant tile's arguments: weights SI (group
-// A) and R9 (group B), x DI, d BX, c CX, superblocks DX.
+// kDualPrologue loads a dual tile's arguments (int8 and K-quant): weights
+// SI (group A) and R9 (group B), x DI, scales BX, corrections CX, blocks
+// or superblocks DX; it clears the accumulators Z0 and Z1.
 func (g *gen) kDualPrologue(name string) {
 	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
 	g.i("MOVQ a+0(FP), AX")
