@@ -41,6 +41,8 @@ type tileKernel struct {
 	// dual multiplies two packed groups (int8: of rows rows, float: 4
 	// rows) with one token, reading each as its own stream, or is nil.
 	dual func(*gemmArgs)
+	// quad does the same for four groups, or is nil.
+	quad func(*gemmArgs)
 }
 
 // gemmArgs is the argument block of a tile kernel; its layout is known to
@@ -59,6 +61,10 @@ type gemmArgs struct {
 	cstride uintptr        // K-quants: bytes between tokens' per-16 values
 	w2      unsafe.Pointer // dual tiles: the second group's weights
 	out2    unsafe.Pointer // dual tiles: the second group's out[0][row 0]
+	w3      unsafe.Pointer // quad tiles: the third and fourth groups
+	out3    unsafe.Pointer
+	w4      unsafe.Pointer
+	out4    unsafe.Pointer
 }
 
 // kernelFor returns the tiled kernel for weight type t and a matrix of

@@ -64,7 +64,7 @@ func checkTileKernels(t *testing.T) {
 		for _, cols := range []int{k.step, 2 * k.step, 3 * k.step, 7 * k.step, 2048} {
 			rowCounts := []int{1, 3, 4, 5, 8, 9, 100}
 			if k.int8 {
-				rowCounts = []int{k.rows, 2 * k.rows, 3 * k.rows, 13 * k.rows, 1, k.rows - 1, k.rows + 1, 3*k.rows + 5}
+				rowCounts = []int{k.rows, 2 * k.rows, 3 * k.rows, 13 * k.rows, 40*k.rows + 3, 1, k.rows - 1, k.rows + 1, 3*k.rows + 5} // 40 groups: decode pieces of 10, four and two streams
 			}
 			for _, rows := range rowCounts {
 				for _, n := range []int{1, 2, 3, 4, 5, 7, 8, 9, 17, 33} {

@@ -33,6 +33,11 @@ func gemmQ4_0x16_1d(a *gemmArgs)
 
 var dualQ4_0x16 = gemmQ4_0x16_1d
 
+//go:noescape
+func gemmQ4_0x16_1q(a *gemmArgs)
+
+var quadQ4_0x16 = gemmQ4_0x16_1q
+
 var tilesQ4_0x16 = [8]func(*gemmArgs){gemmQ4_0x16_1, gemmQ4_0x16_2, gemmQ4_0x16_3, gemmQ4_0x16_4, gemmQ4_0x16_5, gemmQ4_0x16_6, gemmQ4_0x16_7, gemmQ4_0x16_8}
 
 //go:noescape

@@ -377,17 +377,34 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 			g.xd = unsafe.Pointer(&j.a.d[t0*dn])
 			g.xc = unsafe.Pointer(&j.a.c[t0*cn])
 			r := lo
+			if T == 1 && k.quad != nil {
+				// Decode: the range's four quarters of whole groups, as
+				// four streams.
+				q := (min(hi, w.Rows) - lo) / k.rows / 4
+				for i := 0; i < q; i++ {
+					a := lo + i*k.rows
+					g.w, g.out = unsafe.Pointer(&w.packed[a/k.rows*gb]), unsafe.Pointer(&out[t0*ldo+a])
+					a += q * k.rows
+					g.w2, g.out2 = unsafe.Pointer(&w.packed[a/k.rows*gb]), unsafe.Pointer(&out[t0*ldo+a])
+					a += q * k.rows
+					g.w3, g.out3 = unsafe.Pointer(&w.packed[a/k.rows*gb]), unsafe.Pointer(&out[t0*ldo+a])
+					a += q * k.rows
+					g.w4, g.out4 = unsafe.Pointer(&w.packed[a/k.rows*gb]), unsafe.Pointer(&out[t0*ldo+a])
+					k.quad(g)
+				}
+				r = lo + 4*q*k.rows
+			}
 			if T == 1 && k.dual != nil {
 				// Decode: the range's first and second halves of whole
 				// groups in pairs, as two streams.
-				half := (min(hi, w.Rows) - lo) / k.rows / 2
+				half := (min(hi, w.Rows) - r) / k.rows / 2
 				for i := 0; i < half; i++ {
-					a, b := lo+i*k.rows, lo+(half+i)*k.rows
+					a, b := r+i*k.rows, r+(half+i)*k.rows
 					g.w, g.w2 = unsafe.Pointer(&w.packed[a/k.rows*gb]), unsafe.Pointer(&w.packed[b/k.rows*gb])
 					g.out, g.out2 = unsafe.Pointer(&out[t0*ldo+a]), unsafe.Pointer(&out[t0*ldo+b])
 					k.dual(g)
 				}
-				r = lo + 2*half*k.rows
+				r += 2 * half * k.rows
 			}
 			for ; r < hi; r += k.rows {
 				g.w = unsafe.Pointer(&w.packed[r/k.rows*gb])
