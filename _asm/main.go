@@ -433,80 +433,6 @@ func (g *gen) floatDualKernel(kind string) string {
 	return name
 }
 
-// int8DualKernel is the 16-row int8 tile for one token, twice: group A at
-// SI (accumulator Z0, integer chains Z8/Z9, weights Z16-Z23, scales Z24),
-// group B at R9 (Z1, Z10/Z11, weights Z2-Z7 and Z12/Z13, scales Z28). Two
-// chains per group instead of the single tile's four: the two groups'
-// chains are independent of each other.
-func (g *gen) int8DualKernel(k int8Kind) string {
-	name := fmt.Sprintf("gemm%sx16_1d", k.name)
-	g.kDualPrologue(name) // the same registers as the K-quant dual tiles
-	if k.name == "Q4_0" {
-		g.i("VMOVDQU64 nibbleMask<>(SB), Y27")
-		g.i("VINSERTI64X4 $1, Y27, Z27, Z27")
-	}
-	type group struct {
-		base            string
-		acc, c0, c1, sc int
-		wr              []int
-		d               int
-	}
-	groups := []group{
-		{"SI", 0, 8, 9, 24, []int{16, 17, 18, 19, 20, 21, 22, 23}, 25},
-		{"R9", 1, 10, 11, 28, []int{2, 3, 4, 5, 6, 7, 12, 13}, 29},
-	}
-	loop := name + "_loop"
-	g.label(loop)
-	ins, dist := prefetchFor(k.name)
-	for _, gr := range groups {
-		for off := 0; off < 2*k.blockBytes; off += 64 {
-			g.i("%s %d(%s)", ins, dist+off, gr.base)
-		}
-	}
-	for _, gr := range groups {
-		g.i("VCVTPH2PS (%s), Z%d", gr.base, gr.sc)
-		var woff []int
-		switch k.name {
-		case "Q4_0":
-			for c := 0; c < 4; c++ {
-				lo, hi := gr.wr[2*c], gr.wr[2*c+1]
-				g.i("VPANDD %d(%s), Z27, Z%d", 32+64*c, gr.base, lo)
-				g.i("VPSRLW $4, %d(%s), Z%d", 32+64*c, gr.base, hi)
-				g.i("VPANDD Z27, Z%d, Z%d", hi, hi)
-				woff = append(woff, 4*c, 16+4*c)
-			}
-		case "Q8_0":
-			for c := 0; c < 8; c++ {
-				g.i("VMOVDQU64 %d(%s), Z%d", 32+64*c, gr.base, gr.wr[c])
-				woff = append(woff, 4*c)
-			}
-		}
-		g.i("VPBROADCASTD (CX), Z%d", gr.c0)
-		g.i("VPXORD Z%d, Z%d, Z%d", gr.c1, gr.c1, gr.c1)
-		for j, off := range woff {
-			c := gr.c0
-			if j%2 == 1 {
-				c = gr.c1
-			}
-			g.i("VPDPBUSD.BCST %d(DI), Z%d, Z%d", off, gr.wr[j], c)
-		}
-		g.i("VPADDD Z%d, Z%d, Z%d", gr.c1, gr.c0, gr.c0)
-		g.i("VCVTDQ2PS Z%d, Z%d", gr.c0, gr.c0)
-		g.i("VMULPS.BCST (BX), Z%d, Z%d", gr.sc, gr.d)
-		g.i("VMULPS Z%d, Z%d, Z%d", gr.d, gr.c0, gr.c0)
-		g.i("VADDPS Z%d, Z%d, Z%d", gr.c0, gr.acc, gr.acc)
-	}
-	g.i("ADDQ $%d, SI", 2*k.blockBytes)
-	g.i("ADDQ $%d, R9", 2*k.blockBytes)
-	g.i("ADDQ $32, DI")
-	g.i("ADDQ $4, BX")
-	g.i("ADDQ $4, CX")
-	g.i("DECQ DX")
-	g.i("JNZ %s", loop)
-	g.kDualEpilogue()
-	return name
-}
-
 // K-quant kernels (Q4_K, Q6_K) take activations as Q8_K values (int8,
 // xstride bytes per token), one float32 scale per 256-superblock (d
 // array, dstride) and int32 values per 16 columns (c array, cstride):
@@ -736,27 +662,33 @@ func (g *gen) k45Kernel(T int, q5 bool, R int) string {
 	return name
 }
 
-// int8QuadKernel is int8DualKernel with four groups, four streams (Q4_0:
-// tg64 44.5 → 46.6 t/s over two streams, three interleaved rounds; its
+// int8StreamsKernel is the 16-row int8 tile for one token over n = 2 or
+// 4 groups (the dual and, for Q4_0, the four-stream tile): the groups'
+// weights at SI, R9, R12 and R13 (w, w2, w3, w4), accumulators Z0-Z3,
+// chains Z8-Z15, scales Z24-Z26 and Z28; the weight registers Z16-Z23 and
+// the product scale Z29 are shared, each group done with them before the
+// next begins (the CPU renames them). Two chains per group instead of
+// the single tile's four: the groups' chains are independent. Q4_0's four
+// streams: tg64 44.5 → 46.6 t/s over two (three interleaved rounds); its
 // weights take more instructions per byte than F16's or Q8_0's, and more
-// streams keep more reads in flight meanwhile): the
-// groups' weights at SI, R9, R12 and R13 (w, w2, w3, w4), accumulators Z0-Z3,
-// chains Z8-Z15, scales Z24-Z26 and Z28; the weight registers Z16-Z23
-// and the product scale Z29 are shared, each group done with them before
-// the next begins.
-func (g *gen) int8QuadKernel(k int8Kind) string {
-	name := fmt.Sprintf("gemm%sx16_1q", k.name)
+// streams keep more reads in flight meanwhile. Q8_0's four were no
+// faster than two.
+func (g *gen) int8StreamsKernel(k int8Kind, n int) string {
+	name := fmt.Sprintf("gemm%sx16_1d", k.name)
+	if n == 4 {
+		name = fmt.Sprintf("gemm%sx16_1q", k.name)
+	}
 	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
 	g.i("MOVQ a+0(FP), AX")
-	bases := []string{"SI", "R9", "R12", "R13"}
-	for i, off := range []int{argW, argW2, argW3, argW4} {
+	bases := []string{"SI", "R9", "R12", "R13"}[:n]
+	for i, off := range []int{argW, argW2, argW3, argW4}[:n] {
 		g.i("MOVQ %d(AX), %s", off, bases[i])
 	}
 	g.i("MOVQ %d(AX), DI", argX)
 	g.i("MOVQ %d(AX), BX", argXD)
 	g.i("MOVQ %d(AX), CX", argXC)
 	g.i("MOVQ %d(AX), DX", argN)
-	for a := 0; a < 4; a++ {
+	for a := 0; a < n; a++ {
 		g.i("VPXORD Z%d, Z%d, Z%d", a, a, a)
 	}
 	if k.name == "Q4_0" {
@@ -814,7 +746,7 @@ func (g *gen) int8QuadKernel(k int8Kind) string {
 	g.i("DECQ DX")
 	g.i("JNZ %s", loop)
 	g.i("MOVQ a+0(FP), AX")
-	for a, off := range []int{argOut, argOut2, argOut3, argOut4} {
+	for a, off := range []int{argOut, argOut2, argOut3, argOut4}[:n] {
 		g.i("MOVQ %d(AX), DX", off)
 		g.i("VMOVUPS Z%d, (DX)", a)
 	}
@@ -823,9 +755,9 @@ func (g *gen) int8QuadKernel(k int8Kind) string {
 	return name
 }
 
-// kDualPrologue loads a dual tile's arguments (int8 and K-quant): weights
-// SI (group A) and R9 (group B), x DI, scales BX, corrections CX, blocks
-// or superblocks DX; it clears the accumulators Z0 and Z1.
+// kDualPrologue loads a dual K-quant tile's arguments: weights SI (group
+// A) and R9 (group B), x DI, scales BX, corrections CX, superblocks DX; it
+// clears the accumulators Z0 and Z1.
 func (g *gen) kDualPrologue(name string) {
 	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
 	g.i("MOVQ a+0(FP), AX")
@@ -1188,10 +1120,10 @@ func main() {
 		for _, n := range names {
 			fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n", n)
 		}
-		dn := g.int8DualKernel(k)
+		dn := g.int8StreamsKernel(k, 2)
 		fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n\nvar dual%sx16 = %s\n", dn, k.name, dn)
-		if k.name == "Q4_0" { // Q8_0's four streams were no faster than two
-			qn := g.int8QuadKernel(k)
+		if k.name == "Q4_0" {
+			qn := g.int8StreamsKernel(k, 4)
 			fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n\nvar quad%sx16 = %s\n", qn, k.name, qn)
 		}
 		fmt.Fprintf(&g.g, "\nvar tiles%sx16 = [8]func(*gemmArgs){", k.name)
