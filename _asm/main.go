@@ -58,7 +58,8 @@ func (g *gen) i(format string, args ...any) {
 func (g *gen) label(l string) { fmt.Fprintf(&g.s, "%s:\n", l) }
 
 // The argument block every tile kernel receives (see gemmArgs in
-// compute/gemm_amd64.go); offsets in bytes.
+// compute/gemm.go); offsets in bytes. W2…Out4 are gemmArgs.more[0..2]'s
+// w and out, read by the multi-stream tiles.
 const (
 	argW       = 0
 	argWStride = 8

@@ -45,6 +45,34 @@ type tileKernel struct {
 	quad func(*gemmArgs)
 }
 
+// streams runs the multi-stream one-token tiles (four groups, then two)
+// over the whole groups of R rows in [r, end), group i of a tile's n
+// taken from the i-th n-th of the range, so each reads its own stream
+// (groups of gb bytes in packed). It returns the first row left for the
+// single tiles.
+func (k *tileKernel) streams(g *gemmArgs, packed []byte, gb, R int, out []float32, r, end int) int {
+	for _, m := range [2]struct {
+		n int
+		f func(*gemmArgs)
+	}{{4, k.quad}, {2, k.dual}} {
+		per := (end - r) / R / m.n
+		if m.f == nil || per == 0 {
+			continue
+		}
+		for i := 0; i < per; i++ {
+			a := r + i*R
+			g.w, g.out = unsafe.Pointer(&packed[a/R*gb]), unsafe.Pointer(&out[a])
+			for s := 1; s < m.n; s++ {
+				b := a + s*per*R
+				g.more[s-1].w, g.more[s-1].out = unsafe.Pointer(&packed[b/R*gb]), unsafe.Pointer(&out[b])
+			}
+			m.f(g)
+		}
+		r += m.n * per * R
+	}
+	return r
+}
+
 // gemmArgs is the argument block of a tile kernel; its layout is known to
 // the generated assembly (_asm).
 type gemmArgs struct {
@@ -59,12 +87,9 @@ type gemmArgs struct {
 	out     unsafe.Pointer // out[token 0][row 0]
 	ldo     uintptr        // bytes between tokens' output rows
 	cstride uintptr        // K-quants: bytes between tokens' per-16 values
-	w2      unsafe.Pointer // dual tiles: the second group's weights
-	out2    unsafe.Pointer // dual tiles: the second group's out[0][row 0]
-	w3      unsafe.Pointer // quad tiles: the third and fourth groups
-	out3    unsafe.Pointer
-	w4      unsafe.Pointer
-	out4    unsafe.Pointer
+	// Multi-stream tiles: the weights and out[0][row 0] of their second,
+	// third and fourth groups.
+	more [3]struct{ w, out unsafe.Pointer }
 }
 
 // kernelFor returns the tiled kernel for weight type t and a matrix of

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/shimmer-llm/shimmer/gguf"
 	"github.com/shimmer-llm/shimmer/quant"
@@ -339,5 +340,14 @@ func TestDotF32Lanes16MatchesTiles(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// The multi-stream tiles read the extra groups' pointers at the offsets
+// the generator (_asm) assumes: argW2 = 88 … argOut4 = 128.
+func TestGemmArgsLayout(t *testing.T) {
+	var g gemmArgs
+	if o := unsafe.Offsetof(g.more); o != 88 || unsafe.Sizeof(g.more) != 48 {
+		t.Fatalf("gemmArgs.more at %d, %d bytes; the assembly expects 88 and 48", o, unsafe.Sizeof(g.more))
 	}
 }

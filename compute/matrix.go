@@ -377,34 +377,9 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 			g.xd = unsafe.Pointer(&j.a.d[t0*dn])
 			g.xc = unsafe.Pointer(&j.a.c[t0*cn])
 			r := lo
-			if T == 1 && k.quad != nil {
-				// Decode: the range's four quarters of whole groups, as
-				// four streams.
-				q := (min(hi, w.Rows) - lo) / k.rows / 4
-				for i := 0; i < q; i++ {
-					a := lo + i*k.rows
-					g.w, g.out = unsafe.Pointer(&w.packed[a/k.rows*gb]), unsafe.Pointer(&out[t0*ldo+a])
-					a += q * k.rows
-					g.w2, g.out2 = unsafe.Pointer(&w.packed[a/k.rows*gb]), unsafe.Pointer(&out[t0*ldo+a])
-					a += q * k.rows
-					g.w3, g.out3 = unsafe.Pointer(&w.packed[a/k.rows*gb]), unsafe.Pointer(&out[t0*ldo+a])
-					a += q * k.rows
-					g.w4, g.out4 = unsafe.Pointer(&w.packed[a/k.rows*gb]), unsafe.Pointer(&out[t0*ldo+a])
-					k.quad(g)
-				}
-				r = lo + 4*q*k.rows
-			}
-			if T == 1 && k.dual != nil {
-				// Decode: the range's first and second halves of whole
-				// groups in pairs, as two streams.
-				half := (min(hi, w.Rows) - r) / k.rows / 2
-				for i := 0; i < half; i++ {
-					a, b := r+i*k.rows, r+(half+i)*k.rows
-					g.w, g.w2 = unsafe.Pointer(&w.packed[a/k.rows*gb]), unsafe.Pointer(&w.packed[b/k.rows*gb])
-					g.out, g.out2 = unsafe.Pointer(&out[t0*ldo+a]), unsafe.Pointer(&out[t0*ldo+b])
-					k.dual(g)
-				}
-				r += 2 * half * k.rows
+			if T == 1 {
+				// Decode: the whole groups as two or four streams.
+				r = k.streams(g, w.packed, gb, k.rows, out[t0*ldo:], lo, min(hi, w.Rows))
 			}
 			for ; r < hi; r += k.rows {
 				g.w = unsafe.Pointer(&w.packed[r/k.rows*gb])
@@ -440,16 +415,9 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 		T := min(maxT, j.n-t0)
 		g.x = unsafe.Pointer(&j.a.f[t0*cols])
 		r := lo
-		if T == 1 && k.dual != nil && !k.fileLayout {
-			// Decode: pairs of 4-row groups from the range's two halves.
-			half := (hi - lo) / 8
-			for i := 0; i < half; i++ {
-				a, b := lo+4*i, lo+4*(half+i)
-				g.w, g.w2 = unsafe.Pointer(&packed[a*w.rowBytes]), unsafe.Pointer(&packed[b*w.rowBytes])
-				g.out, g.out2 = unsafe.Pointer(&out[t0*ldo+a]), unsafe.Pointer(&out[t0*ldo+b])
-				k.dual(g)
-			}
-			r = lo + 8*half
+		if T == 1 {
+			// Decode: the 4-row groups as two streams.
+			r = k.streams(g, packed, 4*w.rowBytes, 4, out[t0*ldo:], lo, hi)
 		}
 		for ; r+4 <= hi; r += 4 {
 			g.w = unsafe.Pointer(&packed[r*w.rowBytes])
