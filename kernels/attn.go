@@ -127,8 +127,53 @@ func SoftmaxBlock(x *[AttnBlock]float32, lo, hi int, s, m float32) (m2 float32, 
 			alpha = Exp(m - mb)
 		}
 	}
-	expSub(x[:], x[:], m2)
+	expBlock(x, m2)
 	return m2, sum64(x), alpha
+}
+
+// The float32 exponential of the softmax blocks (Cephes' expf): with t =
+// x - m clamped to [-110, 88] (a NaN taken as -110), k = round(t·log2 e)
+// to even, r = t - k·c1 - k·c2 (c1 + c2 = ln 2, k·c1 exact), exp(t) =
+// 2^k·(1 + r + r²·P(r)), P of degree 5. Every step is one float32
+// multiply or add (no fused ones), so the SIMD code gives the same bits;
+// the error is within 2 ulp of exp (TestExpBlock), results below 2^-149
+// are 0 and exact zeros come from the masked lanes' -Inf.
+const (
+	expLog2e = float32(1.44269504088896341)
+	expC1    = float32(0.693359375)
+	expC2    = float32(-2.12194440e-4)
+	expP0    = float32(1.9875691500e-4)
+	expP1    = float32(1.3981999507e-3)
+	expP2    = float32(8.3334519073e-3)
+	expP3    = float32(4.1665795894e-2)
+	expP4    = float32(1.6666665459e-1)
+	expP5    = float32(5.0000001201e-1)
+	expLo    = float32(-110)
+	expHi    = float32(88)
+)
+
+func expBlockGeneric(x *[AttnBlock]float32, m float32) {
+	for j, v := range x {
+		t := v - m
+		// The comparisons of VMAXPS and VMINPS (a NaN gives the bound).
+		if !(t > expLo) {
+			t = expLo
+		}
+		if !(t < expHi) {
+			t = expHi
+		}
+		k := float32(math.RoundToEven(float64(float32(t * expLog2e))))
+		r := t - float32(k*expC1)
+		r = r - float32(k*expC2)
+		z := float32(r * r)
+		p := float32(expP0*r) + expP1
+		p = float32(p*r) + expP2
+		p = float32(p*r) + expP3
+		p = float32(p*r) + expP4
+		p = float32(p*r) + expP5
+		y := float32(float32(float32(p*z)+r) + 1)
+		x[j] = float32(math.Ldexp(float64(y), int(k)))
+	}
 }
 
 func scaleMax64Generic(x *[AttnBlock]float32, s float32) float32 {

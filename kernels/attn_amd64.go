@@ -97,6 +97,17 @@ func attnPVF16(o []float32, rows, os int, p []float32, v []uint16, vs, n, dim in
 func scaleMax64AVX512(x *float32, s float32) float32
 
 //go:noescape
+func expBlockAVX512(x *float32, m float32)
+
+func expBlock(x *[AttnBlock]float32, m float32) {
+	if useAttnAVX512 {
+		expBlockAVX512(&x[0], m)
+		return
+	}
+	expBlockGeneric(x, m)
+}
+
+//go:noescape
 func sum64AVX512(x *float32) float64
 
 func scaleMax64(x *[AttnBlock]float32, s float32) float32 {

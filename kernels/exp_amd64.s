@@ -135,3 +135,80 @@ sdone:
 
 DATA expc1f<>+0(SB)/4, $1.0
 GLOBL expc1f<>(SB), RODATA|NOPTR, $4
+
+// Constants of the float32 exponential of expBlockAVX512 (expBlockGeneric
+// has the same values): log2(e), ln2 in a part exact in 9 bits and the
+// rest, Cephes' expf coefficients, 1.0 and the clamp range.
+DATA expf32c<>+0(SB)/4, $0x3fb8aa3b  // log2(e)
+DATA expf32c<>+4(SB)/4, $0x3f318000  // 0.693359375
+DATA expf32c<>+8(SB)/4, $0xb95e8083  // -2.12194440e-4
+DATA expf32c<>+12(SB)/4, $0x39506967 // 1.9875691500e-4
+DATA expf32c<>+16(SB)/4, $0x3ab743ce // 1.3981999507e-3
+DATA expf32c<>+20(SB)/4, $0x3c088908 // 8.3334519073e-3
+DATA expf32c<>+24(SB)/4, $0x3d2aa9c1 // 4.1665795894e-2
+DATA expf32c<>+28(SB)/4, $0x3e2aaaaa // 1.6666665459e-1
+DATA expf32c<>+32(SB)/4, $0x3f000000 // 0.5
+DATA expf32c<>+36(SB)/4, $0x3f800000 // 1.0
+DATA expf32c<>+40(SB)/4, $0xc2dc0000 // -110
+DATA expf32c<>+44(SB)/4, $0x42b00000 // 88
+GLOBL expf32c<>(SB), RODATA|NOPTR, $48
+
+// EXPF16 sets Zd = exp(Zd - Z29) for 16 float32 lanes, with the steps of
+// expBlockGeneric, each rounded to float32; Zk, Zr, Zz are scratch.
+#define EXPF16(Zd, Zk, Zr, Zz) \
+	VSUBPS Z29, Zd, Zd; \
+	VMAXPS Z26, Zd, Zd; \
+	VMINPS Z27, Zd, Zd; \
+	VMULPS Z16, Zd, Zk; \
+	VRNDSCALEPS $0, Zk, Zk; \
+	VMULPS Z17, Zk, Zr; \
+	VSUBPS Zr, Zd, Zd; \
+	VMULPS Z18, Zk, Zr; \
+	VSUBPS Zr, Zd, Zd; \
+	VMULPS Zd, Zd, Zz; \
+	VMULPS Zd, Z19, Zr; \
+	VADDPS Z20, Zr, Zr; \
+	VMULPS Zd, Zr, Zr; \
+	VADDPS Z21, Zr, Zr; \
+	VMULPS Zd, Zr, Zr; \
+	VADDPS Z22, Zr, Zr; \
+	VMULPS Zd, Zr, Zr; \
+	VADDPS Z23, Zr, Zr; \
+	VMULPS Zd, Zr, Zr; \
+	VADDPS Z24, Zr, Zr; \
+	VMULPS Zz, Zr, Zr; \
+	VADDPS Zd, Zr, Zr; \
+	VADDPS Z25, Zr, Zr; \
+	VSCALEFPS Zk, Zr, Zd
+
+// func expBlockAVX512(x *float32, m float32)
+// x[j] = exp(x[j] - m) for the 64 lanes of a score block (expBlockGeneric).
+TEXT ·expBlockAVX512(SB), NOSPLIT, $0-12
+	MOVQ x+0(FP), DI
+	VBROADCASTSS m+8(FP), Z29
+	VBROADCASTSS expf32c<>+0(SB), Z16
+	VBROADCASTSS expf32c<>+4(SB), Z17
+	VBROADCASTSS expf32c<>+8(SB), Z18
+	VBROADCASTSS expf32c<>+12(SB), Z19
+	VBROADCASTSS expf32c<>+16(SB), Z20
+	VBROADCASTSS expf32c<>+20(SB), Z21
+	VBROADCASTSS expf32c<>+24(SB), Z22
+	VBROADCASTSS expf32c<>+28(SB), Z23
+	VBROADCASTSS expf32c<>+32(SB), Z24
+	VBROADCASTSS expf32c<>+36(SB), Z25
+	VBROADCASTSS expf32c<>+40(SB), Z26
+	VBROADCASTSS expf32c<>+44(SB), Z27
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	EXPF16(Z0, Z4, Z5, Z6)
+	EXPF16(Z1, Z7, Z8, Z9)
+	EXPF16(Z2, Z10, Z11, Z12)
+	EXPF16(Z3, Z13, Z14, Z15)
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VZEROUPPER
+	RET
