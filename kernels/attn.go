@@ -107,34 +107,54 @@ func attnPVF16Generic(o []float32, rows, os int, p []float32, v []uint16, vs, n,
 // SoftmaxBlock is one step of an online softmax over a block of 64 scores
 // x whose lanes outside [lo, hi) are ignored: it scales x by s, and with m
 // the running maximum (-Inf at first) and mb the block's largest scaled
-// score, sets m' = max(m, mb) and x[j] = Exp(x[j] - m') (0 outside [lo,
-// hi)). It returns m', the sum of the block's exponentials (in float64,
-// in a fixed order) and alpha = Exp(m - m') by which earlier sums and
-// outputs must be multiplied (1 when m' = m, so nothing is to be done).
+// score, sets m' = max(m, mb) and x[j] = exp(x[j] - m') (0 outside [lo,
+// hi); the float32 exponential below). It returns m', the sum of the
+// block's exponentials (in float64, in a fixed order) and alpha = Exp(m -
+// m') by which earlier sums and outputs must be multiplied (1 when m' = m,
+// so nothing is to be done).
 func SoftmaxBlock(x *[AttnBlock]float32, lo, hi int, s, m float32) (m2 float32, sum float64, alpha float32) {
-	for j := range lo {
-		x[j] = float32(math.Inf(-1))
+	ms, as, ss := [1]float32{m}, [1]float32{}, [1]float64{}
+	SoftmaxBlocks(x[:], 1, lo, hi, s, ms[:], as[:], ss[:])
+	return ms[0], ss[0], as[0]
+}
+
+// SoftmaxBlocks is SoftmaxBlock on rows blocks x[r·64 : (r+1)·64] with the
+// same lanes [lo, hi): m[r] is row r's running maximum, replaced by m',
+// and alpha[r] and sum[r] receive its alpha and sum. Each row's results
+// are those of SoftmaxBlock on it alone.
+func SoftmaxBlocks(x []float32, rows, lo, hi int, s float32, m, alpha []float32, sum []float64) {
+	if rows <= 0 {
+		return
 	}
-	for j := hi; j < AttnBlock; j++ {
-		x[j] = float32(math.Inf(-1))
-	}
-	mb := scaleMax64(x, s)
-	m2, alpha = m, 1
-	if mb > m {
-		m2 = mb
-		alpha = 0
-		if !math.IsInf(float64(m), -1) {
-			alpha = Exp(m - mb)
+	_, _, _, _ = x[rows*AttnBlock-1], m[rows-1], alpha[rows-1], sum[rows-1]
+	for r := range rows {
+		b := (*[AttnBlock]float32)(x[r*AttnBlock : (r+1)*AttnBlock])
+		for j := range lo {
+			b[j] = float32(math.Inf(-1))
+		}
+		for j := hi; j < AttnBlock; j++ {
+			b[j] = float32(math.Inf(-1))
+		}
+		mb := scaleMax64(b, s)
+		alpha[r] = 1
+		if mb > m[r] {
+			a := float32(0)
+			if !math.IsInf(float64(m[r]), -1) {
+				a = Exp(m[r] - mb)
+			}
+			alpha[r], m[r] = a, mb
 		}
 	}
-	expBlock(x, m2)
-	return m2, sum64(x), alpha
+	expRows(x, m, rows)
+	for r := range rows {
+		sum[r] = sum64((*[AttnBlock]float32)(x[r*AttnBlock : (r+1)*AttnBlock]))
+	}
 }
 
 // The float32 exponential of the softmax blocks (Cephes' expf): with t =
 // x - m clamped to [-110, 88] (a NaN taken as -110), k = round(t·log2 e)
 // to even, r = t - k·c1 - k·c2 (c1 + c2 = ln 2, k·c1 exact), exp(t) =
-// 2^k·(1 + r + r²·P(r)), P of degree 5. Every step is one float32
+// 2^k·(1 + r + (P(r)·r)·r), P of degree 5. Every step is one float32
 // multiply or add (no fused ones), so the SIMD code gives the same bits;
 // the error is within 2 ulp of exp (TestExpBlock), results below 2^-149
 // are 0 and exact zeros come from the masked lanes' -Inf.
@@ -152,6 +172,13 @@ const (
 	expHi    = float32(88)
 )
 
+// expRowsGeneric sets x[r·64 + j] = exp(x[r·64 + j] - m[r]) for r < rows.
+func expRowsGeneric(x []float32, m []float32, rows int) {
+	for r := range rows {
+		expBlockGeneric((*[AttnBlock]float32)(x[r*AttnBlock:(r+1)*AttnBlock]), m[r])
+	}
+}
+
 func expBlockGeneric(x *[AttnBlock]float32, m float32) {
 	for j, v := range x {
 		t := v - m
@@ -165,13 +192,12 @@ func expBlockGeneric(x *[AttnBlock]float32, m float32) {
 		k := float32(math.RoundToEven(float64(float32(t * expLog2e))))
 		r := t - float32(k*expC1)
 		r = r - float32(k*expC2)
-		z := float32(r * r)
 		p := float32(expP0*r) + expP1
 		p = float32(p*r) + expP2
 		p = float32(p*r) + expP3
 		p = float32(p*r) + expP4
 		p = float32(p*r) + expP5
-		y := float32(float32(float32(p*z)+r) + 1)
+		y := float32(float32(float32(float32(p*r)*r)+r) + 1)
 		x[j] = float32(math.Ldexp(float64(y), int(k)))
 	}
 }

@@ -97,14 +97,14 @@ func attnPVF16(o []float32, rows, os int, p []float32, v []uint16, vs, n, dim in
 func scaleMax64AVX512(x *float32, s float32) float32
 
 //go:noescape
-func expBlockAVX512(x *float32, m float32)
+func expRowsAVX512(x *float32, m *float32, rows int)
 
-func expBlock(x *[AttnBlock]float32, m float32) {
+func expRows(x []float32, m []float32, rows int) {
 	if useAttnAVX512 {
-		expBlockAVX512(&x[0], m)
+		expRowsAVX512(&x[0], &m[0], rows)
 		return
 	}
-	expBlockGeneric(x, m)
+	expRowsGeneric(x, m, rows)
 }
 
 //go:noescape
@@ -144,4 +144,15 @@ func dequantQ8(dst []float32, q []int8, s []uint16) {
 		return
 	}
 	dequantQ8Generic(dst, q, s)
+}
+
+//go:noescape
+func f16RowsAVX512(dst *float32, src *uint16, rows, chunks, stride int)
+
+func f16Rows(dst []float32, src []uint16, rows, cols, stride int) {
+	if useAttnAVX512 && cols%16 == 0 {
+		f16RowsAVX512(&dst[0], &src[0], rows, cols/16, 2*stride)
+		return
+	}
+	f16RowsGeneric(dst, src, rows, cols, stride)
 }

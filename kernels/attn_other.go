@@ -22,8 +22,12 @@ func scaleMax64(x *[AttnBlock]float32, s float32) float32 { return scaleMax64Gen
 
 func sum64(x *[AttnBlock]float32) float64 { return sum64Generic(x) }
 
-func expBlock(x *[AttnBlock]float32, m float32) { expBlockGeneric(x, m) }
+func expRows(x []float32, m []float32, rows int) { expRowsGeneric(x, m, rows) }
 
 func dequantQ8T(dst []float32, q []int8, s []uint16, rows int) { dequantQ8TGeneric(dst, q, s, rows) }
 
 func dequantQ8(dst []float32, q []int8, s []uint16) { dequantQ8Generic(dst, q, s) }
+
+func f16Rows(dst []float32, src []uint16, rows, cols, stride int) {
+	f16RowsGeneric(dst, src, rows, cols, stride)
+}

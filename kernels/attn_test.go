@@ -250,11 +250,23 @@ func TestExpBlock(t *testing.T) {
 		y = x
 		expBlockGeneric(&y, m)
 		if haveSIMD {
-			z := x
-			expBlock(&z, m)
-			for j := range z {
-				if math.Float32bits(z[j]) != math.Float32bits(y[j]) {
-					t.Fatalf("exp(%g - %g): SIMD %g, generic %g", x[j], m, z[j], y[j])
+			// The SIMD code takes rows in pairs, then a last one: this
+			// row goes first, second and third of three.
+			for at := range 3 {
+				var z, w [3 * AttnBlock]float32
+				ms := [3]float32{m + 1, m - 2, m + 3}
+				for j := range z {
+					z[j] = m - float32(r.ExpFloat64()*4)
+				}
+				copy(z[at*AttnBlock:], x[:])
+				ms[at] = m
+				w = z
+				expRows(z[:], ms[:], 3)
+				expRowsGeneric(w[:], ms[:], 3)
+				for j := range z {
+					if math.Float32bits(z[j]) != math.Float32bits(w[j]) {
+						t.Fatalf("row %d of 3, exp(%g - %g): SIMD %g, generic %g", j/AttnBlock, x[j%AttnBlock], ms[j/AttnBlock], z[j], w[j])
+					}
 				}
 			}
 		}
@@ -282,4 +294,42 @@ func TestExpBlock(t *testing.T) {
 		}
 	}
 	t.Logf("largest error %.2f ulp", worst)
+}
+
+// SoftmaxBlocks gives each row what SoftmaxBlock gives it alone.
+func TestSoftmaxBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for trial := 0; trial < 300; trial++ {
+		rows := 1 + r.IntN(9)
+		lo := r.IntN(AttnBlock)
+		hi := lo + 1 + r.IntN(AttnBlock-lo)
+		scale := float32(0.125 + r.Float64())
+		x := make([]float32, rows*AttnBlock)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 8)
+		}
+		m := make([]float32, rows)
+		for i := range m {
+			m[i] = float32(math.Inf(-1))
+			if r.IntN(2) == 0 {
+				m[i] = float32(r.NormFloat64() * 8)
+			}
+		}
+		one := append([]float32(nil), x...)
+		m0 := append([]float32(nil), m...)
+		alpha, sum := make([]float32, rows), make([]float64, rows)
+		SoftmaxBlocks(x, rows, lo, hi, scale, m, alpha, sum)
+		for row := range rows {
+			b := (*[AttnBlock]float32)(one[row*AttnBlock : (row+1)*AttnBlock])
+			m2, s2, a2 := SoftmaxBlock(b, lo, hi, scale, m0[row])
+			if m2 != m[row] || s2 != sum[row] || a2 != alpha[row] {
+				t.Fatalf("row %d of %d: m %g sum %g alpha %g, alone %g %g %g", row, rows, m[row], sum[row], alpha[row], m2, s2, a2)
+			}
+			for j := range b {
+				if math.Float32bits(b[j]) != math.Float32bits(x[row*AttnBlock+j]) {
+					t.Fatalf("row %d of %d lane %d: %g, alone %g", row, rows, j, x[row*AttnBlock+j], b[j])
+				}
+			}
+		}
+	}
 }

@@ -75,3 +75,23 @@ func QuantizeQ8(q []int8, s []uint16, x []float32) {
 		}
 	}
 }
+
+// F16Rows sets dst[r·cols + c] = src[r·stride + c] as float32 for r < rows,
+// c < cols: half-precision cache rows (stride apart) widened into one
+// dense block, exactly (every half is a float32).
+func F16Rows(dst []float32, src []uint16, rows, cols, stride int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	_, _ = dst[rows*cols-1], src[(rows-1)*stride+cols-1]
+	f16Rows(dst, src, rows, cols, stride)
+}
+
+func f16RowsGeneric(dst []float32, src []uint16, rows, cols, stride int) {
+	for r := range rows {
+		d, s := dst[r*cols:(r+1)*cols], src[r*stride:r*stride+cols]
+		for c, h := range s {
+			d[c] = quant.FP16ToFP32(h)
+		}
+	}
+}

@@ -68,3 +68,45 @@ bloop:
 	JNZ  bloop
 	VZEROUPPER
 	RET
+
+// func f16RowsAVX512(dst *float32, src *uint16, rows, chunks, stride int)
+// rows rows of chunks·16 halves, stride bytes apart, widened to float32
+// into consecutive rows of dst.
+TEXT ·f16RowsAVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), DX
+	MOVQ stride+32(FP), R8
+hrow:
+	MOVQ chunks+24(FP), CX
+	MOVQ SI, R9
+hchunk4:
+	CMPQ CX, $4
+	JLT  hchunk
+	VCVTPH2PS (R9), Z0
+	VCVTPH2PS 32(R9), Z1
+	VCVTPH2PS 64(R9), Z2
+	VCVTPH2PS 96(R9), Z3
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $128, R9
+	ADDQ $256, DI
+	SUBQ $4, CX
+	JMP  hchunk4
+hchunk:
+	TESTQ CX, CX
+	JZ   hnext
+	VCVTPH2PS (R9), Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $32, R9
+	ADDQ $64, DI
+	DECQ CX
+	JMP  hchunk
+hnext:
+	ADDQ R8, SI
+	DECQ DX
+	JNZ  hrow
+	VZEROUPPER
+	RET

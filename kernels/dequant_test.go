@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -74,6 +75,37 @@ func TestQ8CacheRows(t *testing.T) {
 		for i := range gotV {
 			if gotV[i] != wantV[i] {
 				t.Fatalf("%s: value %d = %g, Q8_0 gives %g", path, i, gotV[i], wantV[i])
+			}
+		}
+	})
+}
+
+// F16Rows widens every half (normal, subnormal, zero, infinite; a NaN
+// stays a NaN) as the scalar conversion does, on each kernel path.
+func TestF16Rows(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	attnPaths(func(path string) {
+		for _, sh := range [][3]int{{1, 4096, 4096}, {64, 64, 256}, {5, 48, 100}, {3, 20, 20}, {7, 128, 512}} {
+			rows, cols, stride := sh[0], sh[1], sh[2]
+			src := make([]uint16, (rows-1)*stride+cols)
+			for i := range src {
+				src[i] = uint16(r.Uint32())
+			}
+			dst := make([]float32, rows*cols+1)
+			dst[rows*cols] = 42 // one past the end stays
+			F16Rows(dst[:rows*cols], src, rows, cols, stride)
+			for i := range rows * cols {
+				want := quant.FP16ToFP32(src[i/cols*stride+i%cols])
+				got := dst[i]
+				if math.IsNaN(float64(want)) && math.IsNaN(float64(got)) {
+					continue
+				}
+				if math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("%s %v: [%d] = %g, want %g", path, sh, i, got, want)
+				}
+			}
+			if dst[rows*cols] != 42 {
+				t.Fatalf("%s %v: wrote past the end", path, sh)
 			}
 		}
 	})

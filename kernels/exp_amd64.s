@@ -153,62 +153,91 @@ DATA expf32c<>+40(SB)/4, $0xc2dc0000 // -110
 DATA expf32c<>+44(SB)/4, $0x42b00000 // 88
 GLOBL expf32c<>(SB), RODATA|NOPTR, $48
 
-// EXPF16 sets Zd = exp(Zd - Z29) for 16 float32 lanes, with the steps of
-// expBlockGeneric, each rounded to float32; Zk, Zr, Zz are scratch.
-#define EXPF16(Zd, Zk, Zr, Zz) \
-	VSUBPS Z29, Zd, Zd; \
-	VMAXPS Z26, Zd, Zd; \
-	VMINPS Z27, Zd, Zd; \
-	VMULPS Z16, Zd, Zk; \
+// EXPF16 sets Zd = exp(Zd - Zm) for 16 float32 lanes, with the steps of
+// expBlockGeneric, each rounded to float32 (the constants are broadcast
+// from memory); Zk and Zp are scratch.
+#define EXPF16(Zd, Zk, Zp, Zm) \
+	VSUBPS Zm, Zd, Zd; \
+	VMAXPS.BCST expf32c<>+40(SB), Zd, Zd; \
+	VMINPS.BCST expf32c<>+44(SB), Zd, Zd; \
+	VMULPS.BCST expf32c<>+0(SB), Zd, Zk; \
 	VRNDSCALEPS $0, Zk, Zk; \
-	VMULPS Z17, Zk, Zr; \
-	VSUBPS Zr, Zd, Zd; \
-	VMULPS Z18, Zk, Zr; \
-	VSUBPS Zr, Zd, Zd; \
-	VMULPS Zd, Zd, Zz; \
-	VMULPS Zd, Z19, Zr; \
-	VADDPS Z20, Zr, Zr; \
-	VMULPS Zd, Zr, Zr; \
-	VADDPS Z21, Zr, Zr; \
-	VMULPS Zd, Zr, Zr; \
-	VADDPS Z22, Zr, Zr; \
-	VMULPS Zd, Zr, Zr; \
-	VADDPS Z23, Zr, Zr; \
-	VMULPS Zd, Zr, Zr; \
-	VADDPS Z24, Zr, Zr; \
-	VMULPS Zz, Zr, Zr; \
-	VADDPS Zd, Zr, Zr; \
-	VADDPS Z25, Zr, Zr; \
-	VSCALEFPS Zk, Zr, Zd
+	VMULPS.BCST expf32c<>+4(SB), Zk, Zp; \
+	VSUBPS Zp, Zd, Zd; \
+	VMULPS.BCST expf32c<>+8(SB), Zk, Zp; \
+	VSUBPS Zp, Zd, Zd; \
+	VMULPS.BCST expf32c<>+12(SB), Zd, Zp; \
+	VADDPS.BCST expf32c<>+16(SB), Zp, Zp; \
+	VMULPS Zd, Zp, Zp; \
+	VADDPS.BCST expf32c<>+20(SB), Zp, Zp; \
+	VMULPS Zd, Zp, Zp; \
+	VADDPS.BCST expf32c<>+24(SB), Zp, Zp; \
+	VMULPS Zd, Zp, Zp; \
+	VADDPS.BCST expf32c<>+28(SB), Zp, Zp; \
+	VMULPS Zd, Zp, Zp; \
+	VADDPS.BCST expf32c<>+32(SB), Zp, Zp; \
+	VMULPS Zd, Zp, Zp; \
+	VMULPS Zd, Zp, Zp; \
+	VADDPS Zd, Zp, Zp; \
+	VADDPS.BCST expf32c<>+36(SB), Zp, Zp; \
+	VSCALEFPS Zk, Zp, Zd
 
-// func expBlockAVX512(x *float32, m float32)
-// x[j] = exp(x[j] - m) for the 64 lanes of a score block (expBlockGeneric).
-TEXT ·expBlockAVX512(SB), NOSPLIT, $0-12
+// func expRowsAVX512(x *float32, m *float32, rows int)
+// x[r·64 + j] = exp(x[r·64 + j] - m[r]) for rows ≥ 1 blocks of 64
+// (expRowsGeneric), two rows (eight independent chains) at a time.
+TEXT ·expRowsAVX512(SB), NOSPLIT, $0-24
 	MOVQ x+0(FP), DI
-	VBROADCASTSS m+8(FP), Z29
-	VBROADCASTSS expf32c<>+0(SB), Z16
-	VBROADCASTSS expf32c<>+4(SB), Z17
-	VBROADCASTSS expf32c<>+8(SB), Z18
-	VBROADCASTSS expf32c<>+12(SB), Z19
-	VBROADCASTSS expf32c<>+16(SB), Z20
-	VBROADCASTSS expf32c<>+20(SB), Z21
-	VBROADCASTSS expf32c<>+24(SB), Z22
-	VBROADCASTSS expf32c<>+28(SB), Z23
-	VBROADCASTSS expf32c<>+32(SB), Z24
-	VBROADCASTSS expf32c<>+36(SB), Z25
-	VBROADCASTSS expf32c<>+40(SB), Z26
-	VBROADCASTSS expf32c<>+44(SB), Z27
+	MOVQ m+8(FP), SI
+	MOVQ rows+16(FP), CX
+erow2:
+	CMPQ CX, $2
+	JLT  erow1
+	VBROADCASTSS 0(SI), Z30
+	VBROADCASTSS 4(SI), Z31
 	VMOVUPS 0(DI), Z0
 	VMOVUPS 64(DI), Z1
 	VMOVUPS 128(DI), Z2
 	VMOVUPS 192(DI), Z3
-	EXPF16(Z0, Z4, Z5, Z6)
-	EXPF16(Z1, Z7, Z8, Z9)
-	EXPF16(Z2, Z10, Z11, Z12)
-	EXPF16(Z3, Z13, Z14, Z15)
+	VMOVUPS 256(DI), Z4
+	VMOVUPS 320(DI), Z5
+	VMOVUPS 384(DI), Z6
+	VMOVUPS 448(DI), Z7
+	EXPF16(Z0, Z8, Z16, Z30)
+	EXPF16(Z1, Z9, Z17, Z30)
+	EXPF16(Z2, Z10, Z18, Z30)
+	EXPF16(Z3, Z11, Z19, Z30)
+	EXPF16(Z4, Z12, Z20, Z31)
+	EXPF16(Z5, Z13, Z21, Z31)
+	EXPF16(Z6, Z14, Z22, Z31)
+	EXPF16(Z7, Z15, Z23, Z31)
 	VMOVUPS Z0, 0(DI)
 	VMOVUPS Z1, 64(DI)
 	VMOVUPS Z2, 128(DI)
 	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, 256(DI)
+	VMOVUPS Z5, 320(DI)
+	VMOVUPS Z6, 384(DI)
+	VMOVUPS Z7, 448(DI)
+	ADDQ $8, SI
+	ADDQ $512, DI
+	SUBQ $2, CX
+	JMP  erow2
+erow1:
+	TESTQ CX, CX
+	JZ   edone
+	VBROADCASTSS 0(SI), Z30
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	EXPF16(Z0, Z8, Z16, Z30)
+	EXPF16(Z1, Z9, Z17, Z30)
+	EXPF16(Z2, Z10, Z18, Z30)
+	EXPF16(Z3, Z11, Z19, Z30)
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+edone:
 	VZEROUPPER
 	RET

@@ -121,8 +121,20 @@ func (s *State) Attention(l int, b *Batch, q, k, v, out, sinks []float32) {
 	if h.ScaleQ {
 		scale = 1
 	}
+	// Tiles: runs of up to attnTile entries of one sequence at
+	// consecutive positions (a prompt's), computed together.
+	s.tiles = s.tiles[:0]
+	for i := 0; i < b.Len(); {
+		e := i + 1
+		for e < b.Len() && e-i < attnTile && b.Seq[e] == b.Seq[i] && b.Pos[e] == b.Pos[e-1]+1 {
+			e++
+		}
+		s.tiles = append(s.tiles, int32(i))
+		i = e
+	}
+	s.tiles = append(s.tiles, int32(b.Len()))
 	s.att = attentionJob{s: s, l: l, b: b, q: q, out: out, sinks: sinks, window: window, scale: scale}
-	// One task per (KV head, entry).
+	// One task per (KV head, tile).
 	work := 0
 	for _, pos := range b.Pos {
 		span := int(pos) + 1
@@ -132,9 +144,14 @@ func (s *State) Attention(l int, b *Batch, q, k, v, out, sinks []float32) {
 		work += span
 	}
 	work *= 2 * h.Heads * h.HeadDim
-	s.Pool.RunWork(&s.att, b.Len()*h.KVHeads, 1, work)
+	s.Pool.RunWork(&s.att, (len(s.tiles)-1)*h.KVHeads, 1, work)
 	s.att = attentionJob{}
 }
+
+// attnTile is the most entries an attention task takes: a prompt's
+// consecutive entries share every key and value block but the last, so
+// a block is read (and widened to float32) once for all of them.
+const attnTile = 4
 
 type attentionJob struct {
 	s      *State
@@ -146,85 +163,138 @@ type attentionJob struct {
 	scale  float32
 }
 
-// Run handles tasks [lo, hi): task = KV head·entries + entry, so the
-// threads take the entries of one KV head in turn while its cached keys
+// Run handles tasks [lo, hi): task = KV head·tiles + tile, so the
+// threads take the tiles of one KV head in turn while its cached keys
 // and values stay in their caches (taking each entry's KV heads in turn
 // instead re-read all of a layer's cache per entry: at depth 4096 that is
-// 4 MB, twice the L2 of the Xeon measured). The query
-// heads that share the KV head are computed together, a block of 64
-// cached positions at a time (the block's keys read once for all of them):
-// scores, then an online softmax (the running maximum m and sum l of each
-// head; its output so far rescaled by exp(m_old - m_new) when m grows),
-// then the block's values weighted by the probabilities. Blocks are
-// aligned on positions (64k to 64k+63) and each head's operations are the
-// same, in the same order, whatever it is computed with, so results do
-// not depend on the grouping or on the batch.
+// 4 MB, twice the L2 of the Xeon measured). The query heads that share
+// the KV head, of every entry of the tile, are computed together, a block
+// of 64 cached positions at a time (the block's keys and values read,
+// and widened to float32 when the tile has several entries, once for all
+// of them): scores, then an online softmax (the running maximum m and sum
+// l of each head; its output so far rescaled by exp(m_old - m_new) when m
+// grows), then the block's values weighted by the probabilities. Blocks
+// are aligned on positions (64k to 64k+63) and each head's operations
+// are the same, in the same order, whatever it is computed with (the
+// half-precision kernels widen exactly as F16Rows does), so results do
+// not depend on the grouping, the tiles or the batch.
 func (j *attentionJob) Run(worker, lo, hi int) {
 	const blk = kernels.AttnBlock
 	s, h, c := j.s, j.s.H, j.s.Cache
 	group := h.Heads / h.KVHeads
 	capacity := c.Cap(j.l)
 	kd, vd := c.kdim[j.l], c.vdim[j.l]
-	scores := s.scores[worker][:group*blk]
-	ms, ls := s.softmax[worker][:group], s.softmax[worker][group:2*group]
+	tiles := len(s.tiles) - 1
 	for task := lo; task < hi; task++ {
-		kvh, i := task/j.b.Len(), task%j.b.Len()
-		seq, pos := int(j.b.Seq[i]), int(j.b.Pos[i])
-		first := 0
-		if j.window > 0 {
-			first = max(0, pos-j.window+1)
+		kvh, ti := task/tiles, task%tiles
+		e0 := int(s.tiles[ti])
+		T := int(s.tiles[ti+1]) - e0
+		rows := T * group
+		scores := s.scores[worker][:rows*blk]
+		ms, alpha := s.smax[worker][:rows], s.smax[worker][rows:2*rows]
+		ls, sums := s.softmax[worker][:rows], s.softmax[worker][rows:2*rows]
+		seq, pos0 := int(j.b.Seq[e0]), int(j.b.Pos[e0])
+		first := func(t int) int {
+			if j.window > 0 {
+				return max(0, pos0+t-j.window+1)
+			}
+			return 0
 		}
 		head0 := kvh * group
-		q := j.q[(i*h.Heads+head0)*h.HeadDim:]
-		out := j.out[(i*h.Heads+head0)*h.ValueDim : (i*h.Heads+head0+group)*h.ValueDim]
-		clear(out)
-		for g := range group {
-			ms[g], ls[g] = math.Inf(-1), 0
+		for t := range T {
+			i := e0 + t
+			clear(j.out[(i*h.Heads+head0)*h.ValueDim : (i*h.Heads+head0+group)*h.ValueDim])
+		}
+		for r := range rows {
+			ms[r], ls[r] = float32(math.Inf(-1)), 0
 			if j.sinks != nil {
-				ms[g], ls[g] = float64(j.sinks[head0+g]), 1
+				ms[r], ls[r] = j.sinks[head0+r%group], 1
 			}
 		}
-		for base := first / blk * blk; base <= pos; base += blk {
-			lo, hi := max(first-base, 0), min(pos-base+1, blk)
+		// One entry reads the half-precision cache directly; several
+		// widen each block once.
+		widen := T > 1
+		for base := first(0) / blk * blk; base < pos0+T; base += blk {
 			cell := seq*capacity + base%capacity
 			kat := cell/blk*kd*blk + kvh*h.HeadDim*blk
-			vat := (cell+lo)*vd + kvh*h.ValueDim
+			vat := cell*vd + kvh*h.ValueDim
+			var kf []float32
 			switch {
 			case c.k8 != nil:
-				kf := s.deq[worker][:h.HeadDim*blk]
+				kf = s.deq[worker][:h.HeadDim*blk]
 				sat := keyAt(cell, kd/32) + kvh*(h.HeadDim/32)*blk
 				kernels.DequantQ8T(kf, c.k8[j.l][kat:kat+h.HeadDim*blk], c.ks[j.l][sat:sat+h.HeadDim/32*blk], h.HeadDim)
-				kernels.AttnScores(scores, q, group, h.HeadDim, kf, h.HeadDim)
-			case c.k16 != nil:
-				kernels.AttnScoresF16(scores, q, group, h.HeadDim, c.k16[j.l][kat:kat+h.HeadDim*blk], h.HeadDim)
-			default:
-				kernels.AttnScores(scores, q, group, h.HeadDim, c.k[j.l][kat:kat+h.HeadDim*blk], h.HeadDim)
+			case c.k16 != nil && widen:
+				kf = s.deq[worker][:h.HeadDim*blk]
+				kernels.F16Rows(kf, c.k16[j.l][kat:kat+h.HeadDim*blk], 1, h.HeadDim*blk, 0)
+			case c.k16 == nil:
+				kf = c.k[j.l][kat : kat+h.HeadDim*blk]
 			}
-			for g := range group {
-				m, sum, alpha := kernels.SoftmaxBlock((*[blk]float32)(scores[g*blk:(g+1)*blk]), lo, hi, j.scale, float32(ms[g]))
-				if alpha != 1 {
-					ls[g] *= float64(alpha)
-					kernels.Scale(out[g*h.ValueDim:(g+1)*h.ValueDim], alpha)
+			// The block's positions each entry sees, and their union.
+			vlo, vhi := blk, 0
+			for t := range T {
+				lo, hi := max(first(t)-base, 0), min(pos0+t-base+1, blk)
+				if lo >= hi {
+					continue
 				}
-				ms[g] = float64(m)
-				ls[g] += sum
+				vlo, vhi = min(vlo, lo), max(vhi, hi)
+				sc := scores[t*group*blk : (t+1)*group*blk]
+				q := j.q[((e0+t)*h.Heads+head0)*h.HeadDim:]
+				if kf != nil {
+					kernels.AttnScores(sc, q, group, h.HeadDim, kf, h.HeadDim)
+				} else {
+					kernels.AttnScoresF16(sc, q, group, h.HeadDim, c.k16[j.l][kat:kat+h.HeadDim*blk], h.HeadDim)
+				}
+				out := j.out[((e0+t)*h.Heads+head0)*h.ValueDim:]
+				r0 := t * group
+				kernels.SoftmaxBlocks(sc, group, lo, hi, j.scale, ms[r0:r0+group], alpha[r0:r0+group], sums[r0:r0+group])
+				for g := range group {
+					r := r0 + g
+					if alpha[r] != 1 {
+						ls[r] *= float64(alpha[r])
+						kernels.Scale(out[g*h.ValueDim:(g+1)*h.ValueDim], alpha[r])
+					}
+					ls[r] += sums[r]
+				}
 			}
+			if vlo >= vhi {
+				continue
+			}
+			// The values of positions [vlo, vhi) as float32 rows
+			// (vf[0] is position vlo), or nil to read the cache.
+			var vf []float32
 			switch {
 			case c.v8 != nil:
-				vf := s.deq[worker][h.HeadDim*blk : h.HeadDim*blk+(hi-lo)*h.ValueDim]
-				for r := range hi - lo {
-					at := vat + r*vd
+				vf = s.deq[worker][h.HeadDim*blk : h.HeadDim*blk+(vhi-vlo)*h.ValueDim]
+				for r := range vhi - vlo {
+					at := vat + (vlo+r)*vd
 					kernels.DequantQ8(vf[r*h.ValueDim:(r+1)*h.ValueDim], c.v8[j.l][at:at+h.ValueDim], c.vs[j.l][at/32:(at+h.ValueDim)/32])
 				}
-				kernels.AttnPV(out, group, h.ValueDim, scores[lo:], vf, h.ValueDim, hi-lo, h.ValueDim)
-			case c.v16 != nil:
-				kernels.AttnPVF16(out, group, h.ValueDim, scores[lo:], c.v16[j.l][vat:], vd, hi-lo, h.ValueDim)
-			default:
-				kernels.AttnPV(out, group, h.ValueDim, scores[lo:], c.v[j.l][vat:], vd, hi-lo, h.ValueDim)
+			case c.v16 != nil && widen:
+				vf = s.deq[worker][h.HeadDim*blk : h.HeadDim*blk+(vhi-vlo)*h.ValueDim]
+				kernels.F16Rows(vf, c.v16[j.l][vat+vlo*vd:], vhi-vlo, h.ValueDim, vd)
+			}
+			for t := range T {
+				lo, hi := max(first(t)-base, 0), min(pos0+t-base+1, blk)
+				if lo >= hi {
+					continue
+				}
+				sc := scores[t*group*blk+lo:]
+				out := j.out[((e0+t)*h.Heads+head0)*h.ValueDim : ((e0+t)*h.Heads+head0+group)*h.ValueDim]
+				switch {
+				case vf != nil:
+					kernels.AttnPV(out, group, h.ValueDim, sc, vf[(lo-vlo)*h.ValueDim:], h.ValueDim, hi-lo, h.ValueDim)
+				case c.v16 != nil:
+					kernels.AttnPVF16(out, group, h.ValueDim, sc, c.v16[j.l][vat+lo*vd:], vd, hi-lo, h.ValueDim)
+				default:
+					kernels.AttnPV(out, group, h.ValueDim, sc, c.v[j.l][vat+lo*vd:], vd, hi-lo, h.ValueDim)
+				}
 			}
 		}
-		for g := range group {
-			kernels.Scale(out[g*h.ValueDim:(g+1)*h.ValueDim], float32(1/ls[g]))
+		for r := range rows {
+			i, g := e0+r/group, r%group
+			o := j.out[(i*h.Heads+head0+g)*h.ValueDim : (i*h.Heads+head0+g+1)*h.ValueDim]
+			kernels.Scale(o, float32(1/ls[r]))
 		}
 	}
 }

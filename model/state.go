@@ -25,9 +25,11 @@ type State struct {
 	// QBuf holds activations converted for quantized dot products.
 	QBuf []byte
 
-	scores  [][]float32 // per worker: attention scores of one query group (Heads/KVHeads heads) × 64 positions
-	softmax [][]float64 // per worker: the group's running maxima, then sums
-	deq     [][]float32 // per worker, Q8_0 caches only: a key head's block [HeadDim][64], then 64 value heads [64][ValueDim], dequantized
+	scores  [][]float32 // per worker: attention scores of one tile's query groups (attnTile entries × Heads/KVHeads heads) × 64 positions
+	softmax [][]float64 // per worker: the tile's running sums, then one block's
+	smax    [][]float32 // per worker: the tile's running maxima, then one block's rescale factors
+	tiles   []int32     // attention tiles: each one's first batch entry, then the batch's length
+	deq     [][]float32 // per worker, F16 and Q8_0 caches: a key head's block [HeadDim][64], then 64 value heads [64][ValueDim], as float32
 
 	// Sparse feed-forward scratch: router logits [MaxBatch·Experts]; per
 	// token and slot the chosen expert and its weight [MaxBatch·Used]; the
@@ -67,11 +69,14 @@ func NewState(h *Hyper, pool *compute.Pool, cache *KVCache, maxBatch int) (*Stat
 	group := max(1, h.Heads/max(1, h.KVHeads))
 	s.scores = make([][]float32, pool.Threads())
 	s.softmax = make([][]float64, pool.Threads())
+	s.smax = make([][]float32, pool.Threads())
 	for i := range s.scores {
-		s.scores[i] = make([]float32, group*kernels.AttnBlock)
-		s.softmax[i] = make([]float64, 2*group)
+		s.scores[i] = make([]float32, attnTile*group*kernels.AttnBlock)
+		s.softmax[i] = make([]float64, 2*attnTile*group)
+		s.smax[i] = make([]float32, 2*attnTile*group)
 	}
-	if cache != nil && (cache.k8 != nil || cache.v8 != nil) {
+	s.tiles = make([]int32, 0, maxBatch+1)
+	if cache != nil && (cache.k8 != nil || cache.v8 != nil || cache.k16 != nil || cache.v16 != nil) {
 		s.deq = make([][]float32, pool.Threads())
 		for i := range s.deq {
 			s.deq[i] = make([]float32, (h.HeadDim+h.ValueDim)*kernels.AttnBlock)
