@@ -177,8 +177,11 @@ func BenchmarkParallel(b *testing.B) {
 	}
 }
 
+// halfCache is shimmer bench's default KV cache (BenchOptions' is F32).
+var halfCache = model.CacheTypes{K: gguf.TypeF16, V: gguf.TypeF16}
+
 // BenchmarkDecodeDepth generates 16 tokens after 2048 in the context, where
-// attention weighs as much as the weights:
+// attention weighs as much as the weights, with the F16 cache:
 //
 //	SHIMMER_BENCH_MODEL=/work/bench-models/tinyllama-1.1b-Q4_0.gguf \
 //	  go test ./engine -run - -bench DecodeDepth -benchtime 2x -cpuprofile tg.prof
@@ -186,8 +189,23 @@ func BenchmarkDecodeDepth(b *testing.B) {
 	m := benchModel(b)
 	defer m.Close()
 	for i := 0; i < b.N; i++ {
-		if _, err := Bench(m.Model, m.Pool, BenchOptions{Gen: 16, Depth: 2048, Reps: 1}); err != nil {
+		if _, err := Bench(m.Model, m.Pool, BenchOptions{Gen: 16, Depth: 2048, Reps: 1, CacheTypes: halfCache}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkPrefillDepth evaluates a 512-token prompt after 3072 in the
+// context (pp512@d3072; the untimed 3072 are in a profile too), with the
+// F16 cache.
+func BenchmarkPrefillDepth(b *testing.B) {
+	m := benchModel(b)
+	defer m.Close()
+	for i := 0; i < b.N; i++ {
+		r, err := Bench(m.Model, m.Pool, BenchOptions{Prompt: 512, Depth: 3072, Reps: 1, CacheTypes: halfCache})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(r[0].Mean, "tokens/s")
 	}
 }
