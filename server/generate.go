@@ -479,8 +479,11 @@ func (rs *replyStream) Finish() (reasoning, content string, calls []chat.ToolCal
 
 // cancelWatch counts the tokens a generation produces after its context
 // is cancelled: at most one (the step under way) when the scheduler frees
-// the sequence as it should.
+// the sequence as it should. The moment of the cancel is taken by an
+// AfterFunc, or, when that callback has not run yet (a loaded machine),
+// by the first token or the end that sees the context done.
 type cancelWatch struct {
+	ctx      context.Context
 	mu       sync.Mutex
 	count    int
 	atCancel int // -1 until cancelled
@@ -488,13 +491,20 @@ type cancelWatch struct {
 }
 
 func watchCancel(ctx context.Context) *cancelWatch {
-	w := &cancelWatch{atCancel: -1}
+	w := &cancelWatch{ctx: ctx, atCancel: -1}
 	w.stop = context.AfterFunc(ctx, func() {
 		w.mu.Lock()
-		w.atCancel = w.count
+		w.cancelled()
 		w.mu.Unlock()
 	})
 	return w
+}
+
+// cancelled records the count at the cancel, once (w.mu held).
+func (w *cancelWatch) cancelled() {
+	if w.atCancel < 0 {
+		w.atCancel = w.count
+	}
 }
 
 func (w *cancelWatch) token(t engine.Token) {
@@ -502,6 +512,9 @@ func (w *cancelWatch) token(t engine.Token) {
 		return
 	}
 	w.mu.Lock()
+	if w.ctx.Err() != nil {
+		w.cancelled()
+	}
 	w.count++
 	w.mu.Unlock()
 }
@@ -511,6 +524,9 @@ func (w *cancelWatch) done(m *metrics) {
 	w.stop()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.ctx.Err() != nil {
+		w.cancelled()
+	}
 	if w.atCancel >= 0 {
 		m.afterCancel.Observe(float64(w.count - w.atCancel))
 	}
