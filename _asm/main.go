@@ -679,19 +679,7 @@ func (g *gen) int8StreamsKernel(k int8Kind, n int) string {
 	if n == 4 {
 		name = fmt.Sprintf("gemm%sx16_1q", k.name)
 	}
-	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
-	g.i("MOVQ a+0(FP), AX")
-	bases := []string{"SI", "R9", "R12", "R13"}[:n]
-	for i, off := range []int{argW, argW2, argW3, argW4}[:n] {
-		g.i("MOVQ %d(AX), %s", off, bases[i])
-	}
-	g.i("MOVQ %d(AX), DI", argX)
-	g.i("MOVQ %d(AX), BX", argXD)
-	g.i("MOVQ %d(AX), CX", argXC)
-	g.i("MOVQ %d(AX), DX", argN)
-	for a := 0; a < n; a++ {
-		g.i("VPXORD Z%d, Z%d, Z%d", a, a, a)
-	}
+	bases := g.streamsPrologue(name, n)
 	if k.name == "Q4_0" {
 		g.i("VMOVDQU64 nibbleMask<>(SB), Y27")
 		g.i("VINSERTI64X4 $1, Y27, Z27, Z27")
@@ -746,39 +734,38 @@ func (g *gen) int8StreamsKernel(k int8Kind, n int) string {
 	g.i("ADDQ $4, CX")
 	g.i("DECQ DX")
 	g.i("JNZ %s", loop)
+	g.streamsEpilogue(n)
+	return name
+}
+
+// streamsPrologue starts a multi-stream one-token tile of n groups
+// (int8 and K-quant): weights SI, R9, R12, R13 (returned, the first n),
+// x DI, scales BX, corrections CX, blocks or superblocks DX; it clears
+// the accumulators Z0 … Z(n-1).
+func (g *gen) streamsPrologue(name string, n int) []string {
+	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
+	g.i("MOVQ a+0(FP), AX")
+	bases := []string{"SI", "R9", "R12", "R13"}[:n]
+	for i, off := range []int{argW, argW2, argW3, argW4}[:n] {
+		g.i("MOVQ %d(AX), %s", off, bases[i])
+	}
+	g.i("MOVQ %d(AX), DI", argX)
+	g.i("MOVQ %d(AX), BX", argXD)
+	g.i("MOVQ %d(AX), CX", argXC)
+	g.i("MOVQ %d(AX), DX", argN)
+	for a := 0; a < n; a++ {
+		g.i("VPXORD Z%d, Z%d, Z%d", a, a, a)
+	}
+	return bases
+}
+
+// streamsEpilogue stores group i's accumulator Zi to its out, i < n.
+func (g *gen) streamsEpilogue(n int) {
 	g.i("MOVQ a+0(FP), AX")
 	for a, off := range []int{argOut, argOut2, argOut3, argOut4}[:n] {
 		g.i("MOVQ %d(AX), DX", off)
 		g.i("VMOVUPS Z%d, (DX)", a)
 	}
-	g.i("VZEROUPPER")
-	g.i("RET")
-	return name
-}
-
-// kDualPrologue loads a dual K-quant tile's arguments: weights SI (group
-// A) and R9 (group B), x DI, scales BX, corrections CX, superblocks DX; it
-// clears the accumulators Z0 and Z1.
-func (g *gen) kDualPrologue(name string) {
-	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
-	g.i("MOVQ a+0(FP), AX")
-	g.i("MOVQ %d(AX), SI", argW)
-	g.i("MOVQ %d(AX), R9", argW2)
-	g.i("MOVQ %d(AX), DI", argX)
-	g.i("MOVQ %d(AX), BX", argXD)
-	g.i("MOVQ %d(AX), CX", argXC)
-	g.i("MOVQ %d(AX), DX", argN)
-	g.i("VPXORD Z0, Z0, Z0")
-	g.i("VPXORD Z1, Z1, Z1")
-}
-
-// kDualEpilogue stores group A's Z0 to out and group B's Z1 to out2.
-func (g *gen) kDualEpilogue() {
-	g.i("MOVQ a+0(FP), AX")
-	g.i("MOVQ %d(AX), DX", argOut)
-	g.i("VMOVUPS Z0, (DX)")
-	g.i("MOVQ %d(AX), DX", argOut2)
-	g.i("VMOVUPS Z1, (DX)")
 	g.i("VZEROUPPER")
 	g.i("RET")
 }
@@ -791,7 +778,7 @@ func (g *gen) kDualEpilogue() {
 func (g *gen) q4kDualKernel() string {
 	const R, pair = 16, 34 * 16
 	name := "gemmQ4_Kx16_1d"
-	g.kDualPrologue(name)
+	g.streamsPrologue(name, 2)
 	g.i("MOVL $0x0f0f0f0f, AX")
 	g.i("VPBROADCASTD AX, Z30")
 	type group struct {
@@ -865,7 +852,7 @@ func (g *gen) q4kDualKernel() string {
 	g.i("ADDQ $4, BX")
 	g.i("DECQ DX")
 	g.i("JNZ %s", outer)
-	g.kDualEpilogue()
+	g.streamsEpilogue(2)
 	return name
 }
 
@@ -875,7 +862,7 @@ func (g *gen) q4kDualKernel() string {
 func (g *gen) q6kDualKernel() string {
 	const R = 16
 	name := "gemmQ6_Kx16_1d"
-	g.kDualPrologue(name)
+	g.streamsPrologue(name, 2)
 	type group struct {
 		p                    string
 		acc, isum, sa, sb, d int
@@ -928,7 +915,7 @@ func (g *gen) q6kDualKernel() string {
 	g.i("ADDQ $4, BX")
 	g.i("DECQ DX")
 	g.i("JNZ %s", outer)
-	g.kDualEpilogue()
+	g.streamsEpilogue(2)
 	return name
 }
 
