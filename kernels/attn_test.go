@@ -250,8 +250,8 @@ func TestExpBlock(t *testing.T) {
 		y = x
 		expBlockGeneric(&y, m)
 		if haveSIMD {
-			// The SIMD code takes rows in pairs, then a last one: this
-			// row goes first, second and third of three.
+			// Rows of one call: this row goes first, second and third
+			// of three.
 			for at := range 3 {
 				var z, w [3 * AttnBlock]float32
 				ms := [3]float32{m + 1, m - 2, m + 3}

@@ -184,48 +184,14 @@ GLOBL expf32c<>(SB), RODATA|NOPTR, $48
 
 // func expRowsAVX512(x *float32, m *float32, rows int)
 // x[r·64 + j] = exp(x[r·64 + j] - m[r]) for rows ≥ 1 blocks of 64
-// (expRowsGeneric), two rows (eight independent chains) at a time.
+// (expRowsGeneric): four independent chains a row, and the next row's
+// overlap them (the registers are renamed).
 TEXT ·expRowsAVX512(SB), NOSPLIT, $0-24
 	MOVQ x+0(FP), DI
 	MOVQ m+8(FP), SI
 	MOVQ rows+16(FP), CX
-erow2:
-	CMPQ CX, $2
-	JLT  erow1
-	VBROADCASTSS 0(SI), Z30
-	VBROADCASTSS 4(SI), Z31
-	VMOVUPS 0(DI), Z0
-	VMOVUPS 64(DI), Z1
-	VMOVUPS 128(DI), Z2
-	VMOVUPS 192(DI), Z3
-	VMOVUPS 256(DI), Z4
-	VMOVUPS 320(DI), Z5
-	VMOVUPS 384(DI), Z6
-	VMOVUPS 448(DI), Z7
-	EXPF16(Z0, Z8, Z16, Z30)
-	EXPF16(Z1, Z9, Z17, Z30)
-	EXPF16(Z2, Z10, Z18, Z30)
-	EXPF16(Z3, Z11, Z19, Z30)
-	EXPF16(Z4, Z12, Z20, Z31)
-	EXPF16(Z5, Z13, Z21, Z31)
-	EXPF16(Z6, Z14, Z22, Z31)
-	EXPF16(Z7, Z15, Z23, Z31)
-	VMOVUPS Z0, 0(DI)
-	VMOVUPS Z1, 64(DI)
-	VMOVUPS Z2, 128(DI)
-	VMOVUPS Z3, 192(DI)
-	VMOVUPS Z4, 256(DI)
-	VMOVUPS Z5, 320(DI)
-	VMOVUPS Z6, 384(DI)
-	VMOVUPS Z7, 448(DI)
-	ADDQ $8, SI
-	ADDQ $512, DI
-	SUBQ $2, CX
-	JMP  erow2
-erow1:
-	TESTQ CX, CX
-	JZ   edone
-	VBROADCASTSS 0(SI), Z30
+erow:
+	VBROADCASTSS (SI), Z30
 	VMOVUPS 0(DI), Z0
 	VMOVUPS 64(DI), Z1
 	VMOVUPS 128(DI), Z2
@@ -238,6 +204,9 @@ erow1:
 	VMOVUPS Z1, 64(DI)
 	VMOVUPS Z2, 128(DI)
 	VMOVUPS Z3, 192(DI)
-edone:
+	ADDQ $4, SI
+	ADDQ $256, DI
+	DECQ CX
+	JNZ  erow
 	VZEROUPPER
 	RET
