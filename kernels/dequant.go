@@ -78,7 +78,10 @@ func QuantizeQ8(q []int8, s []uint16, x []float32) {
 
 // F16Rows sets dst[r·cols + c] = src[r·stride + c] as float32 for r < rows,
 // c < cols: half-precision cache rows (stride apart) widened into one
-// dense block, exactly (every half is a float32).
+// dense block, exactly (every half is a float32). It is
+// quant.FP16ToFP32Row over strided rows, in one AVX-512 call where the CPU
+// has it (a block's 64 value rows, of 64 halves each, would otherwise be
+// 64 calls).
 func F16Rows(dst []float32, src []uint16, rows, cols, stride int) {
 	if rows <= 0 || cols <= 0 {
 		return
@@ -87,11 +90,10 @@ func F16Rows(dst []float32, src []uint16, rows, cols, stride int) {
 	f16Rows(dst, src, rows, cols, stride)
 }
 
+// f16RowsGeneric widens a row at a time with quant's row conversion
+// (F16C where the CPU has it).
 func f16RowsGeneric(dst []float32, src []uint16, rows, cols, stride int) {
 	for r := range rows {
-		d, s := dst[r*cols:(r+1)*cols], src[r*stride:r*stride+cols]
-		for c, h := range s {
-			d[c] = quant.FP16ToFP32(h)
-		}
+		quant.FP16ToFP32Row(dst[r*cols:(r+1)*cols], src[r*stride:r*stride+cols])
 	}
 }
