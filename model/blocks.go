@@ -230,14 +230,22 @@ func (j *attentionJob) Run(worker, lo, hi int) {
 			case c.k16 == nil:
 				kf = c.k[j.l][kat : kat+h.HeadDim*blk]
 			}
-			// The block's positions each entry sees, and their union.
+			// The block's positions [lo, hi) each entry sees, and their
+			// union [vlo, vhi).
+			var span [attnTile][2]int
 			vlo, vhi := blk, 0
 			for t := range T {
 				lo, hi := max(first(t)-base, 0), min(pos0+t-base+1, blk)
+				span[t] = [2]int{lo, hi}
+				if lo < hi {
+					vlo, vhi = min(vlo, lo), max(vhi, hi)
+				}
+			}
+			for t := range T {
+				lo, hi := span[t][0], span[t][1]
 				if lo >= hi {
 					continue
 				}
-				vlo, vhi = min(vlo, lo), max(vhi, hi)
 				sc := scores[t*group*blk : (t+1)*group*blk]
 				q := j.q[((e0+t)*h.Heads+head0)*h.HeadDim:]
 				if kf != nil {
@@ -260,9 +268,11 @@ func (j *attentionJob) Run(worker, lo, hi int) {
 			if vlo >= vhi {
 				continue
 			}
-			// The values of positions [vlo, vhi) as float32 rows
-			// (vf[0] is position vlo), or nil to read the cache.
+			// The values of positions [vlo, vhi) as float32 rows vs
+			// apart (vf[0] is position vlo), or nil to read the
+			// half-precision cache.
 			var vf []float32
+			vs := h.ValueDim
 			switch {
 			case c.v8 != nil:
 				vf = s.deq[worker][h.HeadDim*blk : h.HeadDim*blk+(vhi-vlo)*h.ValueDim]
@@ -273,21 +283,20 @@ func (j *attentionJob) Run(worker, lo, hi int) {
 			case c.v16 != nil && widen:
 				vf = s.deq[worker][h.HeadDim*blk : h.HeadDim*blk+(vhi-vlo)*h.ValueDim]
 				kernels.F16Rows(vf, c.v16[j.l][vat+vlo*vd:], vhi-vlo, h.ValueDim, vd)
+			case c.v16 == nil:
+				vf, vs = c.v[j.l][vat+vlo*vd:], vd
 			}
 			for t := range T {
-				lo, hi := max(first(t)-base, 0), min(pos0+t-base+1, blk)
+				lo, hi := span[t][0], span[t][1]
 				if lo >= hi {
 					continue
 				}
 				sc := scores[t*group*blk+lo:]
 				out := j.out[((e0+t)*h.Heads+head0)*h.ValueDim : ((e0+t)*h.Heads+head0+group)*h.ValueDim]
-				switch {
-				case vf != nil:
-					kernels.AttnPV(out, group, h.ValueDim, sc, vf[(lo-vlo)*h.ValueDim:], h.ValueDim, hi-lo, h.ValueDim)
-				case c.v16 != nil:
+				if vf != nil {
+					kernels.AttnPV(out, group, h.ValueDim, sc, vf[(lo-vlo)*vs:], vs, hi-lo, h.ValueDim)
+				} else {
 					kernels.AttnPVF16(out, group, h.ValueDim, sc, c.v16[j.l][vat+lo*vd:], vd, hi-lo, h.ValueDim)
-				default:
-					kernels.AttnPV(out, group, h.ValueDim, sc, c.v[j.l][vat+lo*vd:], vd, hi-lo, h.ValueDim)
 				}
 			}
 		}
