@@ -104,24 +104,16 @@ func attnPVF16Generic(o []float32, rows, os int, p []float32, v []uint16, vs, n,
 	}
 }
 
-// SoftmaxBlock is one step of an online softmax over a block of 64 scores
-// x whose lanes outside [lo, hi) are ignored: it scales x by s, and with m
-// the running maximum (-Inf at first) and mb the block's largest scaled
-// score, sets m' = max(m, mb) and x[j] = exp(x[j] - m') (0 outside [lo,
-// hi); the float32 exponential below). It returns m', the sum of the
-// block's exponentials (in float64, in a fixed order) and alpha = Exp(m -
-// m') by which earlier sums and outputs must be multiplied (1 when m' = m,
-// so nothing is to be done).
-func SoftmaxBlock(x *[AttnBlock]float32, lo, hi int, s, m float32) (m2 float32, sum float64, alpha float32) {
-	ms, as, ss := [1]float32{m}, [1]float32{}, [1]float64{}
-	SoftmaxBlocks(x[:], 1, lo, hi, s, ms[:], as[:], ss[:])
-	return ms[0], ss[0], as[0]
-}
-
-// SoftmaxBlocks is SoftmaxBlock on rows blocks x[r·64 : (r+1)·64] with the
-// same lanes [lo, hi): m[r] is row r's running maximum, replaced by m',
-// and alpha[r] and sum[r] receive its alpha and sum. Each row's results
-// are those of SoftmaxBlock on it alone.
+// SoftmaxBlocks is one step of an online softmax for each of rows blocks
+// of 64 scores x[r·64 : (r+1)·64], whose lanes outside [lo, hi) are
+// ignored: it scales the block by s, and with m[r] the row's running
+// maximum (-Inf at first) and mb the block's largest scaled score, sets
+// m' = max(m[r], mb) and x[j] = exp(x[j] - m') (0 outside [lo, hi); the
+// float32 exponential below). m[r] is replaced by m', sum[r] receives the
+// sum of the block's exponentials (in float64, in a fixed order) and
+// alpha[r] = Exp(m[r] - m'), by which earlier sums and outputs must be
+// multiplied (1 when m' = m[r], so nothing is to be done). Each row's
+// results do not depend on the rows beside it.
 func SoftmaxBlocks(x []float32, rows, lo, hi int, s float32, m, alpha []float32, sum []float64) {
 	if rows <= 0 {
 		return
