@@ -479,30 +479,23 @@ func (rs *replyStream) Finish() (reasoning, content string, calls []chat.ToolCal
 
 // cancelWatch counts the tokens a generation produces after its context
 // is cancelled: at most one (the step under way) when the scheduler frees
-// the sequence as it should. The moment of the cancel is taken by an
-// AfterFunc, or, when that callback has not run yet (a loaded machine),
-// by the first token or the end that sees the context done.
+// the sequence as it should. The count at the cancel is taken by the
+// first token, or the end, that sees the context done: the count changes
+// only there, so that is the count the moment of the cancel had.
 type cancelWatch struct {
 	ctx      context.Context
 	mu       sync.Mutex
 	count    int
 	atCancel int // -1 until cancelled
-	stop     func() bool
 }
 
 func watchCancel(ctx context.Context) *cancelWatch {
-	w := &cancelWatch{ctx: ctx, atCancel: -1}
-	w.stop = context.AfterFunc(ctx, func() {
-		w.mu.Lock()
-		w.cancelled()
-		w.mu.Unlock()
-	})
-	return w
+	return &cancelWatch{ctx: ctx, atCancel: -1}
 }
 
 // cancelled records the count at the cancel, once (w.mu held).
 func (w *cancelWatch) cancelled() {
-	if w.atCancel < 0 {
+	if w.atCancel < 0 && w.ctx.Err() != nil {
 		w.atCancel = w.count
 	}
 }
@@ -512,21 +505,16 @@ func (w *cancelWatch) token(t engine.Token) {
 		return
 	}
 	w.mu.Lock()
-	if w.ctx.Err() != nil {
-		w.cancelled()
-	}
+	w.cancelled()
 	w.count++
 	w.mu.Unlock()
 }
 
 // done records the count once the generation has returned.
 func (w *cancelWatch) done(m *metrics) {
-	w.stop()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.ctx.Err() != nil {
-		w.cancelled()
-	}
+	w.cancelled()
 	if w.atCancel >= 0 {
 		m.afterCancel.Observe(float64(w.count - w.atCancel))
 	}
