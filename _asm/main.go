@@ -290,6 +290,104 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 	return name
 }
 
+// int8Dual8Kernel is the 16-row tile for 8 tokens (int8Kernel with T =
+// 8) over two groups at once, group A at SI and group B at R14 (argW2),
+// each read as its own stream: a batch of 8 tokens (8 sequences decoding)
+// streams every weight once from memory, and one stream per thread keeps
+// too few reads in flight. Accumulators Z0-Z7 (A) and Z8-Z15 (B); each
+// (group, token) chain is the single tile's, block by block, so results
+// are bit-identical to it. The chains take turns in Z24-Z26 (renamed).
+func (g *gen) int8Dual8Kernel(k int8Kind) string {
+	name := fmt.Sprintf("gemm%sx16_8d", k.name)
+	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
+	g.i("MOVQ a+0(FP), AX")
+	g.i("MOVQ %d(AX), SI", argW)
+	g.i("MOVQ %d(AX), R14", argW2)
+	g.i("MOVQ %d(AX), DI", argX)
+	g.i("MOVQ %d(AX), R10", argXStride)
+	g.i("LEAQ (R10)(R10*2), R11")
+	g.i("LEAQ (DI)(R10*4), R8")
+	g.i("MOVQ %d(AX), BX", argXD)
+	g.i("MOVQ %d(AX), CX", argXC)
+	g.i("MOVQ %d(AX), R12", argDStride)
+	g.i("LEAQ (R12)(R12*2), R13")
+	g.i("LEAQ (BX)(R12*4), R9")
+	g.i("LEAQ (CX)(R12*4), R15")
+	g.i("MOVQ %d(AX), DX", argN)
+	for a := 0; a < 16; a++ {
+		g.i("VPXORD Z%d, Z%d, Z%d", a, a, a)
+	}
+	if k.name == "Q4_0" {
+		g.i("VMOVDQU64 nibbleMask<>(SB), Y31")
+		g.i("VINSERTI64X4 $1, Y31, Z31, Z31")
+	}
+	loop := name + "_loop"
+	g.label(loop)
+	ins, dist := prefetchFor(k.name)
+	for _, b := range []string{"SI", "R14"} {
+		for off := 0; off < 2*k.blockBytes; off += 64 {
+			g.i("%s %d(%s)", ins, dist+off, b)
+		}
+	}
+	for gi, b := range []string{"SI", "R14"} {
+		sc := 28 + gi
+		g.i("VCVTPH2PS (%s), Z%d", b, sc)
+		var woff []int
+		switch k.name {
+		case "Q4_0":
+			for c := 0; c < 4; c++ {
+				g.i("VPANDD %d(%s), Z31, Z%d", 32+64*c, b, 16+2*c)
+				g.i("VPSRLW $4, %d(%s), Z%d", 32+64*c, b, 17+2*c)
+				g.i("VPANDD Z31, Z%d, Z%d", 17+2*c, 17+2*c)
+				woff = append(woff, 4*c, 16+4*c)
+			}
+		case "Q8_0":
+			for c := 0; c < 8; c++ {
+				g.i("VMOVDQU64 %d(%s), Z%d", 32+64*c, b, 16+c)
+				woff = append(woff, 4*c)
+			}
+		}
+		for t := 0; t < 8; t++ {
+			ia := 24 + t%3
+			g.i("VPBROADCASTD %s, Z%d", cAddr(t), ia)
+			for j, off := range woff {
+				g.i("VPDPBUSD.BCST %s, Z%d, Z%d", xAddr(t, off), 16+j, ia)
+			}
+			g.i("VCVTDQ2PS Z%d, Z%d", ia, ia)
+			g.i("VMULPS.BCST %s, Z%d, Z30", dAddr(t), sc)
+			g.i("VMULPS Z30, Z%d, Z%d", ia, ia)
+			acc := 8*gi + t
+			g.i("VADDPS Z%d, Z%d, Z%d", ia, acc, acc)
+		}
+	}
+	g.i("ADDQ $%d, SI", 2*k.blockBytes)
+	g.i("ADDQ $%d, R14", 2*k.blockBytes)
+	g.i("ADDQ $32, DI")
+	g.i("ADDQ $32, R8")
+	g.i("ADDQ $4, BX")
+	g.i("ADDQ $4, R9")
+	g.i("ADDQ $4, CX")
+	g.i("ADDQ $4, R15")
+	g.i("DECQ DX")
+	g.i("JNZ %s", loop)
+	g.i("MOVQ a+0(FP), AX")
+	g.i("MOVQ %d(AX), R14", argLdo)
+	g.i("LEAQ (R14)(R14*2), R15")
+	g.i("MOVQ %d(AX), DX", argOut)
+	g.i("MOVQ %d(AX), SI", argOut2)
+	for gi, base := range []string{"DX", "SI"} {
+		for t := 0; t < 8; t++ {
+			if t == 4 {
+				g.i("LEAQ (%s)(R14*4), %s", base, base)
+			}
+			g.i("VMOVUPS Z%d, %s", 8*gi+t, tokAddr(base, "R14", "R15", t%4, 0))
+		}
+	}
+	g.i("VZEROUPPER")
+	g.i("RET")
+	return name
+}
+
 // Float kernels: weights F16 or BF16, activations float32 (xstride bytes
 // per token), 16 elements per step in Z registers; per (row, token) one
 // 16-lane accumulator, acc += w·x with FMA. The lanes are added in a fixed
@@ -1110,6 +1208,8 @@ func main() {
 		}
 		dn := g.int8StreamsKernel(k, 2)
 		fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n\nvar dual%sx16 = %s\n", dn, k.name, dn)
+		d8 := g.int8Dual8Kernel(k)
+		fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n\nvar dual8%sx16 = %s\n", d8, k.name, d8)
 		if k.name == "Q4_0" {
 			qn := g.int8StreamsKernel(k, 4)
 			fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n\nvar quad%sx16 = %s\n", qn, k.name, qn)

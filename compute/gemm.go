@@ -43,6 +43,8 @@ type tileKernel struct {
 	dual func(*gemmArgs)
 	// quad does the same for four groups, or is nil.
 	quad func(*gemmArgs)
+	// dual8 multiplies two packed groups with 8 tokens (int8), or is nil.
+	dual8 func(*gemmArgs)
 }
 
 // streams runs the multi-stream one-token tiles (four groups, then two)
@@ -51,12 +53,23 @@ type tileKernel struct {
 // (groups of gb bytes in packed). It returns the first row left for the
 // single tiles.
 func (k *tileKernel) streams(g *gemmArgs, packed []byte, gb, R int, out []float32, r, end int) int {
-	for _, m := range [2]struct {
-		n int
-		f func(*gemmArgs)
-	}{{4, k.quad}, {2, k.dual}} {
+	return runStreams(g, [2]streamTile{{4, k.quad}, {2, k.dual}}, packed, gb, R, out, r, end)
+}
+
+// streamTile is a multi-stream tile of n groups.
+type streamTile struct {
+	n int
+	f func(*gemmArgs)
+}
+
+// runStreams is streams with the tiles ts (nil ones skipped), in order.
+func runStreams(g *gemmArgs, ts [2]streamTile, packed []byte, gb, R int, out []float32, r, end int) int {
+	for _, m := range ts {
+		if m.f == nil {
+			continue
+		}
 		per := (end - r) / R / m.n
-		if m.f == nil || per == 0 {
+		if per == 0 {
 			continue
 		}
 		for i := 0; i < per; i++ {

@@ -60,8 +60,8 @@ func registerAVX512() {
 		return
 	}
 	if x.HasAVX512VNNI {
-		tileKernels[gguf.TypeQ4_0] = &tileKernel{tiles8: &tilesQ4_0x16, rows: 16, int8: true, offset: 8, blockBytes: 18, step: 32, maxT: 8, dual: dualQ4_0x16, quad: quadQ4_0x16}
-		tileKernels[gguf.TypeQ8_0] = &tileKernel{tiles8: &tilesQ8_0x16, rows: 16, int8: true, offset: 128, blockBytes: 34, step: 32, maxT: 8, dual: dualQ8_0x16}
+		tileKernels[gguf.TypeQ4_0] = &tileKernel{tiles8: &tilesQ4_0x16, rows: 16, int8: true, offset: 8, blockBytes: 18, step: 32, maxT: 8, dual: dualQ4_0x16, quad: quadQ4_0x16, dual8: dual8Q4_0x16}
+		tileKernels[gguf.TypeQ8_0] = &tileKernel{tiles8: &tilesQ8_0x16, rows: 16, int8: true, offset: 128, blockBytes: 34, step: 32, maxT: 8, dual: dualQ8_0x16, dual8: dual8Q8_0x16}
 		tileKernels[gguf.TypeQ4_K] = &tileKernel{tiles8: &tilesQ4_Kx16, rows: 16, int8: true, kquant: 4, blockBytes: 144, step: 256, maxT: 4, dual: dualQ4_Kx16}
 		tileKernels[gguf.TypeQ5_K] = &tileKernel{tiles8: &tilesQ5_Kx8, rows: 8, int8: true, kquant: 4, blockBytes: 176, step: 256, maxT: 4}
 		tileKernels[gguf.TypeQ6_K] = &tileKernel{tiles8: &tilesQ6_Kx16, rows: 16, int8: true, kquant: 6, blockBytes: 210, step: 256, maxT: 4, dual: dualQ6_Kx16}

@@ -13,7 +13,7 @@ import (
 
 // randMatrix returns a rows×cols matrix of type t from normal draws, and
 // its generic twin (no tile kernel).
-func randMatrix(t *testing.T, typ gguf.Type, rows, cols int, r *rand.Rand) (simd, generic *Matrix) {
+func randMatrix(t testing.TB, typ gguf.Type, rows, cols int, r *rand.Rand) (simd, generic *Matrix) {
 	t.Helper()
 	tr, err := quant.Lookup(typ)
 	if err != nil {

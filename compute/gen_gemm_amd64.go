@@ -34,6 +34,11 @@ func gemmQ4_0x16_1d(a *gemmArgs)
 var dualQ4_0x16 = gemmQ4_0x16_1d
 
 //go:noescape
+func gemmQ4_0x16_8d(a *gemmArgs)
+
+var dual8Q4_0x16 = gemmQ4_0x16_8d
+
+//go:noescape
 func gemmQ4_0x16_1q(a *gemmArgs)
 
 var quadQ4_0x16 = gemmQ4_0x16_1q
@@ -68,6 +73,11 @@ func gemmQ8_0x16_8(a *gemmArgs)
 func gemmQ8_0x16_1d(a *gemmArgs)
 
 var dualQ8_0x16 = gemmQ8_0x16_1d
+
+//go:noescape
+func gemmQ8_0x16_8d(a *gemmArgs)
+
+var dual8Q8_0x16 = gemmQ8_0x16_8d
 
 var tilesQ8_0x16 = [8]func(*gemmArgs){gemmQ8_0x16_1, gemmQ8_0x16_2, gemmQ8_0x16_3, gemmQ8_0x16_4, gemmQ8_0x16_5, gemmQ8_0x16_6, gemmQ8_0x16_7, gemmQ8_0x16_8}
 

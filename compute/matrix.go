@@ -380,6 +380,12 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 			if T == 1 {
 				// Decode: the whole groups as two or four streams.
 				r = k.streams(g, w.packed, gb, k.rows, out[t0*ldo:], lo, min(hi, w.Rows))
+			} else if T == 8 && k.dual8 != nil {
+				// Eight tokens (parallel decode, and prefill's
+				// full token tiles) as pairs of groups, two streams:
+				// one stream alone keeps too few reads in flight when
+				// the weights come from memory.
+				r = runStreams(g, [2]streamTile{{2, k.dual8}}, w.packed, gb, k.rows, out[t0*ldo:], lo, min(hi, w.Rows))
 			}
 			for ; r < hi; r += k.rows {
 				g.w = unsafe.Pointer(&w.packed[r/k.rows*gb])
