@@ -77,6 +77,9 @@ func newBenchCmd() *cobra.Command {
 				bwNote = fmt.Sprintf("read bandwidth %.1f GB/s (%d threads, 1 GiB); a token reads %.1f MB of weights", rate/1e9, e.Pool.Threads(), per/1e6)
 			}
 			if format == "json" {
+				if bwNote != "" {
+					fmt.Fprintln(cmd.ErrOrStderr(), bwNote)
+				}
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
 				return enc.Encode(res)
