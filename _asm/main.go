@@ -232,23 +232,7 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 		}
 	}
 	g.i("VCVTPH2PS (SI), Z24")
-	// Weight registers Y16..Y23 hold, in order, the operands for the
-	// activation dwords at column offsets woff[j].
-	var woff []int
-	switch k.name {
-	case "Q4_0":
-		for c := 0; c < 4; c++ {
-			g.i("VPANDD %d(SI), Z27, Z%d", 32+64*c, 16+2*c)
-			g.i("VPSRLW $4, %d(SI), Z%d", 32+64*c, 17+2*c)
-			g.i("VPANDD Z27, Z%d, Z%d", 17+2*c, 17+2*c)
-			woff = append(woff, 4*c, 16+4*c)
-		}
-	case "Q8_0":
-		for c := 0; c < 8; c++ {
-			g.i("VMOVDQU64 %d(SI), Z%d", 32+64*c, 16+c)
-			woff = append(woff, 4*c)
-		}
-	}
+	woff := g.int8Weights(k, "SI", 27)
 	for t := 0; t < T; t++ {
 		g.i("VPBROADCASTD %s, Z%d", cAddr(t), ia(t, 0))
 		for c := 1; c < C; c++ {
@@ -288,6 +272,29 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 	g.i("VZEROUPPER")
 	g.i("RET")
 	return name
+}
+
+// int8Weights loads one 16-row block of Q4_0 or Q8_0 weights at base
+// into Z16..Z23 (Q4_0's nibbles split with the mask in Z<mask>) and
+// returns, in register order, the column offsets of the activation dwords
+// each one multiplies.
+func (g *gen) int8Weights(k int8Kind, base string, mask int) []int {
+	var woff []int
+	switch k.name {
+	case "Q4_0":
+		for c := 0; c < 4; c++ {
+			g.i("VPANDD %d(%s), Z%d, Z%d", 32+64*c, base, mask, 16+2*c)
+			g.i("VPSRLW $4, %d(%s), Z%d", 32+64*c, base, 17+2*c)
+			g.i("VPANDD Z%d, Z%d, Z%d", mask, 17+2*c, 17+2*c)
+			woff = append(woff, 4*c, 16+4*c)
+		}
+	case "Q8_0":
+		for c := 0; c < 8; c++ {
+			g.i("VMOVDQU64 %d(%s), Z%d", 32+64*c, base, 16+c)
+			woff = append(woff, 4*c)
+		}
+	}
+	return woff
 }
 
 // int8Dual8Kernel is the 16-row tile for 8 tokens (int8Kernel with T =
@@ -332,21 +339,7 @@ func (g *gen) int8Dual8Kernel(k int8Kind) string {
 	for gi, b := range []string{"SI", "R14"} {
 		sc := 28 + gi
 		g.i("VCVTPH2PS (%s), Z%d", b, sc)
-		var woff []int
-		switch k.name {
-		case "Q4_0":
-			for c := 0; c < 4; c++ {
-				g.i("VPANDD %d(%s), Z31, Z%d", 32+64*c, b, 16+2*c)
-				g.i("VPSRLW $4, %d(%s), Z%d", 32+64*c, b, 17+2*c)
-				g.i("VPANDD Z31, Z%d, Z%d", 17+2*c, 17+2*c)
-				woff = append(woff, 4*c, 16+4*c)
-			}
-		case "Q8_0":
-			for c := 0; c < 8; c++ {
-				g.i("VMOVDQU64 %d(%s), Z%d", 32+64*c, b, 16+c)
-				woff = append(woff, 4*c)
-			}
-		}
+		woff := g.int8Weights(k, b, 31)
 		for t := 0; t < 8; t++ {
 			ia := 24 + t%3
 			g.i("VPBROADCASTD %s, Z%d", cAddr(t), ia)
@@ -794,21 +787,7 @@ func (g *gen) int8StreamsKernel(k int8Kind, n int) string {
 	for gi, b := range bases {
 		acc, c0, c1, sc := gi, 8+2*gi, 9+2*gi, scs[gi]
 		g.i("VCVTPH2PS (%s), Z%d", b, sc)
-		var woff []int
-		switch k.name {
-		case "Q4_0":
-			for c := 0; c < 4; c++ {
-				g.i("VPANDD %d(%s), Z27, Z%d", 32+64*c, b, 16+2*c)
-				g.i("VPSRLW $4, %d(%s), Z%d", 32+64*c, b, 17+2*c)
-				g.i("VPANDD Z27, Z%d, Z%d", 17+2*c, 17+2*c)
-				woff = append(woff, 4*c, 16+4*c)
-			}
-		case "Q8_0":
-			for c := 0; c < 8; c++ {
-				g.i("VMOVDQU64 %d(%s), Z%d", 32+64*c, b, 16+c)
-				woff = append(woff, 4*c)
-			}
-		}
+		woff := g.int8Weights(k, b, 27)
 		g.i("VPBROADCASTD (CX), Z%d", c0)
 		g.i("VPXORD Z%d, Z%d, Z%d", c1, c1, c1)
 		for j, off := range woff {
