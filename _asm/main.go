@@ -185,10 +185,10 @@ func cAddr(t int) string {
 	return tokAddr("R15", "R12", "R13", t-4, 0)
 }
 
-func (g *gen) int8Kernel(k int8Kind, T int) string {
-	name := fmt.Sprintf("gemm%sx16_%d", k.name, T)
-	// 16 rows per group in Z registers: scales 32 bytes, chunks 64 bytes.
-	const V = "Z"
+// int8Prologue starts an int8 tile of 8 tokens or fewer: weights SI,
+// activations as xAddr, dAddr and cAddr read them, blocks DX (AX holds
+// the argument block).
+func (g *gen) int8Prologue(name string) {
 	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
 	g.i("MOVQ a+0(FP), AX")
 	g.i("MOVQ %d(AX), SI", argW)
@@ -203,6 +203,26 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 	g.i("LEAQ (BX)(R12*4), R9")
 	g.i("LEAQ (CX)(R12*4), R15")
 	g.i("MOVQ %d(AX), DX", argN)
+}
+
+// int8Next moves the activation pointers of int8Prologue to the next
+// block and loops while blocks remain (the weights are moved by the caller).
+func (g *gen) int8Next(loop string) {
+	g.i("ADDQ $32, DI")
+	g.i("ADDQ $32, R8")
+	g.i("ADDQ $4, BX")
+	g.i("ADDQ $4, R9")
+	g.i("ADDQ $4, CX")
+	g.i("ADDQ $4, R15")
+	g.i("DECQ DX")
+	g.i("JNZ %s", loop)
+}
+
+func (g *gen) int8Kernel(k int8Kind, T int) string {
+	name := fmt.Sprintf("gemm%sx16_%d", k.name, T)
+	// 16 rows per group in Z registers: scales 32 bytes, chunks 64 bytes.
+	const V = "Z"
+	g.int8Prologue(name)
 	// Integer chains per token: VPDPBUSD latency is hidden by independent
 	// accumulators (integer sums are exact in any order).
 	C := 1
@@ -251,14 +271,7 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 		g.i("VADDPS Z%d, Z%d, Z%d", ia(t, 0), t, t)
 	}
 	g.i("ADDQ $%d, SI", 2*k.blockBytes)
-	g.i("ADDQ $32, DI")
-	g.i("ADDQ $32, R8")
-	g.i("ADDQ $4, BX")
-	g.i("ADDQ $4, R9")
-	g.i("ADDQ $4, CX")
-	g.i("ADDQ $4, R15")
-	g.i("DECQ DX")
-	g.i("JNZ %s", loop)
+	g.int8Next(loop)
 	g.i("MOVQ a+0(FP), AX")
 	g.i("MOVQ %d(AX), R14", argLdo)
 	g.i("MOVQ %d(AX), AX", argOut)
@@ -306,21 +319,8 @@ func (g *gen) int8Weights(k int8Kind, base string, mask int) []int {
 // are bit-identical to it. The chains take turns in Z24-Z26 (renamed).
 func (g *gen) int8Dual8Kernel(k int8Kind) string {
 	name := fmt.Sprintf("gemm%sx16_8d", k.name)
-	fmt.Fprintf(&g.s, "\n// func %s(a *gemmArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", name, name)
-	g.i("MOVQ a+0(FP), AX")
-	g.i("MOVQ %d(AX), SI", argW)
+	g.int8Prologue(name)
 	g.i("MOVQ %d(AX), R14", argW2)
-	g.i("MOVQ %d(AX), DI", argX)
-	g.i("MOVQ %d(AX), R10", argXStride)
-	g.i("LEAQ (R10)(R10*2), R11")
-	g.i("LEAQ (DI)(R10*4), R8")
-	g.i("MOVQ %d(AX), BX", argXD)
-	g.i("MOVQ %d(AX), CX", argXC)
-	g.i("MOVQ %d(AX), R12", argDStride)
-	g.i("LEAQ (R12)(R12*2), R13")
-	g.i("LEAQ (BX)(R12*4), R9")
-	g.i("LEAQ (CX)(R12*4), R15")
-	g.i("MOVQ %d(AX), DX", argN)
 	for a := 0; a < 16; a++ {
 		g.i("VPXORD Z%d, Z%d, Z%d", a, a, a)
 	}
@@ -355,14 +355,7 @@ func (g *gen) int8Dual8Kernel(k int8Kind) string {
 	}
 	g.i("ADDQ $%d, SI", 2*k.blockBytes)
 	g.i("ADDQ $%d, R14", 2*k.blockBytes)
-	g.i("ADDQ $32, DI")
-	g.i("ADDQ $32, R8")
-	g.i("ADDQ $4, BX")
-	g.i("ADDQ $4, R9")
-	g.i("ADDQ $4, CX")
-	g.i("ADDQ $4, R15")
-	g.i("DECQ DX")
-	g.i("JNZ %s", loop)
+	g.int8Next(loop)
 	g.i("MOVQ a+0(FP), AX")
 	g.i("MOVQ %d(AX), R14", argLdo)
 	g.i("LEAQ (R14)(R14*2), R15")
