@@ -561,6 +561,9 @@ func (s *scheduler) finish(sl *slot, why StopReason, err error) {
 	// What was evaluated stays in the cache for a later prompt to reuse.
 	sl.cached = sl.cached[:sl.n]
 	s.stats.requests.Add(1)
+	// The gauges drop the request before its caller hears it ended, so a
+	// caller that reads Stats after its last response sees it gone.
+	s.publish()
 	close(r.done)
 }
 
