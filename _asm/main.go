@@ -1195,6 +1195,21 @@ func main() {
 		}
 		g.g.WriteString("}\n")
 	}
+	{
+		var names []string
+		for T := 1; T <= 8; T++ {
+			names = append(names, g.bf16Kernel(T))
+		}
+		names = append(names, g.bf16DualKernel(), g.bf16Dual8Kernel())
+		for _, n := range names {
+			fmt.Fprintf(&g.g, "\n//go:noescape\nfunc %s(a *gemmArgs)\n", n)
+		}
+		fmt.Fprintf(&g.g, "\nvar dualBF16x16, dual8BF16x16 = %s, %s\n\nvar tilesBF16x16 = [8]func(*gemmArgs){%s", names[8], names[9], names[0])
+		for _, n := range names[1:8] {
+			fmt.Fprintf(&g.g, ", %s", n)
+		}
+		g.g.WriteString("}\n")
+	}
 	for _, k := range []struct {
 		name string
 		f    func(int) string
@@ -1275,4 +1290,157 @@ func (g *gen) data(name string, q ...uint64) {
 		fmt.Fprintf(&g.s, "DATA %s<>+%d(SB)/8, $0x%016x\n", name, 8*i, v)
 	}
 	fmt.Fprintf(&g.s, "GLOBL %s<>(SB), RODATA|NOPTR, $%d\n", name, 8*len(q))
+}
+
+// BF16 kernels multiply BF16 weights by BF16 activations with VDPBF16PS
+// (AVX512_BF16), two products per lane and instruction: twice the
+// multiply-adds of the F32 FMA tiles. The weights are repacked in groups
+// of 16 rows (compute/pack.go): per block of 32 columns, 16 chunks of 64
+// bytes, chunk j holding columns 2j and 2j+1 of row 0, then of row 1, …,
+// row 15, so that a broadcast dword of activations (one column pair)
+// yields in lane r row r's two products, added to its sum. Each (row,
+// token) sum is one chain in column order in every tile shape, so a
+// result never depends on the tile. The products of two BF16 values are
+// exact in float32; the instruction treats BF16 subnormals as zero and
+// flushes subnormal sums (as the generic code does not: they differ by
+// summation order and those).
+
+// vdpbf16ps emits VDPBF16PS Z<src2>, Z<src1>, Z<dst> (dst += pairwise
+// src1·src2), which the Go assembler does not know, as its EVEX bytes
+// (EVEX.512.F3.0F38.W0 52 /r, register operands).
+func (g *gen) vdpbf16ps(src2, src1, dst int) {
+	inv := func(v, bit int) int { return ^(v >> bit) & 1 }
+	p0 := inv(dst, 3)<<7 | inv(src2, 4)<<6 | inv(src2, 3)<<5 | inv(dst, 4)<<4 | 0x2
+	p1 := (^src1&15)<<3 | 1<<2 | 0x2
+	p2 := 0x2<<5 | inv(src1, 4)<<3
+	modrm := 0xc0 | (dst&7)<<3 | src2&7
+	g.i("BYTE $0x62; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x52; BYTE $0x%02x // VDPBF16PS Z%d, Z%d, Z%d",
+		p0, p1, p2, modrm, src2, src1, dst)
+}
+
+// bf16Block emits one 32-column block of a BF16 tile over the groups at
+// bases (chunk j of group i into Z16 + (j·groups + i)%8), token t's
+// activations at x(t, offset) broadcast into Z24 and up, group i's sum
+// for token t in Z<acc(i, t)>.
+func (g *gen) bf16Block(bases []string, T int, x func(t, off int) string, acc func(i, t int) int) {
+	n := len(bases)
+	for q := 0; q < 4; q++ {
+		// Four chunks at a time: token t's four column pairs come in
+		// one 16-byte load, spread by VPSHUFD (fewer loads than four
+		// broadcasts).
+		for j := 4 * q; j < 4*q+4; j++ {
+			for i, b := range bases {
+				g.i("VMOVDQU64 %d(%s), Z%d", 64*j, b, 16+(j%4*n+i)%8)
+			}
+		}
+		for t := 0; t < T; t++ {
+			v := 24 + t%2
+			g.i("VBROADCASTI32X4 %s, Z%d", x(t, 16*q), v)
+			for j := 4 * q; j < 4*q+4; j++ {
+				b := 26 + (t*4+j)%6
+				g.i("VPSHUFD $0x%02x, Z%d, Z%d", 0x55*(j%4), v, b)
+				for i := range bases {
+					g.vdpbf16ps(b, 16+(j%4*n+i)%8, acc(i, t))
+				}
+			}
+		}
+	}
+}
+
+// bf16Kernel is the 16-row BF16 tile for T ≤ 8 tokens: weights SI,
+// activations as xAddr reads them (2 bytes per column), blocks DX.
+func (g *gen) bf16Kernel(T int) string {
+	name := fmt.Sprintf("gemmBF16x16_%d", T)
+	g.int8Prologue(name)
+	for a := 0; a < T; a++ {
+		g.i("VPXORD Z%d, Z%d, Z%d", a, a, a)
+	}
+	loop := name + "_loop"
+	g.label(loop)
+	for off := 0; off < 1024; off += 64 {
+		g.i("%s %d(SI)", floatPrefetch, prefetchFloat+off)
+	}
+	g.bf16Block([]string{"SI"}, T, xAddr, func(_, t int) int { return t })
+	g.i("ADDQ $1024, SI")
+	g.i("ADDQ $64, DI")
+	g.i("ADDQ $64, R8")
+	g.i("DECQ DX")
+	g.i("JNZ %s", loop)
+	g.i("MOVQ a+0(FP), AX")
+	g.i("MOVQ %d(AX), R14", argLdo)
+	g.i("MOVQ %d(AX), AX", argOut)
+	g.i("LEAQ (R14)(R14*2), R15")
+	for t := 0; t < T; t++ {
+		if t == 4 {
+			g.i("LEAQ (AX)(R14*4), AX")
+		}
+		g.i("VMOVUPS Z%d, %s", t, tokAddr("AX", "R14", "R15", t%4, 0))
+	}
+	g.i("VZEROUPPER")
+	g.i("RET")
+	return name
+}
+
+// bf16DualKernel is the BF16 tile for one token over two groups, SI
+// (sum Z0) and R9 (Z1), each read as its own stream.
+func (g *gen) bf16DualKernel() string {
+	name := "gemmBF16x16_1d"
+	g.streamsPrologue(name, 2)
+	loop := name + "_loop"
+	g.label(loop)
+	for _, b := range []string{"SI", "R9"} {
+		for off := 0; off < 1024; off += 64 {
+			g.i("%s %d(%s)", floatPrefetch, prefetchFloat+off, b)
+		}
+	}
+	x := func(_, off int) string { return fmt.Sprintf("%d(DI)", off) }
+	g.bf16Block([]string{"SI", "R9"}, 1, x, func(i, _ int) int { return i })
+	g.i("ADDQ $1024, SI")
+	g.i("ADDQ $1024, R9")
+	g.i("ADDQ $64, DI")
+	g.i("DECQ DX")
+	g.i("JNZ %s", loop)
+	g.streamsEpilogue(2)
+	return name
+}
+
+// bf16Dual8Kernel is the BF16 tile for 8 tokens over two groups, SI
+// (sums Z0-Z7) and R14 (Z8-Z15): each broadcast serves both groups, and
+// each group is read as its own stream.
+func (g *gen) bf16Dual8Kernel() string {
+	name := "gemmBF16x16_8d"
+	g.int8Prologue(name)
+	g.i("MOVQ %d(AX), R14", argW2)
+	for a := 0; a < 16; a++ {
+		g.i("VPXORD Z%d, Z%d, Z%d", a, a, a)
+	}
+	loop := name + "_loop"
+	g.label(loop)
+	for _, b := range []string{"SI", "R14"} {
+		for off := 0; off < 1024; off += 64 {
+			g.i("%s %d(%s)", floatPrefetch, prefetchFloat+off, b)
+		}
+	}
+	g.bf16Block([]string{"SI", "R14"}, 8, xAddr, func(i, t int) int { return 8*i + t })
+	g.i("ADDQ $1024, SI")
+	g.i("ADDQ $1024, R14")
+	g.i("ADDQ $64, DI")
+	g.i("ADDQ $64, R8")
+	g.i("DECQ DX")
+	g.i("JNZ %s", loop)
+	g.i("MOVQ a+0(FP), DX")
+	g.i("MOVQ %d(DX), R14", argLdo)
+	g.i("LEAQ (R14)(R14*2), R15")
+	for i, off := range []int{argOut, argOut2} {
+		g.i("MOVQ %d(DX), AX", off)
+		for t := 0; t < 8; t++ {
+			if t == 4 {
+				g.i("LEAQ (AX)(R14*4), AX")
+			}
+			g.i("VMOVUPS Z%d, %s", 8*i+t, tokAddr("AX", "R14", "R15", t%4, 0))
+		}
+	}
+	g.i("VZEROUPPER")
+	g.i("RET")
+	return name
 }

@@ -22,6 +22,8 @@ import (
 // max|x|/127 rounded to F16, q = round(x/d)); the correction is
 // -offset·Σq, offset being what the kernel adds to the weight values to
 // make them unsigned for VPDPBUSD (8 for Q4_0, 128 for Q8_0).
+// Activations for the BF16 pair kernels are BF16 rows (2 bytes per column,
+// quant's rounding).
 // Activations for the float kernels are float32 rows: F16 kernels get the
 // values rounded to F16, BF16 kernels rounded to BF16 (as quant's F16 and
 // BF16 activations).
@@ -29,15 +31,16 @@ type tileKernel struct {
 	tiles      *[2][4]func(*gemmArgs) // float kernels: [R==4][T-1]
 	tiles8     *[8]func(*gemmArgs)    // int8 kernels: a packed group of rows × [T-1] tokens
 	rows       int                    // int8 kernels: rows per packed group (16 or 8)
-	int8       bool
-	offset     int32 // int8 kernels: the weight offset
-	blockBytes int   // int8 kernels: bytes per weight block
-	step       int   // elements per kernel step (cols must be a multiple)
-	roundF16   bool  // float kernels: round activations to F16
-	roundBF16  bool  // float kernels: round activations to BF16
-	kquant     int   // K-quant kernels: 4 (Q4_K, Q5_K) or 6 (Q6_K); Q8_K activations
-	maxT       int   // most tokens per tile (float kernels: 0 means 4)
-	fileLayout bool  // float kernels: the weights are read as the file lays them out (F32), not repacked
+	int8       bool                   // a kernel of packed row groups (int8 values, or BF16 pairs if bf16)
+	bf16       bool                   // BF16 pair kernel: BF16 activations, VDPBF16PS (see _asm)
+	offset     int32                  // int8 kernels: the weight offset
+	blockBytes int                    // int8 kernels: bytes per weight block
+	step       int                    // elements per kernel step (cols must be a multiple)
+	roundF16   bool                   // float kernels: round activations to F16
+	roundBF16  bool                   // float kernels: round activations to BF16
+	kquant     int                    // K-quant kernels: 4 (Q4_K, Q5_K) or 6 (Q6_K); Q8_K activations
+	maxT       int                    // most tokens per tile (float kernels: 0 means 4)
+	fileLayout bool                   // float kernels: the weights are read as the file lays them out (F32), not repacked
 	// dual multiplies two packed groups (int8: of rows rows, float: 4
 	// rows) with one token, reading each as its own stream, or is nil.
 	dual func(*gemmArgs)
@@ -126,6 +129,9 @@ func (k *tileKernel) actBytes(n, cols int) int {
 	if k.kquant != 0 {
 		return n * (cols + cols/256*4 + cols/16*4)
 	}
+	if k.bf16 {
+		return n * cols * 2
+	}
 	if k.int8 {
 		return n * (cols + cols/32*8)
 	}
@@ -138,6 +144,7 @@ type act struct {
 	d       []float32 // int8: scales, n×nb
 	c       []int32   // int8: corrections, n×nb
 	f       []float32 // float: values, n×cols
+	h       []uint16  // BF16 pairs: values, n×cols
 	cols    int
 	xstride uintptr
 	dstride uintptr
@@ -152,6 +159,11 @@ func (k *tileKernel) layout(buf []byte, n, cols int) act {
 		a.d = unsafe.Slice((*float32)(unsafe.Pointer(&buf[n*cols])), n*ns)
 		a.c = unsafe.Slice((*int32)(unsafe.Pointer(&buf[n*cols+4*n*ns])), n*ng)
 		a.xstride, a.dstride, a.cstride = uintptr(cols), uintptr(4*ns), uintptr(4*ng)
+		return a
+	}
+	if k.bf16 {
+		a.h = unsafe.Slice((*uint16)(unsafe.Pointer(&buf[0])), n*cols)
+		a.xstride = uintptr(2 * cols)
 		return a
 	}
 	if k.int8 {
@@ -170,6 +182,13 @@ func (k *tileKernel) layout(buf []byte, n, cols int) act {
 // prepare converts activation row t of x into a.
 func (k *tileKernel) prepare(a *act, t int, x []float32) {
 	cols := a.cols
+	if k.bf16 {
+		dst := a.h[t*cols : (t+1)*cols]
+		for i, v := range x {
+			dst[i] = quant.FP32ToBF16(v)
+		}
+		return
+	}
 	if !k.int8 {
 		dst := a.f[t*cols : (t+1)*cols]
 		switch {

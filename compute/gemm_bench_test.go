@@ -18,7 +18,7 @@ import (
 //	go test ./compute -run - -bench MatMulStream -benchtime 3x
 func BenchmarkMatMulStream(b *testing.B) {
 	const rows, cols = 2048, 5632
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeBF16} {
 		r := rand.New(rand.NewPCG(1, 2))
 		w, _ := randMatrix(b, typ, rows, cols, r)
 		if w.k == nil {

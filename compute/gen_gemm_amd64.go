@@ -82,6 +82,40 @@ var dual8Q8_0x16 = gemmQ8_0x16_8d
 var tilesQ8_0x16 = [8]func(*gemmArgs){gemmQ8_0x16_1, gemmQ8_0x16_2, gemmQ8_0x16_3, gemmQ8_0x16_4, gemmQ8_0x16_5, gemmQ8_0x16_6, gemmQ8_0x16_7, gemmQ8_0x16_8}
 
 //go:noescape
+func gemmBF16x16_1(a *gemmArgs)
+
+//go:noescape
+func gemmBF16x16_2(a *gemmArgs)
+
+//go:noescape
+func gemmBF16x16_3(a *gemmArgs)
+
+//go:noescape
+func gemmBF16x16_4(a *gemmArgs)
+
+//go:noescape
+func gemmBF16x16_5(a *gemmArgs)
+
+//go:noescape
+func gemmBF16x16_6(a *gemmArgs)
+
+//go:noescape
+func gemmBF16x16_7(a *gemmArgs)
+
+//go:noescape
+func gemmBF16x16_8(a *gemmArgs)
+
+//go:noescape
+func gemmBF16x16_1d(a *gemmArgs)
+
+//go:noescape
+func gemmBF16x16_8d(a *gemmArgs)
+
+var dualBF16x16, dual8BF16x16 = gemmBF16x16_1d, gemmBF16x16_8d
+
+var tilesBF16x16 = [8]func(*gemmArgs){gemmBF16x16_1, gemmBF16x16_2, gemmBF16x16_3, gemmBF16x16_4, gemmBF16x16_5, gemmBF16x16_6, gemmBF16x16_7, gemmBF16x16_8}
+
+//go:noescape
 func gemmQ4_Kx16_1(a *gemmArgs)
 
 //go:noescape

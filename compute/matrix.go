@@ -373,9 +373,13 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 		gb := packedGroupBytes(w)
 		for t0 := 0; t0 < j.n; t0 += k.maxT {
 			T := min(k.maxT, j.n-t0)
-			g.x = unsafe.Pointer(&j.a.q[t0*cols])
-			g.xd = unsafe.Pointer(&j.a.d[t0*dn])
-			g.xc = unsafe.Pointer(&j.a.c[t0*cn])
+			if k.bf16 {
+				g.x = unsafe.Pointer(&j.a.h[t0*cols])
+			} else {
+				g.x = unsafe.Pointer(&j.a.q[t0*cols])
+				g.xd = unsafe.Pointer(&j.a.d[t0*dn])
+				g.xc = unsafe.Pointer(&j.a.c[t0*cn])
+			}
 			r := lo
 			if T == 1 {
 				// Decode: the whole groups as two or four streams.

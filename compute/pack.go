@@ -3,6 +3,7 @@ package compute
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 
 	"github.com/shimmer-llm/shimmer/gguf"
 	"github.com/shimmer-llm/shimmer/quant"
@@ -91,6 +92,10 @@ func (j *packJob) Run(_, lo, hi int) {
 				}
 			}
 		}
+		return
+	}
+	if w.k.bf16 {
+		j.packBF16(lo, hi)
 		return
 	}
 	switch w.k.kquant {
@@ -254,6 +259,26 @@ func (j *packJob) packQ45K(lo, hi int) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// packBF16 lays out groups of 16 BF16 rows for the pair kernels: per
+// block of 32 columns, 16 chunks of 64 bytes, chunk c holding the 4 bytes
+// of columns 2c and 2c+1 of each row in turn.
+func (j *packJob) packBF16(lo, hi int) {
+	w := j.w
+	pairs := w.Cols / 2 // per row
+	src := unsafe.Slice((*uint32)(unsafe.Pointer(&j.src[0])), len(j.src)/4)
+	dst := unsafe.Slice((*uint32)(unsafe.Pointer(&j.dst[0])), len(j.dst)/4)
+	for g := lo; g < hi; g++ {
+		d := dst[16*g*pairs : 16*(g+1)*pairs]
+		rows := src[16*g*pairs : 16*(g+1)*pairs]
+		for p := 0; p < pairs; p++ {
+			o := d[16*p : 16*p+16 : 16*p+16]
+			for r := range o {
+				o[r] = rows[r*pairs+p]
 			}
 		}
 	}
