@@ -272,6 +272,13 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 	}
 	g.i("ADDQ $%d, SI", 2*k.blockBytes)
 	g.int8Next(loop)
+	g.storeTokens(T)
+	return name
+}
+
+// storeTokens ends a 16-row tile of T tokens: it stores token t's sums
+// Zt to out[t][0:16] and returns.
+func (g *gen) storeTokens(T int) {
 	g.i("MOVQ a+0(FP), AX")
 	g.i("MOVQ %d(AX), R14", argLdo)
 	g.i("MOVQ %d(AX), AX", argOut)
@@ -284,7 +291,6 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 	}
 	g.i("VZEROUPPER")
 	g.i("RET")
-	return name
 }
 
 // int8Weights loads one 16-row block of Q4_0 or Q8_0 weights at base
@@ -1366,18 +1372,7 @@ func (g *gen) bf16Kernel(T int) string {
 	g.i("ADDQ $64, R8")
 	g.i("DECQ DX")
 	g.i("JNZ %s", loop)
-	g.i("MOVQ a+0(FP), AX")
-	g.i("MOVQ %d(AX), R14", argLdo)
-	g.i("MOVQ %d(AX), AX", argOut)
-	g.i("LEAQ (R14)(R14*2), R15")
-	for t := 0; t < T; t++ {
-		if t == 4 {
-			g.i("LEAQ (AX)(R14*4), AX")
-		}
-		g.i("VMOVUPS Z%d, %s", t, tokAddr("AX", "R14", "R15", t%4, 0))
-	}
-	g.i("VZEROUPPER")
-	g.i("RET")
+	g.storeTokens(T)
 	return name
 }
 
