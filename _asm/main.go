@@ -272,22 +272,28 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 	}
 	g.i("ADDQ $%d, SI", 2*k.blockBytes)
 	g.int8Next(loop)
-	g.storeTokens(T)
+	g.storeTokens(T, 1)
 	return name
 }
 
-// storeTokens ends a 16-row tile of T tokens: it stores token t's sums
-// Zt to out[t][0:16] and returns.
-func (g *gen) storeTokens(T int) {
+// storeTokens ends a 16-row tile of T tokens over groups row groups (1
+// or 2: out, then argOut2): it stores group i's sums for token t,
+// Z(T·i+t), to its out[t][0:16] and returns.
+func (g *gen) storeTokens(T, groups int) {
 	g.i("MOVQ a+0(FP), AX")
 	g.i("MOVQ %d(AX), R14", argLdo)
-	g.i("MOVQ %d(AX), AX", argOut)
 	g.i("LEAQ (R14)(R14*2), R15")
-	for t := 0; t < T; t++ {
-		if t == 4 {
-			g.i("LEAQ (AX)(R14*4), AX")
+	bases := []string{"DX", "SI"}[:groups]
+	for i, off := range []int{argOut, argOut2}[:groups] {
+		g.i("MOVQ %d(AX), %s", off, bases[i])
+	}
+	for i, base := range bases {
+		for t := 0; t < T; t++ {
+			if t == 4 {
+				g.i("LEAQ (%s)(R14*4), %s", base, base)
+			}
+			g.i("VMOVUPS Z%d, %s", T*i+t, tokAddr(base, "R14", "R15", t%4, 0))
 		}
-		g.i("VMOVUPS Z%d, %s", t, tokAddr("AX", "R14", "R15", t%4, 0))
 	}
 	g.i("VZEROUPPER")
 	g.i("RET")
@@ -362,21 +368,7 @@ func (g *gen) int8Dual8Kernel(k int8Kind) string {
 	g.i("ADDQ $%d, SI", 2*k.blockBytes)
 	g.i("ADDQ $%d, R14", 2*k.blockBytes)
 	g.int8Next(loop)
-	g.i("MOVQ a+0(FP), AX")
-	g.i("MOVQ %d(AX), R14", argLdo)
-	g.i("LEAQ (R14)(R14*2), R15")
-	g.i("MOVQ %d(AX), DX", argOut)
-	g.i("MOVQ %d(AX), SI", argOut2)
-	for gi, base := range []string{"DX", "SI"} {
-		for t := 0; t < 8; t++ {
-			if t == 4 {
-				g.i("LEAQ (%s)(R14*4), %s", base, base)
-			}
-			g.i("VMOVUPS Z%d, %s", 8*gi+t, tokAddr(base, "R14", "R15", t%4, 0))
-		}
-	}
-	g.i("VZEROUPPER")
-	g.i("RET")
+	g.storeTokens(8, 2)
 	return name
 }
 
@@ -1372,7 +1364,7 @@ func (g *gen) bf16Kernel(T int) string {
 	g.i("ADDQ $64, R8")
 	g.i("DECQ DX")
 	g.i("JNZ %s", loop)
-	g.storeTokens(T)
+	g.storeTokens(T, 1)
 	return name
 }
 
@@ -1423,19 +1415,6 @@ func (g *gen) bf16Dual8Kernel() string {
 	g.i("ADDQ $64, R8")
 	g.i("DECQ DX")
 	g.i("JNZ %s", loop)
-	g.i("MOVQ a+0(FP), DX")
-	g.i("MOVQ %d(DX), R14", argLdo)
-	g.i("LEAQ (R14)(R14*2), R15")
-	for i, off := range []int{argOut, argOut2} {
-		g.i("MOVQ %d(DX), AX", off)
-		for t := 0; t < 8; t++ {
-			if t == 4 {
-				g.i("LEAQ (AX)(R14*4), AX")
-			}
-			g.i("VMOVUPS Z%d, %s", 8*i+t, tokAddr("AX", "R14", "R15", t%4, 0))
-		}
-	}
-	g.i("VZEROUPPER")
-	g.i("RET")
+	g.storeTokens(8, 2)
 	return name
 }
