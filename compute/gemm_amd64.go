@@ -52,6 +52,10 @@ func registerAVX2() {
 	tileKernels[gguf.TypeBF16] = &tileKernel{tiles: &tilesBF16AVX2, step: 16, roundBF16: true, maxT: 1}
 }
 
+// bf16FMA is BF16's AVX-512 kernel without BF16 dot products: float32
+// FMAs on the widened values.
+var bf16FMA = &tileKernel{tiles: &tilesBF16, step: 16, roundBF16: true, dual: dualBF16}
+
 // registerAVX512 sets the AVX-512 kernels (F, BW, VL; VNNI for the
 // integer ones).
 func registerAVX512() {
@@ -67,7 +71,7 @@ func registerAVX512() {
 		tileKernels[gguf.TypeQ6_K] = &tileKernel{tiles8: &tilesQ6_Kx16, rows: 16, int8: true, kquant: 6, blockBytes: 210, step: 256, maxT: 4, dual: dualQ6_Kx16}
 	}
 	tileKernels[gguf.TypeF16] = &tileKernel{tiles: &tilesF16, step: 16, roundF16: true, dual: dualF16}
-	tileKernels[gguf.TypeBF16] = &tileKernel{tiles: &tilesBF16, step: 16, roundBF16: true, dual: dualBF16}
+	tileKernels[gguf.TypeBF16] = bf16FMA
 	if x.HasAVX512BF16 {
 		// Twice the multiply-adds per instruction of the F32 tiles, with
 		// the same products (BF16 activations): see _asm's BF16 kernels.
