@@ -48,6 +48,9 @@ type tileKernel struct {
 	quad func(*gemmArgs)
 	// dual8 multiplies two packed groups with 8 tokens (int8), or is nil.
 	dual8 func(*gemmArgs)
+	// tri8 multiplies three packed groups with 8 tokens, or is nil; where
+	// it exists, prefill takes pieces of three groups.
+	tri8 func(*gemmArgs)
 }
 
 // streams runs the multi-stream one-token tiles (four groups, then two)

@@ -75,7 +75,7 @@ func registerAVX512() {
 	if x.HasAVX512BF16 {
 		// Twice the multiply-adds per instruction of the F32 tiles, with
 		// the same products (BF16 activations): see _asm's BF16 kernels.
-		tileKernels[gguf.TypeBF16] = &tileKernel{tiles8: &tilesBF16x16, rows: 16, int8: true, bf16: true, blockBytes: 64, step: 32, maxT: 8, dual: dualBF16x16, dual8: dual8BF16x16}
+		tileKernels[gguf.TypeBF16] = &tileKernel{tiles8: &tilesBF16x16, rows: 16, int8: true, bf16: true, blockBytes: 64, step: 32, maxT: 8, dual: dualBF16x16, dual8: dual8BF16x16, tri8: tri8BF16x16}
 	}
 	tileKernels[gguf.TypeF32] = &tileKernel{tiles: &tilesF32, step: 16, fileLayout: true}
 }

@@ -111,7 +111,10 @@ func gemmBF16x16_1d(a *gemmArgs)
 //go:noescape
 func gemmBF16x16_8d(a *gemmArgs)
 
-var dualBF16x16, dual8BF16x16 = gemmBF16x16_1d, gemmBF16x16_8d
+//go:noescape
+func gemmBF16x16_8t(a *gemmArgs)
+
+var dualBF16x16, dual8BF16x16, tri8BF16x16 = gemmBF16x16_1d, gemmBF16x16_8d, gemmBF16x16_8t
 
 var tilesBF16x16 = [8]func(*gemmArgs){gemmBF16x16_1, gemmBF16x16_2, gemmBF16x16_3, gemmBF16x16_4, gemmBF16x16_5, gemmBF16x16_6, gemmBF16x16_7, gemmBF16x16_8}
 

@@ -268,6 +268,9 @@ func (p *Pool) tileMatMuls(ws [3]*Matrix, x []float32, n int, outs [3][]float32,
 		// runs; prefill re-reads a piece's rows for every token tile from
 		// cache, so it takes smaller pieces for balance.
 		chunk := max(16, min(64, w.Rows/(8*p.threads))&^15)
+		if k.tri8 != nil {
+			chunk = 3 * k.rows
+		}
 		if n <= decodeTokens {
 			chunk = max(16, w.Rows/(2*p.threads)&^15)
 		}
@@ -389,7 +392,7 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 				// full token tiles) as pairs of groups, two streams:
 				// one stream alone keeps too few reads in flight when
 				// the weights come from memory.
-				r = runStreams(g, [2]streamTile{{2, k.dual8}}, w.packed, gb, k.rows, out[t0*ldo:], lo, min(hi, w.Rows))
+				r = runStreams(g, [2]streamTile{{3, k.tri8}, {2, k.dual8}}, w.packed, gb, k.rows, out[t0*ldo:], lo, min(hi, w.Rows))
 			}
 			for ; r < hi; r += k.rows {
 				g.w = unsafe.Pointer(&w.packed[r/k.rows*gb])
