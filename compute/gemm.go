@@ -186,10 +186,7 @@ func (k *tileKernel) layout(buf []byte, n, cols int) act {
 func (k *tileKernel) prepare(a *act, t int, x []float32) {
 	cols := a.cols
 	if k.bf16 {
-		dst := a.h[t*cols : (t+1)*cols]
-		for i, v := range x {
-			dst[i] = quant.FP32ToBF16(v)
-		}
+		quant.FP32ToBF16Row(a.h[t*cols:(t+1)*cols], x)
 		return
 	}
 	if !k.int8 {

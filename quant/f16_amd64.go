@@ -44,6 +44,23 @@ func FP32ToFP16Row(dst []uint16, src []float32) {
 	fp32ToFP16RowGeneric(dst[8*n:], src[8*n:])
 }
 
+// fp32ToBF16Asm converts n groups of 16 values to BF16 (AVX2).
+//
+//go:noescape
+func fp32ToBF16Asm(dst *uint16, src *float32, n int)
+
+// FP32ToBF16Row sets dst[i] = FP32ToBF16(src[i]) for every src[i].
+func FP32ToBF16Row(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	n := len(src) / 16
+	if f16SIMD && n > 0 {
+		fp32ToBF16Asm(&dst[0], &src[0], n)
+	} else {
+		n = 0
+	}
+	fp32ToBF16RowGeneric(dst[16*n:], src[16*n:])
+}
+
 // fp16ToFP32Asm converts n groups of 8 halves (VCVTPH2PS).
 //
 //go:noescape

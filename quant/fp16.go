@@ -88,6 +88,13 @@ func FP32ToBF16(f float32) uint16 {
 	return uint16((u + 0x7fff + (u>>16)&1) >> 16)
 }
 
+// fp32ToBF16RowGeneric is FP32ToBF16Row one value at a time.
+func fp32ToBF16RowGeneric(dst []uint16, src []float32) {
+	for i, f := range src {
+		dst[i] = FP32ToBF16(f)
+	}
+}
+
 // fp32ToFP16RowGeneric is FP32ToFP16Row one value at a time.
 func fp32ToFP16RowGeneric(dst []uint16, src []float32) {
 	for i, f := range src {
