@@ -269,6 +269,7 @@ func (p *Pool) tileMatMuls(ws [3]*Matrix, x []float32, n int, outs [3][]float32,
 		// cache, so it takes smaller pieces for balance.
 		chunk := max(16, min(64, w.Rows/(8*p.threads))&^15)
 		if k.tri8 != nil {
+			// One three-group tile per token tile.
 			chunk = 3 * k.rows
 		}
 		if n <= decodeTokens {
@@ -392,7 +393,14 @@ func (j *tileJob) rows(worker int, w *Matrix, out []float32, ldo, lo, hi int) {
 				// full token tiles) as pairs of groups, two streams:
 				// one stream alone keeps too few reads in flight when
 				// the weights come from memory.
-				r = runStreams(g, [2]streamTile{{3, k.tri8}, {2, k.dual8}}, w.packed, gb, k.rows, out[t0*ldo:], lo, min(hi, w.Rows))
+				ts := [2]streamTile{{2, k.dual8}}
+				if j.n > decodeTokens {
+					// Prefill: pieces of three groups (tileMatMuls),
+					// whose weights come from cache after the first
+					// token tile.
+					ts = [2]streamTile{{3, k.tri8}, {2, k.dual8}}
+				}
+				r = runStreams(g, ts, w.packed, gb, k.rows, out[t0*ldo:], lo, min(hi, w.Rows))
 			}
 			for ; r < hi; r += k.rows {
 				g.w = unsafe.Pointer(&w.packed[r/k.rows*gb])
