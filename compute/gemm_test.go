@@ -379,3 +379,77 @@ func TestGemmArgsLayout(t *testing.T) {
 		t.Fatalf("gemmArgs.more at %d, %d bytes; the assembly expects 88 and 48", o, unsafe.Sizeof(g.more))
 	}
 }
+
+// An F16 matrix multiplied as BF16 gives the products of its weights
+// rounded to BF16 with BF16 activations: compared with the generic BF16
+// dot products of those rounded weights (quant's, no tile kernel) within
+// the float kernels' bound, and each token alone gives the same bits as
+// in a batch. The exact F16 products are much further away (a weight's
+// rounding is 2⁻⁹ relative), so this tells the two numerics apart.
+func TestMultiplyAsBF16(t *testing.T) {
+	if k := tileKernels[gguf.TypeBF16]; k == nil || !k.bf16 {
+		t.Skip("no BF16 dot-product kernel on this CPU/build")
+	}
+	pool := NewPool(2)
+	defer pool.Close()
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, cols := range []int{32, 96, 2048} {
+		for _, rows := range []int{16, 48, 100, 643} {
+			for _, n := range []int{1, 8, 9, 33} {
+				name := fmt.Sprintf("%dx%d/n%d", rows, cols, n)
+				w, exact := randMatrix(t, gguf.TypeF16, rows, cols, r)
+				if !w.MultiplyAsBF16() {
+					t.Fatalf("%s: MultiplyAsBF16 did not apply", name)
+				}
+				bdata := make([]byte, 2*rows*cols)
+				for i := 0; i < rows*cols; i++ {
+					h := uint16(w.Data[2*i]) | uint16(w.Data[2*i+1])<<8
+					b := quant.FP32ToBF16(quant.FP16ToFP32(h))
+					bdata[2*i], bdata[2*i+1] = byte(b), byte(b>>8)
+				}
+				oracle, err := NewMatrix("w", gguf.TypeBF16, cols, rows, bdata)
+				if err != nil {
+					t.Fatal(err)
+				}
+				oracle.k = nil
+				x := randRows(n, cols, r)
+				got, want, f16 := make([]float32, n*rows), make([]float32, n*rows), make([]float32, n*rows)
+				qbuf := make([]byte, max(w.ActivationBytes(n), oracle.ActivationBytes(n), exact.ActivationBytes(n)))
+				pool.MatMul(w, x, n, got, qbuf)
+				pool.MatMul(oracle, x, n, want, qbuf)
+				pool.MatMul(exact, x, n, f16, qbuf)
+				scale := sumScales(oracle, x, n)
+				far := 0
+				for i := range got {
+					tol := max(2e-6*float64(cols), 2*math.Sqrt(float64(cols))*0x1p-24*scale[i])
+					if d := math.Abs(float64(got[i] - want[i])); !(d <= tol) {
+						t.Fatalf("%s: out[%d] = %g, BF16 generic %g (|Δ| %g > %g)", name, i, got[i], want[i], d, tol)
+					}
+					if math.Abs(float64(got[i]-f16[i])) > tol {
+						far++
+					}
+				}
+				if cols == 2048 && far < len(got)/2 {
+					t.Fatalf("%s: only %d of %d outputs differ from the exact F16 products beyond the bound", name, far, len(got))
+				}
+				one := make([]float32, rows)
+				for tok := 0; tok < n; tok++ {
+					pool.MatMul(w, x[tok*cols:(tok+1)*cols], 1, one, qbuf)
+					for i := range one {
+						if one[i] != got[tok*rows+i] {
+							t.Fatalf("%s: token %d row %d alone %g, in batch %g", name, tok, i, one[i], got[tok*rows+i])
+						}
+					}
+				}
+				if w.MultiplyAsBF16() {
+					t.Fatalf("%s: MultiplyAsBF16 applied after the rows were repacked", name)
+				}
+			}
+		}
+	}
+	for _, typ := range []gguf.Type{gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeF32} {
+		if w, _ := randMatrix(t, typ, 16, 64, r); w.MultiplyAsBF16() {
+			t.Fatalf("MultiplyAsBF16 applied to %s", typ)
+		}
+	}
+}

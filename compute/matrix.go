@@ -33,6 +33,7 @@ type Matrix struct {
 	packMu   sync.Mutex
 	isPacked atomic.Bool
 	packed   []byte // int8 tile kernels: the rows repacked by 8 (pack.go)
+	asBF16   bool   // an F16 matrix multiplied as BF16 (MultiplyAsBF16)
 }
 
 // NewMatrix checks that data holds rows × cols elements of type t.
@@ -57,6 +58,37 @@ func NewMatrix(name string, t gguf.Type, cols, rows int, data []byte) (*Matrix, 
 		m.f32 = bytesToF32(data)
 	}
 	return m, nil
+}
+
+// MultiplyAsBF16 makes an F16 matrix multiply as BF16, on the CPU's BF16
+// dot products (VDPBF16PS): twice the multiply-adds per instruction of the
+// float32 FMAs that exact F16 products need where the CPU has no F16
+// arithmetic. The numerics change, so it is opt-in: each weight is rounded
+// to BF16 (F16 → float32, exact, then to nearest even) when the rows are
+// repacked, and the activations are rounded to BF16 as for a BF16 matrix;
+// the products are exact in float32 and summed in float32, in the same
+// order for every batch size. 3 of F16's 11 significand bits are lost,
+// about 2⁻⁹ relative per weight. Embedding lookups (RowFloat32) keep the
+// F16 values. It reports whether it applies: an F16 matrix not yet
+// multiplied, on a CPU with the BF16 dot-product kernel, rows of whole
+// kernel steps.
+func (m *Matrix) MultiplyAsBF16() bool {
+	if !BF16DotProducts() {
+		return false
+	}
+	k := tileKernels[gguf.TypeBF16]
+	if m.Type != gguf.TypeF16 || m.Cols%k.step != 0 || m.isPacked.Load() {
+		return false
+	}
+	m.k, m.asBF16 = k, true
+	return true
+}
+
+// BF16DotProducts reports whether BF16 matrices multiply with the CPU's
+// BF16 dot products here (and so whether MultiplyAsBF16 can apply).
+func BF16DotProducts() bool {
+	k := tileKernels[gguf.TypeBF16]
+	return k != nil && k.bf16
 }
 
 // bytesToF32 views little-endian float32 data in place (no copy).

@@ -267,14 +267,29 @@ func (j *packJob) packQ45K(lo, hi int) {
 // packBF16 lays out groups of 16 BF16 rows for the pair kernels: per
 // block of 32 columns, 16 chunks of 64 bytes, chunk c holding the 4 bytes
 // of columns 2c and 2c+1 of each row in turn.
+//
+// An F16 matrix multiplied as BF16 (MultiplyAsBF16) has each group's
+// values rounded to BF16 first (F16 → float32 exactly, then to nearest
+// even).
 func (j *packJob) packBF16(lo, hi int) {
 	w := j.w
 	pairs := w.Cols / 2 // per row
 	src := unsafe.Slice((*uint32)(unsafe.Pointer(&j.src[0])), len(j.src)/4)
 	dst := unsafe.Slice((*uint32)(unsafe.Pointer(&j.dst[0])), len(j.dst)/4)
+	var f32 []float32
+	var bf []uint32
+	if w.asBF16 {
+		f32, bf = make([]float32, 16*w.Cols), make([]uint32, 16*pairs)
+	}
 	for g := lo; g < hi; g++ {
 		d := dst[16*g*pairs : 16*(g+1)*pairs]
 		rows := src[16*g*pairs : 16*(g+1)*pairs]
+		if w.asBF16 {
+			h := unsafe.Slice((*uint16)(unsafe.Pointer(&rows[0])), 2*len(rows))
+			quant.FP16ToFP32Row(f32, h)
+			quant.FP32ToBF16Row(unsafe.Slice((*uint16)(unsafe.Pointer(&bf[0])), 2*len(bf)), f32)
+			rows = bf
+		}
 		for p := 0; p < pairs; p++ {
 			o := d[16*p : 16*p+16 : 16*p+16]
 			for r := range o {

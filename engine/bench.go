@@ -111,6 +111,10 @@ func LoadBench(path string, threads int) (*BenchModel, error) {
 	return &BenchModel{File: f, Model: m, Pool: pool, LoadTime: time.Since(t0)}, nil
 }
 
+// MultiplyF16AsBF16 is Options.F16AsBF16 for a bench model, before its
+// first forward pass; it returns how many matrices it changed.
+func (b *BenchModel) MultiplyF16AsBF16() int { return model.MultiplyF16AsBF16(b.Model) }
+
 // Close stops the pool and unmaps the file.
 func (b *BenchModel) Close() error {
 	b.Pool.Close()

@@ -122,6 +122,28 @@ func (d *Decoder) Experts() []*compute.Matrix {
 	return ms
 }
 
+// MultiplyF16AsBF16 makes every F16 matrix of m that activations multiply
+// (Adaptable.Matrices and the experts) multiply as BF16
+// (compute.Matrix.MultiplyAsBF16), before the first forward pass, and
+// returns how many it changed: none where the CPU has no BF16 dot
+// products.
+func MultiplyF16AsBF16(m Model) int {
+	var ms []*compute.Matrix
+	if a, ok := m.(Adaptable); ok {
+		ms = append(ms, a.Matrices()...)
+	}
+	if d, ok := m.(interface{ Experts() []*compute.Matrix }); ok {
+		ms = append(ms, d.Experts()...)
+	}
+	n := 0
+	for _, w := range ms {
+		if w != nil && w.MultiplyAsBF16() {
+			n++
+		}
+	}
+	return n
+}
+
 // PrepackExperts repacks a sparse model's experts for the pool's tile
 // kernels at once (dense weights are repacked by the first forward pass,
 // which reads them all; an expert waits until a token chooses it).

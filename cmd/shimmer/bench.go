@@ -55,6 +55,9 @@ func newBenchCmd() *cobra.Command {
 				return err
 			}
 			defer e.Close()
+			if mf.asBF16 {
+				noteF16AsBF16(e.MultiplyF16AsBF16())
+			}
 			if err := e.AddLoRA(ads); err != nil {
 				return err
 			}

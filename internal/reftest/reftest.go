@@ -42,6 +42,9 @@ type Schedule struct {
 	// adapters' scales for sequence q (a single entry: for every one).
 	LoRA   []string
 	Scales [][]float32
+	// F16AsBF16 multiplies the F16 matrices as BF16
+	// (model.MultiplyF16AsBF16); the test fails if none changes.
+	F16AsBF16 bool
 }
 
 // Rows are the logits of one sequence: one row per prompt position and
@@ -64,6 +67,9 @@ func Run(tb testing.TB, modelPath string, ref *testdata.Reference, sch Schedule)
 	m, err := model.New(f)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if sch.F16AsBF16 && model.MultiplyF16AsBF16(m) == 0 {
+		tb.Fatalf("%s: no matrix multiplies as BF16", modelPath)
 	}
 	h := m.Hyper()
 	pool := compute.NewPool(2)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shimmer-llm/shimmer/compute"
 	"github.com/shimmer-llm/shimmer/gguf"
 	"github.com/shimmer-llm/shimmer/internal/reftest"
 	"github.com/shimmer-llm/shimmer/internal/testdata"
@@ -372,5 +373,39 @@ func TestActiveParams(t *testing.T) {
 			t.Errorf("%s: ActiveParams %d, want %d (of %d)", c.name, got, want, total)
 		}
 		f.Close()
+	}
+}
+
+// F16 matrices multiplied as BF16 (model.MultiplyF16AsBF16, the opt-in
+// --f16-as-bf16) are lossy by design: weights and activations rounded to
+// BF16. The yardstick is llama.cpp's own BF16 numerics: its run of
+// tiny-qmatrix-BF16 (the same F32 weights rounded to BF16) differs from
+// its run of tiny-qmatrix-F16 by some mean KL and argmax agreement on the
+// shared id prompt; shimmer's F16 file multiplied as BF16 must be at least
+// as close to llama.cpp's F16 run, by both. The products themselves are
+// checked in compute (TestMultiplyAsBF16) against the generic BF16 dot
+// products of the rounded weights.
+func TestF16AsBF16(t *testing.T) {
+	if !compute.BF16DotProducts() {
+		t.Skip("no BF16 dot products on this CPU/build: --f16-as-bf16 does not apply")
+	}
+	f16 := testdata.LoadReference(t, "tiny-qmatrix-F16.ids")
+	bf16 := testdata.LoadReference(t, "tiny-qmatrix-BF16.ids")
+	if !slices.Equal(f16.PromptIDs, bf16.PromptIDs) {
+		t.Fatal("the F16 and BF16 id prompts differ")
+	}
+	own := reftest.Compare(bf16.Logits, f16.Logits)
+	path := testdata.Path(t, "models", "tiny-qmatrix-F16.gguf")
+	got := reftest.Compare(reftest.Run(t, path, f16, reftest.Schedule{F16AsBF16: true})[0].Prompt, f16.Logits)
+	exact := reftest.Compare(reftest.Run(t, path, f16, reftest.Schedule{})[0].Prompt, f16.Logits)
+	t.Logf("llama.cpp BF16 vs F16: %v", own)
+	t.Logf("shimmer F16 as BF16 vs llama.cpp F16: %v", got)
+	t.Logf("shimmer F16 vs llama.cpp F16: %v", exact)
+	if !(got.MeanKL <= own.MeanKL) || got.Top1 < own.Top1 {
+		t.Errorf("F16 as BF16 is further from llama.cpp's F16 run (mean KL %.3g, top-1 %d/%d) than llama.cpp's BF16 run is (%.3g, %d/%d)", got.MeanKL, got.Top1, got.Rows, own.MeanKL, own.Top1, own.Rows)
+	}
+	// It is BF16 arithmetic, not F16's: far from the exact run's 1e-7s.
+	if !(got.MeanKL > 100*exact.MeanKL) {
+		t.Errorf("F16 as BF16 (mean KL %.3g) is as close as exact F16 products (%.3g): not multiplied as BF16?", got.MeanKL, exact.MeanKL)
 	}
 }
