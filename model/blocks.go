@@ -67,18 +67,8 @@ func (s *State) RopeAngles(slot int, b *Batch, base, scale float32, factors []fl
 // Rope rotates the heads of n rows of x (each heads×headDim wide) by the
 // per-entry angles cs from RopeAngles.
 func (s *State) Rope(x []float32, n, heads, headDim int, cs []float32) {
-	rd := s.H.RopeDims
-	for i := 0; i < n; i++ {
-		c := cs[i*rd : (i+1)*rd]
-		for hd := 0; hd < heads; hd++ {
-			v := x[(i*heads+hd)*headDim : (i*heads+hd+1)*headDim]
-			if s.H.RopeNeox {
-				kernels.RopeNeox(v, c)
-			} else {
-				kernels.RopeNorm(v, c)
-			}
-		}
-	}
+	s.rowJob = rowJob{op: rowRope, dst: x, x: cs, width: heads * headDim, heads: heads, ropeDims: s.H.RopeDims, neox: s.H.RopeNeox}
+	s.runRows(n)
 }
 
 // MatMul multiplies n activation rows x by w into out using the state's pool.

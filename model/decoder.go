@@ -183,22 +183,22 @@ func (d *Decoder) hidden(s *State, b *Batch) (int, error) {
 		if h.SWA[li] {
 			cs = ropeSWA
 		}
-		RMSNormRows(s.XB, x, l.AttnNorm, n, h.NormEps)
+		s.NormRows(s.XB, x, l.AttnNorm, n, h.NormEps)
 		d.attention(s, b, li, cs)
 		if l.AttnPost != nil {
-			RMSNormRows(s.XB, s.XB, l.AttnPost, n, h.NormEps)
+			s.NormRows(s.XB, s.XB, l.AttnPost, n, h.NormEps)
 		}
-		AddRows(x, s.XB, n, e)
-		RMSNormRows(s.XB, x, l.FFNNorm, n, h.NormEps)
+		s.AddRows(x, s.XB, n, e)
+		s.NormRows(s.XB, x, l.FFNNorm, n, h.NormEps)
 		d.feedForward(s, l, n)
 		if l.FFNPost != nil {
-			RMSNormRows(s.XB, s.XB, l.FFNPost, n, h.NormEps)
+			s.NormRows(s.XB, s.XB, l.FFNPost, n, h.NormEps)
 		}
-		AddRows(x, s.XB, n, e)
+		s.AddRows(x, s.XB, n, e)
 	}
 	nl := s.LogitRows(b)
 	if nl > 0 {
-		RMSNormRows(s.Out, s.Out, d.OutNorm, nl, h.NormEps)
+		s.NormRows(s.Out, s.Out, d.OutNorm, nl, h.NormEps)
 	}
 	return nl, nil
 }
@@ -250,10 +250,6 @@ func (d *Decoder) feedForward(s *State, l *Layer, n int) {
 	ff := d.H.FF
 	s.MatMul3(l.Gate, l.Up, nil, s.XB, n, s.FF1, s.FF2, nil)
 	g, u := s.FF1[:n*ff], s.FF2[:n*ff]
-	if d.Act == ActGELU {
-		GeGLU(g, g, u)
-	} else {
-		kernels.SwiGLU(g, g, u)
-	}
+	s.GLURows(g, g, u, n, ff, d.Act == ActGELU)
 	s.MatMul(l.Down, s.FF1, n, s.XB)
 }
