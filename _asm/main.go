@@ -1406,6 +1406,21 @@ func (g *gen) bf16Tri8Kernel() string {
 	g.int8Prologue(name)
 	g.i("MOVQ %d(AX), R14", argW2)
 	g.i("MOVQ %d(AX), R9", argW3)
+	// The 24 output lines are written once, at the end, and are rarely
+	// in cache (a prompt's outputs are megabytes): fetch them now, so
+	// the stores do not wait for them (a line no other core holds comes
+	// in exclusive, ready to write). BF16 pp512 A/B +2-5% on Zen 5.
+	g.i("MOVQ %d(AX), R12", argLdo)
+	g.i("LEAQ (R12)(R12*2), R13")
+	for _, off := range []int{argOut, argOut2, argOut3} {
+		g.i("MOVQ %d(AX), BX", off)
+		for t := 0; t < 8; t++ {
+			if t == 4 {
+				g.i("LEAQ (BX)(R12*4), BX")
+			}
+			g.i("PREFETCHT0 %s", tokAddr("BX", "R12", "R13", t%4, 0))
+		}
+	}
 	for a := 0; a < 24; a++ {
 		g.i("VPXORD Z%d, Z%d, Z%d", a, a, a)
 	}
