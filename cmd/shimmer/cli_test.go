@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shimmer-llm/shimmer/compute"
 	"github.com/shimmer-llm/shimmer/gguf"
 	"github.com/shimmer-llm/shimmer/internal/testdata"
 )
@@ -327,5 +328,39 @@ func TestInfoRealFile(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("info lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// --f16-as-bf16 reaches the engine: on a CPU with BF16 dot products the
+// F16 model's logits change (its numerics are held to llama.cpp's in
+// model/archs TestF16AsBF16) and stderr says how many matrices changed;
+// elsewhere it says the option had no effect and the logits are the exact
+// ones.
+func TestF16AsBF16Flag(t *testing.T) {
+	ref := testdata.LoadReference(t, "tiny-qmatrix-F16.ids")
+	model := testdata.Path(t, "models", "tiny-qmatrix-F16.gguf")
+	dir := t.TempDir()
+	logits := func(name string, extra ...string) ([][]float32, string) {
+		out := filepath.Join(dir, name)
+		args := append([]string{"logits", "-m", model, "--ids", joinIDs(ref.PromptIDs), "-o", out}, extra...)
+		_, errs, code := shimmer(t, "", args...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		rows, err := testdata.ReadF32Rows(out, ref.NVocab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows, errs
+	}
+	exact, _ := logits("exact.f32")
+	asBF16, errs := logits("bf16.f32", "--f16-as-bf16")
+	d := testdata.MaxAbsDiff(asBF16, exact)
+	if compute.BF16DotProducts() {
+		if !strings.Contains(errs, "F16 matrices multiply as BF16") || d == 0 {
+			t.Errorf("--f16-as-bf16 on a CPU with BF16 dot products: logits moved by %g, stderr %q", d, errs)
+		}
+	} else if !strings.Contains(errs, "has no effect") || d != 0 {
+		t.Errorf("--f16-as-bf16 without BF16 dot products: logits moved by %g, stderr %q", d, errs)
 	}
 }

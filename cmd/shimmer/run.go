@@ -126,7 +126,7 @@ func (m *modelFlags) loadWith(o engine.Options) (*engine.Engine, error) {
 // changed.
 func noteF16AsBF16(n int) {
 	if n == 0 {
-		fmt.Fprintln(os.Stderr, "shimmer: --f16-as-bf16 has no effect here: no F16 matrix, or no BF16 dot products on this CPU (AVX512_BF16)")
+		fmt.Fprintln(os.Stderr, "shimmer: --f16-as-bf16 has no effect here: the model has no F16 matrix it applies to (a decoder's attention, feed-forward and output matrices), or this CPU has no BF16 dot products (AVX512_BF16)")
 		return
 	}
 	fmt.Fprintf(os.Stderr, "shimmer: --f16-as-bf16: %d F16 matrices multiply as BF16 (weights and activations rounded to BF16)\n", n)
