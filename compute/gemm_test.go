@@ -99,17 +99,24 @@ func checkTileKernels(t *testing.T) {
 							t.Fatalf("%s: out[%d] = %g, generic %g (|Δ| %g > %g)", name, i, got[i], want[i], d, tol)
 						}
 					}
-					// Batch invariance: each token alone gives the same bits.
-					one := make([]float32, rows)
-					for tok := 0; tok < n; tok++ {
-						pool.MatMul(w, x[tok*cols:(tok+1)*cols], 1, one, qbuf)
-						for i := range one {
-							if one[i] != got[tok*rows+i] {
-								t.Fatalf("%s: token %d row %d alone %g, in batch %g", name, tok, i, one[i], got[tok*rows+i])
-							}
-						}
-					}
+					checkAlone(t, name, pool, w, x, n, got, qbuf)
 				}
+			}
+		}
+	}
+}
+
+// checkAlone checks batch invariance: each of the n tokens of x alone
+// gives the bits got holds for it from the batch.
+func checkAlone(t *testing.T, name string, pool *Pool, w *Matrix, x []float32, n int, got []float32, qbuf []byte) {
+	t.Helper()
+	rows, cols := w.Rows, w.Cols
+	one := make([]float32, rows)
+	for tok := 0; tok < n; tok++ {
+		pool.MatMul(w, x[tok*cols:(tok+1)*cols], 1, one, qbuf)
+		for i := range one {
+			if one[i] != got[tok*rows+i] {
+				t.Fatalf("%s: token %d row %d alone %g, in batch %g", name, tok, i, one[i], got[tok*rows+i])
 			}
 		}
 	}
@@ -432,15 +439,7 @@ func TestMultiplyAsBF16(t *testing.T) {
 				if cols == 2048 && far < len(got)/2 {
 					t.Fatalf("%s: only %d of %d outputs differ from the exact F16 products beyond the bound", name, far, len(got))
 				}
-				one := make([]float32, rows)
-				for tok := 0; tok < n; tok++ {
-					pool.MatMul(w, x[tok*cols:(tok+1)*cols], 1, one, qbuf)
-					for i := range one {
-						if one[i] != got[tok*rows+i] {
-							t.Fatalf("%s: token %d row %d alone %g, in batch %g", name, tok, i, one[i], got[tok*rows+i])
-						}
-					}
-				}
+				checkAlone(t, name, pool, w, x, n, got, qbuf)
 				if w.MultiplyAsBF16() {
 					t.Fatalf("%s: MultiplyAsBF16 applied after the rows were repacked", name)
 				}
