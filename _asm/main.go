@@ -277,26 +277,36 @@ func (g *gen) int8Kernel(k int8Kind, T int) string {
 }
 
 // storeTokens ends a 16-row tile of T tokens over groups row groups (1
-// or 2: out, then argOut2): it stores group i's sums for token t,
-// Z(T·i+t), to its out[t][0:16] and returns.
+// to 3: out, then argOut2 and argOut3): it stores group i's sums for
+// token t, Z(T·i+t), to its out[t][0:16] and returns.
 func (g *gen) storeTokens(T, groups int) {
 	g.i("MOVQ a+0(FP), AX")
 	g.i("MOVQ %d(AX), R14", argLdo)
 	g.i("LEAQ (R14)(R14*2), R15")
-	bases := []string{"DX", "SI", "DI"}[:groups]
-	for i, off := range []int{argOut, argOut2, argOut3}[:groups] {
+	g.tokenLines(T, []string{"DX", "SI", "DI"}[:groups], "R14", "R15", func(i, t int, addr string) {
+		g.i("VMOVUPS Z%d, %s", T*i+t, addr)
+	})
+	g.i("VZEROUPPER")
+	g.i("RET")
+}
+
+// tokenLines loads the output pointers of len(bases) row groups (argOut,
+// argOut2, argOut3; AX holds the argument block) into bases and calls
+// emit for group i and token t < T with the address of its out[t][0:16]
+// (ldo holds the output stride in bytes, ldo3 three times it). It moves
+// the bases.
+func (g *gen) tokenLines(T int, bases []string, ldo, ldo3 string, emit func(i, t int, addr string)) {
+	for i, off := range []int{argOut, argOut2, argOut3}[:len(bases)] {
 		g.i("MOVQ %d(AX), %s", off, bases[i])
 	}
 	for i, base := range bases {
 		for t := 0; t < T; t++ {
 			if t == 4 {
-				g.i("LEAQ (%s)(R14*4), %s", base, base)
+				g.i("LEAQ (%s)(%s*4), %s", base, ldo, base)
 			}
-			g.i("VMOVUPS Z%d, %s", T*i+t, tokAddr(base, "R14", "R15", t%4, 0))
+			emit(i, t, tokAddr(base, ldo, ldo3, t%4, 0))
 		}
 	}
-	g.i("VZEROUPPER")
-	g.i("RET")
 }
 
 // int8Weights loads one 16-row block of Q4_0 or Q8_0 weights at base
@@ -1412,15 +1422,9 @@ func (g *gen) bf16Tri8Kernel() string {
 	// in exclusive, ready to write). BF16 pp512 A/B +2-5% on Zen 5.
 	g.i("MOVQ %d(AX), R12", argLdo)
 	g.i("LEAQ (R12)(R12*2), R13")
-	for _, off := range []int{argOut, argOut2, argOut3} {
-		g.i("MOVQ %d(AX), BX", off)
-		for t := 0; t < 8; t++ {
-			if t == 4 {
-				g.i("LEAQ (BX)(R12*4), BX")
-			}
-			g.i("PREFETCHT0 %s", tokAddr("BX", "R12", "R13", t%4, 0))
-		}
-	}
+	g.tokenLines(8, []string{"BX", "CX", "R15"}, "R12", "R13", func(_, _ int, addr string) {
+		g.i("PREFETCHT0 %s", addr)
+	})
 	for a := 0; a < 24; a++ {
 		g.i("VPXORD Z%d, Z%d, Z%d", a, a, a)
 	}
