@@ -15,20 +15,6 @@ func Embed(emb *compute.Matrix, b *Batch, x []float32) {
 	}
 }
 
-// RMSNormRows normalizes n rows of width len(w) from x into dst and
-// multiplies them by w.
-func RMSNormRows(dst, x, w []float32, n int, eps float32) {
-	d := len(w)
-	for i := 0; i < n; i++ {
-		kernels.RMSNorm(dst[i*d:(i+1)*d], x[i*d:(i+1)*d], w, eps)
-	}
-}
-
-// AddRows adds n rows of src to dst (the residual connection).
-func AddRows(dst, src []float32, n, width int) {
-	kernels.Add(dst[:n*width], src[:n*width])
-}
-
 // AddBias adds bias to each of n rows of x.
 func AddBias(x, bias []float32, n int) {
 	w := len(bias)

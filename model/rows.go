@@ -64,13 +64,15 @@ func (s *State) runRows(n int) {
 	s.rowJob = rowJob{}
 }
 
-// NormRows is RMSNormRows on the state's threads.
+// NormRows normalizes n rows of width len(w) from x into dst (RMSNorm)
+// and multiplies them by w, on the state's threads.
 func (s *State) NormRows(dst, x, w []float32, n int, eps float32) {
 	s.rowJob = rowJob{op: rowNorm, dst: dst, x: x, w: w, width: len(w), eps: eps}
 	s.runRows(n)
 }
 
-// AddRows is AddRows (the residual connection) on the state's threads.
+// AddRows adds n rows of src to dst (the residual connection), on the
+// state's threads.
 func (s *State) AddRows(dst, src []float32, n, width int) {
 	s.rowJob = rowJob{op: rowAdd, dst: dst, x: src, width: width}
 	s.runRows(n)
