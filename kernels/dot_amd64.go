@@ -37,6 +37,18 @@ func AXPY(y []float32, a float32, x []float32) {
 }
 
 //go:noescape
+func scaleAVX(x *float32, s float32, n int)
+
+// Scale multiplies x by s.
+func Scale(x []float32, s float32) {
+	if useAVX && len(x) > 0 {
+		scaleAVX(&x[0], s, len(x))
+		return
+	}
+	scaleGeneric(x, s)
+}
+
+//go:noescape
 func dotRowsAVX(q, k *float32, kstride, n, dim int, out *float32)
 
 //go:noescape

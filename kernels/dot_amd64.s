@@ -83,6 +83,34 @@ done:
 	VZEROUPPER
 	RET
 
+// func scaleAVX(x *float32, s float32, n int)
+// x[i] *= s.
+TEXT ·scaleAVX(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), DI
+	VBROADCASTSS s+8(FP), Y3
+	MOVQ n+16(FP), CX
+	MOVQ CX, DX
+	SHRQ $3, DX
+	JZ   tail
+loop:
+	VMULPS (DI), Y3, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, DI
+	DECQ DX
+	JNZ  loop
+tail:
+	ANDQ $7, CX
+	JZ   done
+tailloop:
+	VMULSS (DI), X3, X1
+	VMOVSS X1, (DI)
+	ADDQ $4, DI
+	DECQ CX
+	JNZ  tailloop
+done:
+	VZEROUPPER
+	RET
+
 // func dotRowsAVX(q, k *float32, kstride, n, dim int, out *float32)
 // out[i] = Dot(q, k[i·kstride : i·kstride+dim]) for i < n, dim a multiple
 // of 8; each dot sums exactly as dotAVX, four rows at a time.

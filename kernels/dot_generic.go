@@ -8,6 +8,9 @@ func Dot(a, b []float32) float32 { return dotGeneric(a, b) }
 // AXPY adds a·x to y.
 func AXPY(y []float32, a float32, x []float32) { axpyGeneric(y, a, x[:len(y)]) }
 
+// Scale multiplies x by s.
+func Scale(x []float32, s float32) { scaleGeneric(x, s) }
+
 // DotRows sets out[i] = Dot(q, k[i·stride:i·stride+len(q)]) for i <
 // len(out).
 func DotRows(out, q, k []float32, stride int) { dotRowsGeneric(out, q, k, stride) }

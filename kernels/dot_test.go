@@ -19,6 +19,15 @@ func TestDotAXPYMatchGeneric(t *testing.T) {
 		if got, want := Dot(a, b), dotGeneric(a, b); got != want {
 			t.Fatalf("Dot n=%d: %g, generic %g", n, got, want)
 		}
+		// Scale against float64 products rounded once (exact: a float32
+		// product fits in a float64).
+		x := append([]float32(nil), a...)
+		Scale(x, 0.37)
+		for i := range x {
+			if want := float32(float64(a[i]) * float64(float32(0.37))); x[i] != want {
+				t.Fatalf("Scale n=%d: x[%d] %g, want %g", n, i, x[i], want)
+			}
+		}
 		y1, y2 := append([]float32(nil), b...), append([]float32(nil), b...)
 		AXPY(y1, 0.37, a)
 		axpyGeneric(y2, 0.37, a)

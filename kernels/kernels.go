@@ -135,8 +135,7 @@ func Add(dst, src []float32) {
 	AXPY(dst, 1, src)
 }
 
-// Scale multiplies x by s.
-func Scale(x []float32, s float32) {
+func scaleGeneric(x []float32, s float32) {
 	for i := range x {
 		x[i] *= s
 	}
