@@ -84,11 +84,10 @@ func (s *State) MatMul3(w0, w1, w2 *compute.Matrix, x []float32, n int, o0, o1, 
 // queries already are. sinks (one logit per query head, or nil) join each
 // softmax.
 func (s *State) Attention(l int, b *Batch, q, k, v, out, sinks []float32) {
-	h, c := s.H, s.Cache
-	kd, vd := h.KDim(), h.VDim()
-	for i := range b.Tokens {
-		c.Store(l, int(b.Seq[i]), int(b.Pos[i]), k[i*kd:(i+1)*kd], v[i*vd:(i+1)*vd])
-	}
+	h := s.H
+	s.store = storeJob{c: s.Cache, l: l, b: b, k: k, v: v}
+	s.Pool.RunWork(&s.store, b.Len(), kernels.AttnBlock, b.Len()*(h.KDim()+h.VDim()))
+	s.store = storeJob{}
 	window := 0
 	if h.SWA[l] {
 		window = h.Window
@@ -122,6 +121,26 @@ func (s *State) Attention(l int, b *Batch, q, k, v, out, sinks []float32) {
 	work *= 2 * h.Heads * h.HeadDim
 	s.Pool.RunWork(&s.att, (len(s.tiles)-1)*h.KVHeads, 1, work)
 	s.att = attentionJob{}
+}
+
+// storeJob writes the keys and values of batch entries [lo, hi) to layer
+// l of the cache (compute.Job). Entries are distinct cells (a batch holds
+// each sequence's position once, and a ring layer has room for a window
+// plus a batch), so the pieces may run in any order; pieces of 64 entries
+// keep the threads' transposed key stores on separate cache lines in a
+// prompt.
+type storeJob struct {
+	c    *KVCache
+	l    int
+	b    *Batch
+	k, v []float32
+}
+
+func (j *storeJob) Run(_, lo, hi int) {
+	kd, vd := j.c.kdim[j.l], j.c.vdim[j.l]
+	for i := lo; i < hi; i++ {
+		j.c.Store(j.l, int(j.b.Seq[i]), int(j.b.Pos[i]), j.k[i*kd:(i+1)*kd], j.v[i*vd:(i+1)*vd])
+	}
 }
 
 // attnTile is the most entries an attention task takes: a prompt's

@@ -44,6 +44,7 @@ type State struct {
 	moeX, moeY, moeSlots []float32
 	rope                 [2][]float32
 	att                  attentionJob
+	store                storeJob
 	rowJob               rowJob
 	rows                 []int32 // batch entries that want logits
 	batch                *Batch  // the batch of the current forward pass (set by Check)
